@@ -1,0 +1,45 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+# Both bootstrap uv (into .tools/ when it is not on PATH) and the locked environment (.venv/).
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.synced
+
+.PHONY: demo test lint typecheck unit env lock clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(CURDIR)/.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(STAMP): requirements/dev.txt pyproject.toml | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
+	$(UV) pip sync --quiet --python $(BIN)/python requirements/dev.txt
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+env: $(STAMP)  ## create .venv from the lock file
+
+demo: $(STAMP)  ## set up, then run the credit demo on an embedded SQLite file
+	$(BIN)/rescore demo
+
+lint: $(STAMP)  ## ruff
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)  ## mypy strict on src/
+	$(BIN)/mypy
+
+test: lint typecheck  ## set up, then run lint, type checks and every test
+	$(BIN)/pytest
+
+lock:  ## re-pin requirements/*.txt from pyproject.toml
+	$(UV) pip compile --quiet pyproject.toml -o requirements/base.txt
+	$(UV) pip compile --quiet pyproject.toml --extra dev -o requirements/dev.txt
+
+clean:  ## remove the environment and demo files
+	rm -rf $(VENV) .tools .rescore

@@ -1,0 +1,1 @@
+"""Built-in packs, each loaded through the rescore.packs entry point like any plugin."""

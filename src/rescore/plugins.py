@@ -1,0 +1,160 @@
+"""Packs: one business system each, loaded as plugins.
+
+A pack is a subclass of :class:`Pack` published under the ``rescore.packs`` entry point. The
+built-in packs are found the same way as third-party ones, so the core never imports a pack::
+
+    # pyproject.toml of a pack
+    [project.entry-points."rescore.packs"]
+    credit = "rescore.packs.credit:CreditPack"
+
+A pack brings its source schema, a loader that reads an entity's current inputs (the source is
+the truth; events only say *who* to rescore), its scorers, its event routes and demo data.
+:class:`PackRegistry` refuses a pack without a name, a name taken twice or a malformed pack,
+all or nothing.
+"""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from importlib.metadata import entry_points
+from typing import Any, ClassVar
+
+from sqlalchemy import Connection, MetaData
+
+from rescore.exceptions import PluginError, UnknownPack
+from rescore.routing import Route, Router
+from rescore.scoring import ScorerGraph, Scorer
+
+__all__ = ["ENTRY_POINT_GROUP", "DemoSimulator", "Pack", "PackRegistry", "discover"]
+
+ENTRY_POINT_GROUP = "rescore.packs"
+
+
+class DemoSimulator(ABC):
+    """Plays a business day against a pack's source: each step changes the source data, in the
+    caller's transaction, and returns the event that announces the change.
+
+    Reproducible: the same seed and the same starting data give the same stream.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+
+    @abstractmethod
+    def step(self, conn: Connection) -> dict[str, Any]:
+        """Apply one business change through ``conn`` and return its event as a dict."""
+
+
+class Pack(ABC):
+    """Base class of every pack. Subclasses set ``name`` and implement the hooks."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    entity_label: ClassVar[str] = "entity"
+
+    @abstractmethod
+    def register_scorers(self) -> Sequence[Scorer]:
+        """The pack's scorers (instances)."""
+
+    @abstractmethod
+    def register_event_types(self) -> Mapping[str, Route]:
+        """Event type -> route: its lane and the scorers it affects."""
+
+    @abstractmethod
+    def source_metadata(self) -> MetaData:
+        """The tables of the pack's source schema (created by ``rescore init`` when asked)."""
+
+    @abstractmethod
+    def load_inputs(
+        self, conn: Connection, entities: Sequence[str], parts: frozenset[str]
+    ) -> dict[str, dict[str, Any]]:
+        """Read the current inputs of many entities at once, only the named ``parts``.
+
+        Returns ``{entity: {part: value}}``; an entity absent from the source is absent from
+        the result. Bound parameters only.
+        """
+
+    @abstractmethod
+    def entity_keys(self, conn: Connection) -> Iterator[str]:
+        """Every entity in the source, in a stable order (for population rescoring)."""
+
+    def generate_demo_data(self, conn: Connection, *, seed: int, size: int | None = None) -> int:
+        """Fill the source tables with realistic demo data; return how many entities."""
+        raise PluginError(f"pack {self.name!r} ships no demo data")
+
+    def simulator(self, seed: int) -> DemoSimulator:
+        """A reproducible stream of business changes and their events."""
+        raise PluginError(f"pack {self.name!r} ships no event simulator")
+
+
+class PackRegistry:
+    """The loaded packs, their scorer graphs and the router over all their event types."""
+
+    def __init__(self, packs: Iterable[Pack]) -> None:
+        self._packs: dict[str, Pack] = {}
+        self._graphs: dict[str, ScorerGraph] = {}
+        for pack in packs:
+            self._add(pack)
+        self.router = Router({n: p.register_event_types() for n, p in self._packs.items()})
+        self._check_routes()
+
+    def _add(self, pack: Pack) -> None:
+        name = getattr(pack, "name", "")
+        if not isinstance(name, str) or not name.isidentifier():
+            raise PluginError(f"{type(pack).__name__} has no valid pack name: {name!r}")
+        if name in self._packs:
+            raise PluginError(f"pack name {name!r} is taken twice")
+        self._graphs[name] = ScorerGraph(name, pack.register_scorers())
+        self._packs[name] = pack
+
+    def _check_routes(self) -> None:
+        for name in self._packs:
+            graph = self._graphs[name]
+            for type_, route in self.router.routes(name).items():
+                missing = [s for s in route.scorers if s not in graph]
+                if missing:
+                    raise PluginError(
+                        f"pack {name!r}: event type {type_!r} routes to unknown scorer(s) {missing}"
+                    )
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._packs)
+
+    def __getitem__(self, name: str) -> Pack:
+        try:
+            return self._packs[name]
+        except KeyError:
+            known = ", ".join(self.names) or "none"
+            raise UnknownPack(f"no pack {name!r} is loaded; loaded: {known}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._packs
+
+    def graph(self, name: str) -> ScorerGraph:
+        self[name]
+        return self._graphs[name]
+
+
+def discover(only: Iterable[str] | None = None) -> PackRegistry:
+    """Load the packs published under the ``rescore.packs`` entry point.
+
+    ``only`` restricts loading to the named packs; naming one that is not installed is an error.
+    """
+    wanted = set(only) if only is not None else None
+    packs: list[Pack] = []
+    found: set[str] = set()
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if wanted is not None and ep.name not in wanted:
+            continue
+        found.add(ep.name)
+        try:
+            factory = ep.load()
+            packs.append(factory())
+        except Exception as exc:
+            raise PluginError(f"pack {ep.name!r} failed to load: {exc}") from exc
+    if wanted is not None and wanted - found:
+        raise UnknownPack(f"pack(s) not installed: {', '.join(sorted(wanted - found))}")
+    return PackRegistry(packs)
