@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 
 from rescore.exceptions import PluginError, ScoringError, UnknownScorer
 
-__all__ = ["Inputs", "ScoreResult", "Scorer", "ScorerGraph", "check_result"]
+__all__ = ["Inputs", "ScoreResult", "Scorer", "ScorerGraph", "check_result", "evaluate"]
 
 Inputs = Mapping[str, Any]
 """What a scorer reads: loader parts by name, plus its dependencies' results by scorer name."""
@@ -182,3 +182,36 @@ class ScorerGraph:
     def parts(self, names: Iterable[str]) -> frozenset[str]:
         """The loader parts the named scorers read."""
         return frozenset().union(*(self[n].inputs for n in names))
+
+
+def evaluate(
+    graph: ScorerGraph,
+    inputs: Inputs,
+    names: Iterable[str] | None = None,
+    known: Mapping[str, ScoreResult] | None = None,
+) -> dict[str, ScoreResult]:
+    """Run scorers of one entity in dependency order, checking each result's contract.
+
+    ``names`` defaults to every scorer of the graph. Dependencies outside ``names`` are taken
+    from ``known`` (the stored results) when present, and computed otherwise. Returns the
+    results of the scorers that ran, by name.
+    """
+    wanted = set(graph.order if names is None else names)
+    known = dict(known or {})
+    to_run = wanted | {n for n in graph.upstream(wanted) if n not in known}
+    results: dict[str, ScoreResult] = {}
+    scope: dict[str, Any] = dict(inputs)
+    for name in graph.order:
+        if name not in to_run:
+            continue
+        scorer = graph[name]
+        for dep in scorer.depends_on:
+            scope[dep] = results[dep] if dep in results else known[dep]
+        try:
+            result = scorer.score(scope)
+        except ScoringError:
+            raise
+        except Exception as exc:
+            raise ScoringError(f"scorer {name!r} failed: {exc!r}") from exc
+        results[name] = check_result(scorer, result)
+    return results
