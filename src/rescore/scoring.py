@@ -167,17 +167,18 @@ class ScorerGraph:
                 todo.extend(self._dependents[name])
         return tuple(n for n in self.order if n in seen)
 
-    def upstream(self, names: Iterable[str]) -> tuple[str, ...]:
-        """Dependencies (direct and indirect) of the named scorers that are not among them."""
-        wanted = set(names)
-        todo = [dep for n in wanted for dep in self[n].depends_on]
-        seen: set[str] = set()
+    def plan(self, names: Iterable[str], known: Iterable[str] = ()) -> tuple[str, ...]:
+        """What must run, in order, to produce ``names`` when the results in ``known`` are
+        already stored: the names themselves plus any missing dependency, recursively."""
+        have = set(known)
+        todo = [self[n].name for n in names]
+        run: set[str] = set()
         while todo:
             name = todo.pop()
-            if name not in seen and name not in wanted:
-                seen.add(name)
-                todo.extend(self[name].depends_on)
-        return tuple(n for n in self.order if n in seen)
+            if name not in run:
+                run.add(name)
+                todo.extend(d for d in self[name].depends_on if d not in have)
+        return tuple(n for n in self.order if n in run)
 
     def parts(self, names: Iterable[str]) -> frozenset[str]:
         """The loader parts the named scorers read."""
@@ -196,14 +197,11 @@ def evaluate(
     from ``known`` (the stored results) when present, and computed otherwise. Returns the
     results of the scorers that ran, by name.
     """
-    wanted = set(graph.order if names is None else names)
     known = dict(known or {})
-    to_run = wanted | {n for n in graph.upstream(wanted) if n not in known}
+    to_run = graph.plan(graph.order if names is None else names, known)
     results: dict[str, ScoreResult] = {}
     scope: dict[str, Any] = dict(inputs)
-    for name in graph.order:
-        if name not in to_run:
-            continue
+    for name in to_run:
         scorer = graph[name]
         for dep in scorer.depends_on:
             scope[dep] = results[dep] if dep in results else known[dep]
