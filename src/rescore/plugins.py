@@ -25,7 +25,7 @@ from sqlalchemy import Connection, MetaData
 
 from rescore.exceptions import PluginError, UnknownPack
 from rescore.routing import Route, Router
-from rescore.scoring import ScorerGraph, Scorer
+from rescore.scoring import Scorer, ScorerGraph
 
 __all__ = ["ENTRY_POINT_GROUP", "DemoSimulator", "Pack", "PackRegistry", "discover"]
 

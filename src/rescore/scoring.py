@@ -145,7 +145,9 @@ class ScorerGraph:
             return self._by_name[name]
         except KeyError:
             known = ", ".join(self.order)
-            raise UnknownScorer(f"pack {self.pack!r} has no scorer {name!r}; known: {known}") from None
+            raise UnknownScorer(
+                f"pack {self.pack!r} has no scorer {name!r}; known: {known}"
+            ) from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._by_name
