@@ -1,0 +1,448 @@
+"""The ``rescore`` command. Every option can also come from the RESCORE_* variable it names."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import orjson
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from rescore.engine import Engine, Explanation
+from rescore.events import read_events_file
+from rescore.exceptions import RescoreError
+from rescore.queue import DEAD
+from rescore.runtime.embedded import EmbeddedRuntime
+from rescore.settings import Settings
+from rescore.snapshot import FORMATS, export_snapshot
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+console = Console()
+errors = Console(stderr=True)
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 100}
+
+
+def _env(name: str) -> dict[str, Any]:
+    return {"envvar": f"RESCORE_{name.upper()}", "show_envvar": True}
+
+
+def engine_options(func: F) -> F:
+    """Options every command that touches the database takes."""
+    options = [
+        click.option(
+            "--database-url",
+            help="Where scores, events and pending work live (SQLAlchemy URL).",
+            **_env("database_url"),
+        ),
+        click.option(
+            "--source-url",
+            help="The packs' source database, if not the same as --database-url.",
+            **_env("source_url"),
+        ),
+        click.option(
+            "--packs",
+            help="Comma-separated packs to load (default: every installed pack).",
+            **_env("packs"),
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def make_settings(**values: Any) -> Settings:
+    """Settings from the flags given, the rest from RESCORE_* variables and defaults."""
+    given = {k: v for k, v in values.items() if v is not None}
+    if isinstance(given.get("packs"), str):
+        given["packs"] = [p.strip() for p in given["packs"].split(",") if p.strip()]
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise click.UsageError(f"--{field.replace('_', '-')}: {first['msg']}") from exc
+
+
+@contextmanager
+def opened(settings: Settings, *, migrate: bool = True) -> Iterator[Engine]:
+    engine = Engine.from_settings(settings)
+    try:
+        if migrate:
+            engine.migrate()
+        yield engine
+    finally:
+        engine.close()
+
+
+class RescoreGroup(click.Group):
+    """Turns rescore's own errors into a one-line message and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RescoreError as exc:
+            errors.print(f"[red]error:[/red] {exc}", highlight=False)
+            sys.exit(1)
+
+
+@click.group(cls=RescoreGroup, context_settings=CONTEXT)
+@click.version_option(package_name="rescore")
+def main() -> None:
+    """rescore keeps scores fresh.
+
+    Business events go in (a payment, a default, a new payment plan); only the entities they
+    touch are rescored, critical events at once and normal ones coalesced and batched. Every
+    score is stored with its breakdown and the events that moved it.
+
+    \b
+    Start here:
+      rescore demo                      the credit demo on a local SQLite file
+      rescore init                      create the tables in --database-url
+      rescore ingest events.jsonl       add events (JSON lines or CSV)
+      rescore worker                    rescore queued work until Ctrl-C
+      rescore explain credit 1006157869 why did this client's score change?
+    """
+
+
+@main.command()
+@engine_options
+def init(**options: Any) -> None:
+    """Create or upgrade rescore's tables, and the packs' source tables if missing."""
+    settings = make_settings(**options)
+    with opened(settings) as engine:
+        console.print(f"database ready: {engine.db.url.render_as_string(hide_password=True)}")
+        console.print(f"packs: {', '.join(engine.registry.names)}")
+
+
+@main.command()
+@engine_options
+@click.option("--seed", type=int, default=7, help="Seed of the demo data and event stream.")
+@click.option("--clients", type=click.IntRange(1), default=1870, help="Demo clients to create.")
+@click.option("--events", type=click.IntRange(0), default=3000, help="Events to replay.")
+@click.option("--rate", type=click.FloatRange(1), default=400.0, help="Events per second.")
+@click.option(
+    "--flush-interval",
+    type=click.FloatRange(0.01),
+    default=1.0,
+    help="Seconds between normal-lane flushes.",
+    **_env("flush_interval"),
+)
+@click.option("--keep-running", is_flag=True, help="Keep replaying events until Ctrl-C.")
+@click.option("--keep-data", is_flag=True, help="Reuse the demo database instead of a fresh one.")
+def demo(**options: Any) -> None:
+    """Run the credit demo: 1,870 clients, a live event stream, latency per lane.
+
+    Creates a SQLite file (.rescore/demo.db unless --database-url is given), fills it with the
+    credit pack's demo clients, scores them all, then replays payments, defaults and new
+    payment plans while the embedded runtime rescores the clients they touch. Shows who was
+    rescored, by how much and why, and ends with a summary of latencies.
+    """
+    from rescore.demo import DemoOptions, run_demo
+
+    run_demo(
+        DemoOptions(
+            database_url=options["database_url"] or "sqlite:///.rescore/demo.db",
+            seed=options["seed"],
+            clients=options["clients"],
+            events=options["events"],
+            rate=options["rate"],
+            flush_interval=options["flush_interval"],
+            keep_running=options["keep_running"],
+            fresh=not options["keep_data"],
+        ),
+        console,
+    )
+
+
+@main.command()
+@engine_options
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "jsonl", "csv"]),
+    default="auto",
+    help="File format; auto picks by extension (.csv is CSV, anything else JSON lines).",
+)
+def ingest(file: Any, fmt: str, **options: Any) -> None:
+    """Add events from FILE (JSON lines or CSV; - for standard input).
+
+    Each event is {event_id, type, entity, occurred_at, payload} (plus "pack" when two packs
+    share a type). The whole file is validated first: one bad event and nothing is stored.
+    Events already stored (same event_id) are acknowledged and not applied twice.
+    """
+    if fmt == "auto":
+        fmt = "csv" if str(file.name).endswith(".csv") else "jsonl"
+    parsed = read_events_file(file.read(), fmt)
+    with opened(make_settings(**options)) as engine:
+        result = engine.ingest(parsed)
+    console.print(
+        f"accepted {result.accepted}, duplicates {result.duplicates}; queued "
+        f"{result.queued['critical']} critical and {result.queued['normal']} normal entities"
+    )
+
+
+@main.command()
+@engine_options
+@click.option("--once", is_flag=True, help="Process everything pending, then exit.")
+@click.option(
+    "--flush-interval",
+    type=click.FloatRange(0.01),
+    help="Seconds between normal-lane flushes.",
+    **_env("flush_interval"),
+)
+@click.option(
+    "--flush-size",
+    type=click.IntRange(1),
+    help="Flush the normal lane early once this many entities wait.",
+    **_env("flush_size"),
+)
+@click.option(
+    "--batch-size", type=click.IntRange(1), help="Entities per batch.", **_env("batch_size")
+)
+def worker(once: bool, **options: Any) -> None:
+    """Rescore queued work: critical at once, normal coalesced and flushed on an interval."""
+    with opened(make_settings(**options)) as engine:
+        runtime = EmbeddedRuntime(engine)
+        if once:
+            runtime.drain_all()
+            console.print("pending work processed")
+            return
+        stop = _stop_on_signals()
+        with runtime:
+            console.print(f"worker {runtime.name} running; Ctrl-C to stop")
+            while not stop():
+                time.sleep(0.2)
+        console.print("worker stopped; claimed work was finished or released")
+
+
+def _stop_on_signals() -> Callable[[], bool]:
+    flag = {"stop": False}
+
+    def handler(_signum: int, _frame: Any) -> None:
+        flag["stop"] = True
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return lambda: flag["stop"]
+
+
+@main.command("rescore")
+@engine_options
+@click.argument("pack")
+@click.argument("entities", nargs=-1)
+@click.option("--all", "everyone", is_flag=True, help="Rescore every entity in the source.")
+@click.option(
+    "--batch-size", type=click.IntRange(1), help="Entities per batch.", **_env("batch_size")
+)
+def rescore_cmd(pack: str, entities: Sequence[str], everyone: bool, **options: Any) -> None:
+    """Rescore ENTITIES of PACK now (or --all of them), every scorer, with a progress bar."""
+    if bool(entities) == everyone:
+        raise click.UsageError("name entities or pass --all (not both)")
+    settings = make_settings(**options)
+    with opened(settings) as engine:
+        keys = list(engine.entity_keys(pack)) if everyone else list(entities)
+        changed = failed = 0
+        with _progress() as progress:
+            task = progress.add_task(f"rescoring {pack}", total=len(keys))
+            for start in range(0, len(keys), settings.batch_size):
+                report = engine.recompute(pack, keys[start : start + settings.batch_size])
+                changed += sum(1 for o in report.outcomes if o.changes)
+                failed += len(report.failures)
+                for failure in report.failures[:5]:
+                    errors.print(f"{failure.work.entity}: {failure.error}", highlight=False)
+                progress.advance(task, report.claimed)
+    console.print(f"rescored {len(keys) - failed} of {len(keys)}; {changed} changed")
+    if failed:
+        sys.exit(1)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+@main.command()
+@engine_options
+@click.argument("pack")
+@click.argument("entity")
+@click.option(
+    "--as-of", "as_of", type=click.DateTime(), help="Show the scores in force then (UTC)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def show(pack: str, entity: str, as_of: datetime | None, as_json: bool, **options: Any) -> None:
+    """Show ENTITY's scores with their breakdown, now or --as-of a past time."""
+    with opened(make_settings(**options)) as engine:
+        if as_of is not None:
+            at = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of
+            rows = {
+                n: (e.after, e.components, e.version)
+                for n, e in engine.as_of(pack, entity, at).items()
+            }
+        else:
+            rows = {
+                n: (s.value, s.components, s.version)
+                for n, s in engine.current(pack, entity).items()
+            }
+    if as_json:
+        data = {n: {"value": v, "components": c, "version": ver} for n, (v, c, ver) in rows.items()}
+        click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+        return
+    table = Table(title=f"{pack} {entity}" + (f" as of {as_of}" if as_of else ""))
+    for column in ("scorer", "value", "breakdown", "version"):
+        table.add_column(column)
+    for name, (value, components, version) in rows.items():
+        parts = ", ".join(f"{k} {v:g}" for k, v in components.items())
+        table.add_row(name, f"{value:g}", parts, version)
+    console.print(table)
+
+
+@main.command()
+@engine_options
+@click.argument("pack")
+@click.argument("entity")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, help="Changes to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def explain(pack: str, entity: str, limit: int, as_json: bool, **options: Any) -> None:
+    """Why did ENTITY's score change? Each change with its component deltas and events."""
+    with opened(make_settings(**options)) as engine:
+        found = engine.explain(pack, entity, limit=limit)
+    if as_json:
+        click.echo(orjson.dumps(explanation_json(found), option=orjson.OPT_INDENT_2).decode())
+        return
+    console.print(
+        f"[bold]{pack} {entity}[/bold]: "
+        + ", ".join(f"{n} {s.value:g}" for n, s in found.current.items())
+    )
+    for change in found.changes:
+        before = "new" if change.before is None else f"{change.before:g}"
+        moved = {k: v for k, v in change.deltas.items() if v}
+        causes = [found.causes[i] for i in change.event_ids if i in found.causes]
+        why = (
+            ", ".join(f"{c.type} ({c.occurred_at:%Y-%m-%d %H:%M})" for c in causes)
+            or "manual rescore"
+        )
+        console.print(
+            f"{change.changed_at:%Y-%m-%d %H:%M:%S} {change.scorer}: {before} -> "
+            f"{change.after:g}  [{', '.join(f'{k} {v:+g}' for k, v in moved.items())}]  "
+            f"because: {why}",
+            highlight=False,
+        )
+
+
+def explanation_json(found: Explanation) -> dict[str, Any]:
+    """An explanation as plain JSON-ready data (shared by the CLI and the HTTP API)."""
+    return {
+        "pack": found.pack,
+        "entity": found.entity,
+        "current": {
+            n: {"value": s.value, "components": s.components, "version": s.version}
+            for n, s in found.current.items()
+        },
+        "changes": [
+            {
+                "scorer": c.scorer,
+                "version": c.version,
+                "before": c.before,
+                "after": c.after,
+                "deltas": c.deltas,
+                "changed_at": c.changed_at.isoformat(),
+                "events": [
+                    {
+                        "event_id": e.event_id,
+                        "type": e.type,
+                        "occurred_at": e.occurred_at.isoformat(),
+                        "payload": e.payload,
+                    }
+                    for e in (found.causes[i] for i in c.event_ids if i in found.causes)
+                ],
+            }
+            for c in found.changes
+        ],
+    }
+
+
+@main.command()
+@engine_options
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the snapshot files.",
+    **_env("snapshot_dir"),
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "parquet", "both"]),
+    default="both",
+    help="Snapshot format.",
+)
+@click.option("--pack", help="Only this pack.")
+def export(out: Path | None, fmt: str, pack: str | None, **options: Any) -> None:
+    """Export every current score to CSV and/or Parquet, one wide row per entity."""
+    settings = make_settings(**options)
+    formats = FORMATS if fmt == "both" else (fmt,)
+    with opened(settings) as engine:
+        paths = export_snapshot(engine, out or settings.snapshot_dir, formats=formats, pack=pack)
+    if not paths:
+        console.print("no scores to export yet: run `rescore rescore PACK --all` or a worker first")
+    for path in paths:
+        console.print(f"wrote {path}")
+
+
+@main.group("dead-letter", context_settings=CONTEXT)
+def dead_letter() -> None:
+    """Entities whose rescoring failed max-attempts times: list and requeue them."""
+
+
+@dead_letter.command("list")
+@engine_options
+@click.option("--limit", type=click.IntRange(1), default=100, help="Rows to show.")
+def dead_list(limit: int, **options: Any) -> None:
+    """List dead-lettered entities with their last error."""
+    with opened(make_settings(**options)) as engine, engine.db.read() as conn:
+        rows = engine.queue.list(conn, state=DEAD, limit=limit)
+    if not rows:
+        console.print("the dead letter is empty")
+        return
+    table = Table("pack", "entity", "attempts", "last error")
+    for w in rows:
+        table.add_row(w.pack, w.entity, str(w.attempts), w.last_error or "")
+    console.print(table)
+
+
+@dead_letter.command("requeue")
+@engine_options
+@click.option("--pack", "pack_name", help="Only this pack.")
+@click.option("--entity", help="Only this entity.")
+def dead_requeue(pack_name: str | None, entity: str | None, **options: Any) -> None:
+    """Put dead-lettered entities back in the queue with fresh attempts."""
+    with opened(make_settings(**options)) as engine, engine.db.begin() as conn:
+        count = engine.queue.requeue(conn, datetime.now(UTC), pack_name, entity)
+    console.print(f"requeued {count} entit{'y' if count == 1 else 'ies'}")
+
+
+@main.command()
+@engine_options
+def pending(**options: Any) -> None:
+    """How much work waits, by lane, and how much is dead-lettered."""
+    with opened(make_settings(**options)) as engine, engine.db.read() as conn:
+        counts = engine.queue.counts(conn)
+    console.print(", ".join(f"{k}: {v}" for k, v in counts.items()))

@@ -1,0 +1,122 @@
+"""The one connector everything goes through: engines, transactions and error conversion.
+
+SQLite (the embedded default) gets WAL mode, a busy timeout and ``BEGIN IMMEDIATE`` for write
+transactions, so concurrent writers queue up instead of failing on a lock upgrade; reads use a
+second engine with ordinary deferred transactions so they never take the write lock.
+Driver errors that mean "the database is not there" become :class:`StorageUnavailable`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.pool import StaticPool
+
+from rescore.exceptions import InvalidInput, StorageUnavailable
+
+__all__ = ["Database"]
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+class Database:
+    """A database rescore writes to (or a pack reads its source from)."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            self.url = make_url(url)
+        except sa.exc.ArgumentError as exc:
+            raise InvalidInput(f"not a database URL: {url!r}", field="database_url") from exc
+        self.dialect = self.url.get_backend_name()
+        if self.dialect == "sqlite":
+            self.engine = self._sqlite_engine(immediate=True)
+            self.reader = self.engine if self._in_memory else self._sqlite_engine(immediate=False)
+        else:
+            self.engine = sa.create_engine(
+                self.url,
+                pool_pre_ping=True,
+                json_serializer=_json_dumps,
+                json_deserializer=orjson.loads,
+            )
+            self.reader = self.engine
+
+    @property
+    def _in_memory(self) -> bool:
+        return self.url.database in (None, "", ":memory:")
+
+    def _sqlite_engine(self, *, immediate: bool) -> Engine:
+        kwargs: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+        if self._in_memory:
+            kwargs |= {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+        else:
+            Path(self.url.database or "").parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        engine = sa.create_engine(self.url, **kwargs)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_begin_immediate if immediate else _sqlite_begin)
+        return engine
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A write transaction: committed on success, rolled back on any error."""
+        with _converted(), self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only snapshot; never blocks writers on SQLite (WAL)."""
+        with _converted(), self.reader.connect() as conn:
+            yield conn
+
+    def ping(self) -> bool:
+        """True when the database answers a trivial query."""
+        try:
+            with self.read() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except StorageUnavailable:
+            return False
+        return True
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.reader is not self.engine:
+            self.reader.dispose()
+
+
+@contextmanager
+def _converted() -> Iterator[None]:
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        raise StorageUnavailable(f"database unavailable: {exc.orig or exc}") from exc
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # let SQLAlchemy's begin event issue BEGIN
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        "busy_timeout=30000",
+        "foreign_keys=ON",
+    ):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _sqlite_begin_immediate(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN")

@@ -1,0 +1,131 @@
+"""The core tables. Every name starts with ``rescore_`` so they sit beside a pack's source tables.
+
+- ``rescore_events``: append-only, one row per accepted event; ``seq`` is the watermark unit.
+- ``rescore_pending``: one row per (pack, entity) waiting to be rescored. It keeps the range of
+  event sequences not yet reflected (``first_seq``..``watermark``); the scorers to run are
+  derived from those events' routes, so the events stay the one record of what happened.
+- ``rescore_scores``: the current score of each (pack, entity, scorer).
+- ``rescore_history``: one row per change of a score, with before/after, component deltas and
+  the causing event ids.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+__all__ = ["events", "history", "metadata", "pending", "scores"]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every dialect (stored naive, in UTC)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: rescore stores UTC-aware datetimes only")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+Seq = BigInteger().with_variant(Integer(), "sqlite")
+Key = String(128)
+Name = String(64)
+
+metadata = MetaData()
+
+events = Table(
+    "rescore_events",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    Column("event_id", Key, nullable=False, unique=True),
+    Column("pack", Name, nullable=False),
+    Column("type", Name, nullable=False),
+    Column("entity", Key, nullable=False),
+    Column("lane", String(8), nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("payload", JSON(), nullable=False),
+    Index("ix_rescore_events_entity", "pack", "entity", "seq"),
+)
+
+pending = Table(
+    "rescore_pending",
+    metadata,
+    Column("pack", Name, primary_key=True),
+    Column("entity", Key, primary_key=True),
+    Column("priority", Integer, nullable=False),
+    Column("first_seq", Seq, nullable=False),
+    Column("watermark", Seq, nullable=False),
+    Column("state", String(8), nullable=False, server_default="waiting"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=True),
+    Column("enqueued_at", UTCDateTime(), nullable=False),
+    Column("available_at", UTCDateTime(), nullable=False),
+    Column("claimed_by", String(64), nullable=True),
+    Column("claimed_at", UTCDateTime(), nullable=True),
+    Column("claim_watermark", Seq, nullable=True),
+    Index("ix_rescore_pending_claim", "state", "priority", "available_at"),
+)
+
+scores = Table(
+    "rescore_scores",
+    metadata,
+    Column("pack", Name, primary_key=True),
+    Column("entity", Key, primary_key=True),
+    Column("scorer", Name, primary_key=True),
+    Column("version", String(32), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("components", JSON(), nullable=False),
+    Column("reasons", JSON(), nullable=False),
+    Column("features", JSON(), nullable=False),
+    Column("watermark", Seq, nullable=False),
+    Column("changed_at", UTCDateTime(), nullable=False),
+    Column("computed_at", UTCDateTime(), nullable=False),
+)
+
+history = Table(
+    "rescore_history",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("pack", Name, nullable=False),
+    Column("entity", Key, nullable=False),
+    Column("scorer", Name, nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("before_value", Float, nullable=True),
+    Column("after_value", Float, nullable=False),
+    Column("deltas", JSON(), nullable=False),
+    Column("components", JSON(), nullable=False),
+    Column("reasons", JSON(), nullable=False),
+    Column("event_ids", JSON(), nullable=False),
+    Column("watermark", Seq, nullable=False),
+    Column("changed_at", UTCDateTime(), nullable=False),
+    Index("ix_rescore_history_entity", "pack", "entity", "changed_at"),
+)

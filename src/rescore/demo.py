@@ -1,0 +1,243 @@
+"""``rescore demo``: the credit pack end to end on an embedded SQLite file.
+
+It creates the demo clients, scores them all, starts the embedded runtime and replays a
+business day (payments, late payments, defaults, new payment plans...) through the engine at a
+steady rate, showing live which clients were rescored, by how much and why, and the
+event-to-fresh-score latency of each lane. It ends by itself with a summary.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+from rescore.engine import Engine, IngestResult, Observer, Outcome
+from rescore.routing import Lane
+from rescore.runtime.embedded import EmbeddedRuntime
+from rescore.settings import Settings
+from rescore.snapshot import export_snapshot
+
+__all__ = ["DemoOptions", "DemoRecorder", "percentile", "run_demo"]
+
+PACK = "credit"
+HEADLINE = "hybrid"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DemoOptions:
+    database_url: str
+    seed: int = 7
+    clients: int = 1870
+    events: int = 3000
+    rate: float = 400.0
+    flush_interval: float = 1.0
+    keep_running: bool = False
+    fresh: bool = True
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) by the nearest-rank method; NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+class DemoRecorder(Observer):
+    """Collects what the runtime did, for the live view and the summary. Thread-safe."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.latency_ms: dict[Lane, list[float]] = {Lane.CRITICAL: [], Lane.NORMAL: []}
+        self.events: Counter[str] = Counter()
+        self.lanes: Counter[str] = Counter()
+        self.recomputes: Counter[Lane] = Counter()
+        self.recent: deque[Outcome] = deque(maxlen=12)
+        self.movers: list[Outcome] = []
+
+    def ingested(self, result: IngestResult) -> None:
+        with self.lock:
+            for event in result.events:
+                self.events[event.type] += 1
+                self.lanes[event.lane] += 1
+
+    def recomputed(self, outcomes: Sequence[Outcome]) -> None:
+        with self.lock:
+            for outcome in outcomes:
+                if outcome.lane is None:
+                    continue  # the initial population scoring, not a lane's work
+                self.recomputes[outcome.lane] += 1
+                for cause in outcome.causes:
+                    waited = outcome.committed_at - cause.received_at
+                    self.latency_ms[outcome.lane].append(waited.total_seconds() * 1000)
+                if outcome.changes:
+                    self.recent.appendleft(outcome)
+                    self.movers.append(outcome)
+
+
+def _headline(outcome: Outcome) -> tuple[float | None, float]:
+    for change in outcome.changes:
+        if change.scorer == HEADLINE:
+            return change.before, change.after
+    return None, math.nan
+
+
+def _why(outcome: Outcome) -> str:
+    """The sub-score that moved most, e.g. ``payment_plan -45``."""
+    subs = [
+        c for c in outcome.changes if c.scorer not in ("platam", HEADLINE) and c.before is not None
+    ]
+    if not subs:
+        return ""
+    top = max(subs, key=lambda c: abs(c.delta))
+    return f"{top.scorer} {top.delta:+.0f}"
+
+
+def _recent_table(recorder: DemoRecorder) -> Table:
+    table = Table(title="recently rescored clients", expand=True)
+    for column in ("lane", "cédula", "events", f"{HEADLINE} score", "moved most", "latency"):
+        table.add_column(column)
+    for o in list(recorder.recent):
+        before, after = _headline(o)
+        types = Counter(c.type for c in o.causes)
+        label = ", ".join(f"{t}×{n}" if n > 1 else t for t, n in types.items())
+        score = f"{before:.0f} → {after:.0f} ({after - before:+.0f})" if before is not None else ""
+        waited = max((o.committed_at - c.received_at).total_seconds() * 1000 for c in o.causes)
+        style = "red" if o.lane is Lane.CRITICAL else ""
+        table.add_row(str(o.lane), o.entity, label, score, _why(o), f"{waited:.0f} ms", style=style)
+    return table
+
+
+def _latency_table(recorder: DemoRecorder) -> Table:
+    table = Table(title="event → fresh score latency, by lane")
+    for column in ("lane", "events", "recomputes", "events/recompute", "p50", "p95", "p99", "max"):
+        table.add_column(column, justify="right")
+    for lane in (Lane.CRITICAL, Lane.NORMAL):
+        values = recorder.latency_ms[lane]
+        runs = recorder.recomputes[lane]
+        ratio = f"{len(values) / runs:.2f}" if runs else "-"
+        cells = [f"{percentile(values, q):.1f} ms" for q in (50, 95, 99, 100)]
+        table.add_row(str(lane), str(len(values)), str(runs), ratio, *cells)
+    table.add_row(
+        "none", str(recorder.lanes["none"]), "0", "-", "recorded, never rescored", "", "", ""
+    )
+    return table
+
+
+def _fresh_database(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{parsed.database}{suffix}").unlink(missing_ok=True)
+
+
+def run_demo(options: DemoOptions, console: Console) -> DemoRecorder:
+    """Run the demo and print its summary; returns what was recorded (tests read it)."""
+    if options.fresh:
+        _fresh_database(options.database_url)
+    settings = Settings(
+        database_url=options.database_url, flush_interval=options.flush_interval, packs=[PACK]
+    )
+    recorder = DemoRecorder()
+    engine = Engine.from_settings(settings, observers=[recorder])
+    try:
+        engine.migrate()
+        _prepare(engine, options, console)
+        with EmbeddedRuntime(engine) as runtime:
+            _replay(engine, options, recorder, console)
+            _wait_for_queue(engine, runtime, console)
+        _summary(engine, options, recorder, console)
+    finally:
+        engine.close()
+    return recorder
+
+
+def _prepare(engine: Engine, options: DemoOptions, console: Console) -> None:
+    pack = engine.registry[PACK]
+    if not any(True for _ in engine.entity_keys(PACK)):
+        started = time.perf_counter()
+        with engine.source.begin() as conn:
+            count = pack.generate_demo_data(conn, seed=options.seed, size=options.clients)
+        console.print(f"created {count} demo clients in {time.perf_counter() - started:.2f} s")
+    keys = list(engine.entity_keys(PACK))
+    started = time.perf_counter()
+    with console.status(f"scoring all {len(keys)} clients..."):
+        for start in range(0, len(keys), engine.settings.batch_size):
+            engine.recompute(PACK, keys[start : start + engine.settings.batch_size])
+    elapsed = time.perf_counter() - started
+    console.print(f"scored {len(keys)} clients in {elapsed:.2f} s ({len(keys) / elapsed:,.0f}/s)")
+
+
+def _replay(engine: Engine, options: DemoOptions, recorder: DemoRecorder, console: Console) -> None:
+    simulator = engine.registry[PACK].simulator(options.seed)
+    total = "until Ctrl-C" if options.keep_running else f"{options.events} events"
+    console.print(
+        f"replaying {total} at {options.rate:.0f}/s; normal lane flushes every "
+        f"{options.flush_interval:g} s"
+    )
+    started = time.perf_counter()
+    with Live(console=console, refresh_per_second=4, transient=not console.is_terminal) as live:
+        sent = 0
+        try:
+            while options.keep_running or sent < options.events:
+                with engine.source.begin() as conn:
+                    event = simulator.step(conn)
+                engine.ingest([event])
+                sent += 1
+                _pace(started, sent, options.rate)
+                if console.is_terminal and sent % 20 == 0:
+                    live.update(Group(_recent_table(recorder), _latency_table(recorder)))
+        except KeyboardInterrupt:
+            console.print("stopping: letting the queue drain")
+    console.print(f"replayed {sent} events in {time.perf_counter() - started:.1f} s")
+
+
+def _pace(started: float, sent: int, rate: float) -> None:
+    ahead = started + sent / rate - time.perf_counter()
+    if ahead > 0:
+        time.sleep(ahead)
+
+
+def _wait_for_queue(engine: Engine, runtime: EmbeddedRuntime, console: Console) -> None:
+    deadline = time.monotonic() + engine.settings.flush_interval * 5 + 30
+    while time.monotonic() < deadline:
+        with engine.db.read() as conn:
+            counts = engine.queue.counts(conn)
+        if counts["critical"] == 0 and counts["normal"] == 0:
+            return
+        time.sleep(0.05)
+    console.print("[yellow]the queue did not drain in time; run `rescore worker` to finish[/]")
+
+
+def _summary(
+    engine: Engine, options: DemoOptions, recorder: DemoRecorder, console: Console
+) -> None:
+    console.print(_latency_table(recorder))
+    drops = sorted(recorder.movers, key=lambda o: _headline(o)[1] - (_headline(o)[0] or 0))
+    biggest = [o for o in drops if _headline(o)[0] is not None][:5]
+    if biggest:
+        table = Table(title=f"biggest {HEADLINE} drops")
+        for column in ("cédula", "before", "after", "because", "moved most"):
+            table.add_column(column)
+        for o in biggest:
+            before, after = _headline(o)
+            causes = ", ".join(sorted({c.type for c in o.causes}))
+            table.add_row(o.entity, f"{before:.0f}", f"{after:.0f}", causes, _why(o))
+        console.print(table)
+        console.print(
+            f"why? [bold]rescore explain {PACK} {biggest[0].entity} "
+            f"--database-url {options.database_url}[/bold]"
+        )
+    paths = export_snapshot(engine, engine.settings.snapshot_dir, pack=PACK)
+    console.print("snapshot: " + ", ".join(str(p) for p in paths))

@@ -1,0 +1,222 @@
+"""Pending work: the coalescing queue between ingest and recompute.
+
+One row per (pack, entity). Ingest upserts it (priority and watermark only rise); a worker
+claims a batch, recomputes, and in the same transaction as the score writes *acks* it: the row
+is deleted if no event arrived meanwhile, or handed back with the new range if one did, so no
+event is ever lost between claim and ack. A failure schedules a retry with exponential backoff;
+after ``max_attempts`` the row is dead-lettered (``state='dead'``), stays visible, and can be
+requeued. A claim older than the lease is presumed abandoned (a killed worker) and retaken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from rescore.db.dialect import for_claim, upsert_pending
+from rescore.db.schema import pending
+from rescore.routing import Lane
+
+__all__ = ["PendingWork", "WorkQueue"]
+
+WAITING, CLAIMED, DEAD = "waiting", "claimed", "dead"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PendingWork:
+    """One entity waiting to be rescored, with the range of events it has not yet reflected."""
+
+    pack: str
+    entity: str
+    priority: int
+    first_seq: int
+    watermark: int
+    attempts: int = 0
+    state: str = WAITING
+    last_error: str | None = None
+    enqueued_at: datetime | None = None
+
+    @property
+    def lane(self) -> Lane:
+        return Lane.CRITICAL if self.priority >= Lane.CRITICAL.priority else Lane.NORMAL
+
+
+def _work(row: Any) -> PendingWork:
+    return PendingWork(
+        pack=row.pack,
+        entity=row.entity,
+        priority=row.priority,
+        first_seq=row.first_seq,
+        watermark=row.watermark,
+        attempts=row.attempts,
+        state=row.state,
+        last_error=row.last_error,
+        enqueued_at=row.enqueued_at,
+    )
+
+
+def _key(pack: Any, entity: Any) -> Any:
+    return sa.and_(pending.c.pack == pack, pending.c.entity == entity)
+
+
+class WorkQueue:
+    """Operations on ``rescore_pending``; each takes the caller's connection (transaction)."""
+
+    def __init__(self, *, max_attempts: int, retry_backoff: float, lease_seconds: float) -> None:
+        self.max_attempts = max_attempts
+        self.retry_backoff = retry_backoff
+        self.lease = timedelta(seconds=lease_seconds)
+
+    def enqueue(self, conn: Connection, work: Iterable[PendingWork], now: datetime) -> None:
+        """Coalescing upsert of many rows at once."""
+        rows = [
+            {
+                "pack": w.pack,
+                "entity": w.entity,
+                "priority": w.priority,
+                "first_seq": w.first_seq,
+                "watermark": w.watermark,
+                "state": WAITING,
+                "attempts": 0,
+                "enqueued_at": now,
+                "available_at": now,
+            }
+            for w in work
+        ]
+        upsert_pending(conn, rows)
+
+    def claim(
+        self, conn: Connection, worker: str, now: datetime, *, lane: Lane | None, limit: int
+    ) -> list[PendingWork]:
+        """Take up to ``limit`` rows of a lane (highest priority, oldest first) for ``worker``."""
+        query = (
+            sa.select(pending)
+            .where(self._claimable(now), *self._lane_filter(lane))
+            .order_by(pending.c.priority.desc(), pending.c.enqueued_at, pending.c.entity)
+            .limit(limit)
+        )
+        rows = conn.execute(for_claim(conn, query)).all()
+        if rows:
+            conn.execute(
+                pending.update()
+                .where(_key(sa.bindparam("k_pack"), sa.bindparam("k_entity")))
+                .values(
+                    state=CLAIMED,
+                    claimed_by=worker,
+                    claimed_at=now,
+                    claim_watermark=sa.bindparam("k_watermark"),
+                ),
+                [
+                    {"k_pack": r.pack, "k_entity": r.entity, "k_watermark": r.watermark}
+                    for r in rows
+                ],
+            )
+        return [_work(r) for r in rows]
+
+    def _claimable(self, now: datetime) -> Any:
+        waiting = sa.and_(pending.c.state == WAITING, pending.c.available_at <= now)
+        abandoned = sa.and_(pending.c.state == CLAIMED, pending.c.claimed_at < now - self.lease)
+        return sa.or_(waiting, abandoned)
+
+    @staticmethod
+    def _lane_filter(lane: Lane | None) -> list[Any]:
+        if lane is Lane.CRITICAL:
+            return [pending.c.priority >= Lane.CRITICAL.priority]
+        if lane is Lane.NORMAL:
+            return [pending.c.priority < Lane.CRITICAL.priority]
+        return []
+
+    def ack(self, conn: Connection, worker: str, done: Sequence[PendingWork]) -> None:
+        """Finish claimed rows: delete those no event touched since the claim; hand the others
+        back, covering only the events that arrived after the claim."""
+        if not done:
+            return
+        keys = [{"k_pack": w.pack, "k_entity": w.entity, "k_worker": worker} for w in done]
+        mine = sa.and_(
+            _key(sa.bindparam("k_pack"), sa.bindparam("k_entity")),
+            pending.c.claimed_by == sa.bindparam("k_worker"),
+        )
+        conn.execute(
+            pending.delete().where(mine, pending.c.watermark == pending.c.claim_watermark), keys
+        )
+        conn.execute(
+            pending.update()
+            .where(mine)
+            .values(
+                state=WAITING,
+                first_seq=pending.c.claim_watermark + 1,
+                attempts=0,
+                claimed_by=None,
+                claimed_at=None,
+                claim_watermark=None,
+            ),
+            keys,
+        )
+
+    def fail(
+        self, conn: Connection, worker: str, work: PendingWork, error: str, now: datetime
+    ) -> bool:
+        """Record a failure; schedule a retry or dead-letter. True when dead-lettered."""
+        attempts = work.attempts + 1
+        dead = attempts >= self.max_attempts
+        delay = timedelta(seconds=self.retry_backoff * 2 ** (attempts - 1))
+        conn.execute(
+            pending.update()
+            .where(_key(work.pack, work.entity), pending.c.claimed_by == worker)
+            .values(
+                state=DEAD if dead else WAITING,
+                attempts=attempts,
+                last_error=error[:2000],
+                available_at=now + delay,
+                claimed_by=None,
+                claimed_at=None,
+                claim_watermark=None,
+            )
+        )
+        return dead
+
+    def release(self, conn: Connection, worker: str) -> int:
+        """Hand back everything ``worker`` holds (graceful shutdown); returns how many rows."""
+        result = conn.execute(
+            pending.update()
+            .where(pending.c.claimed_by == worker, pending.c.state == CLAIMED)
+            .values(state=WAITING, claimed_by=None, claimed_at=None, claim_watermark=None)
+        )
+        return result.rowcount
+
+    def requeue(
+        self, conn: Connection, now: datetime, pack: str | None = None, entity: str | None = None
+    ) -> int:
+        """Put dead-lettered rows back in line with a fresh attempt count."""
+        where = [pending.c.state == DEAD]
+        if pack is not None:
+            where.append(pending.c.pack == pack)
+        if entity is not None:
+            where.append(pending.c.entity == entity)
+        result = conn.execute(
+            pending.update()
+            .where(*where)
+            .values(state=WAITING, attempts=0, available_at=now, last_error=None)
+        )
+        return result.rowcount
+
+    def list(
+        self, conn: Connection, *, state: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[PendingWork]:
+        query = sa.select(pending).order_by(pending.c.priority.desc(), pending.c.enqueued_at)
+        if state is not None:
+            query = query.where(pending.c.state == state)
+        return [_work(r) for r in conn.execute(query.limit(limit).offset(offset))]
+
+    def counts(self, conn: Connection) -> dict[str, int]:
+        """Rows by lane and state, e.g. ``{"critical": 0, "normal": 12, "dead": 1}``."""
+        lane = sa.case((pending.c.priority >= Lane.CRITICAL.priority, "critical"), else_="normal")
+        label = sa.case((pending.c.state == DEAD, "dead"), else_=lane)
+        query = sa.select(label.label("k"), sa.func.count()).group_by(label)
+        found: dict[str, int] = {k: n for k, n in conn.execute(query).all()}  # noqa: C416
+        return {k: found.get(k, 0) for k in ("critical", "normal", "dead")}

@@ -1,0 +1,161 @@
+"""The embedded runtime: the engine's workers as threads in this process, zero services.
+
+Two workers share the engine:
+
+- the **critical** worker sleeps on an event that ingest sets the moment it queues critical
+  work, so a default is rescored without any polling delay;
+- the **normal** worker flushes the normal lane every ``flush_interval`` seconds, or as soon
+  as ``flush_size`` entities wait, whichever comes first, in batches of ``batch_size``.
+
+Both also wake every ``poll_interval`` to pick up work queued by other processes (a CLI
+``ingest`` beside a running ``worker``). ``stop()`` lets the batch in hand finish, then hands
+back anything still claimed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from types import TracebackType
+
+from rescore.engine import Engine, IngestResult, Observer
+from rescore.exceptions import StorageUnavailable
+from rescore.routing import Lane
+
+__all__ = ["EmbeddedRuntime"]
+
+log = logging.getLogger(__name__)
+
+
+class _Waker(Observer):
+    """Wakes the workers when ingest queues work in this process."""
+
+    def __init__(self, runtime: EmbeddedRuntime) -> None:
+        self.runtime = runtime
+
+    def ingested(self, result: IngestResult) -> None:
+        if result.queued.get("critical"):
+            self.runtime.critical_ready.set()
+        if result.queued.get("normal"):
+            self.runtime.note_normal(result.queued["normal"])
+
+
+class EmbeddedRuntime:
+    """Start with ``start()`` or as a context manager; ``stop()`` to shut down cleanly."""
+
+    def __init__(self, engine: Engine, *, name: str | None = None) -> None:
+        self.engine = engine
+        self.settings = engine.settings
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.critical_ready = threading.Event()
+        self._normal_due = threading.Condition()
+        self._normal_waiting = 0
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._waker = _Waker(self)
+        self.last_beat: dict[str, float] = {}
+
+    def __enter__(self) -> EmbeddedRuntime:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        if self._threads:
+            return
+        self._stopping.clear()
+        self.engine.observers.append(self._waker)
+        for lane, loop in ((Lane.CRITICAL, self._critical_loop), (Lane.NORMAL, self._normal_loop)):
+            thread = threading.Thread(target=loop, name=f"rescore-{lane}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish the batch in hand, then release any claimed work back to the queue."""
+        self._stopping.set()
+        self.critical_ready.set()
+        with self._normal_due:
+            self._normal_due.notify_all()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+        if self._waker in self.engine.observers:
+            self.engine.observers.remove(self._waker)
+        for lane in Lane.CRITICAL, Lane.NORMAL:
+            try:
+                with self.engine.db.begin() as conn:
+                    self.engine.queue.release(conn, self._worker(lane))
+            except StorageUnavailable:
+                log.warning("could not release claimed work; it is retaken after its lease")
+
+    @property
+    def alive(self) -> bool:
+        return bool(self._threads) and all(t.is_alive() for t in self._threads)
+
+    def note_normal(self, count: int) -> None:
+        with self._normal_due:
+            self._normal_waiting += count
+            if self._normal_waiting >= self.settings.flush_size:
+                self._normal_due.notify_all()
+
+    def _worker(self, lane: Lane) -> str:
+        return f"{self.name}-{lane}"
+
+    def _critical_loop(self) -> None:
+        while not self._stopping.is_set():
+            self.last_beat["critical"] = time.monotonic()
+            self.critical_ready.wait(self.settings.poll_interval)
+            self.critical_ready.clear()
+            self._drain(Lane.CRITICAL)
+
+    def _normal_loop(self) -> None:
+        deadline = time.monotonic() + self.settings.flush_interval
+        while not self._stopping.is_set():
+            self.last_beat["normal"] = time.monotonic()
+            with self._normal_due:
+                due = self._normal_waiting >= self.settings.flush_size
+                if not due:
+                    self._normal_due.wait(
+                        min(self.settings.poll_interval, max(0.0, deadline - time.monotonic()))
+                    )
+                due = self._normal_waiting >= self.settings.flush_size
+            if self._stopping.is_set():
+                return
+            if due or time.monotonic() >= deadline:
+                with self._normal_due:
+                    self._normal_waiting = 0
+                self._drain(Lane.NORMAL)
+                deadline = time.monotonic() + self.settings.flush_interval
+
+    def _drain(self, lane: Lane) -> None:
+        """Work batches of a lane until it is empty (or we are asked to stop)."""
+        while not self._stopping.is_set():
+            try:
+                report = self.engine.work(self._worker(lane), lane)
+            except StorageUnavailable as exc:
+                log.warning("%s worker: %s; retrying", lane, exc)
+                self._stopping.wait(self.settings.poll_interval)
+                return
+            except Exception:
+                log.exception("%s worker failed on a batch; it will be retaken", lane)
+                self._stopping.wait(self.settings.poll_interval)
+                return
+            if report.claimed == 0:
+                return
+
+    def drain_all(self, lanes: Sequence[Lane] = (Lane.CRITICAL, Lane.NORMAL)) -> None:
+        """Process everything pending now, in this thread (for CLIs and tests)."""
+        for lane in lanes:
+            while self.engine.work(self._worker(lane), lane).claimed:
+                pass

@@ -1,0 +1,50 @@
+"""One place for configuration: every setting can come from a ``RESCORE_*`` environment variable.
+
+The CLI builds a :class:`Settings` from its flags (each flag names its variable in ``--help``),
+the rest of the code receives it explicitly: no global configuration object.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEFAULT_DATABASE_URL", "Settings"]
+
+DEFAULT_DATABASE_URL = "sqlite:///.rescore/rescore.db"
+
+
+class Settings(BaseSettings):
+    """rescore's settings. Defaults give the embedded runtime: one SQLite file, no services."""
+
+    model_config = SettingsConfigDict(env_prefix="RESCORE_", extra="forbid")
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL, description="Where scores, events and pending work live."
+    )
+    source_url: str | None = Field(
+        None, description="The packs' source database; defaults to database_url."
+    )
+    packs: list[str] | None = Field(None, description="Load only these packs (default: all).")
+    flush_interval: float = Field(2.0, gt=0, description="Seconds between normal-lane flushes.")
+    flush_size: int = Field(
+        1000, ge=1, description="Flush the normal lane early once this many entities wait."
+    )
+    batch_size: int = Field(500, ge=1, description="Entities claimed and written per batch.")
+    max_attempts: int = Field(5, ge=1, description="Failures before an entity is dead-lettered.")
+    retry_backoff: float = Field(
+        1.0, ge=0, description="First retry delay in seconds; doubles per attempt."
+    )
+    lease_seconds: float = Field(
+        300.0, gt=0, description="A claim older than this is presumed abandoned and retaken."
+    )
+    poll_interval: float = Field(
+        0.5, gt=0, description="How often workers look for work queued by other processes."
+    )
+    snapshot_dir: Path = Field(Path(".rescore/snapshots"), description="Where exports go.")
+
+    @property
+    def effective_source_url(self) -> str:
+        return self.source_url or self.database_url

@@ -1,0 +1,315 @@
+"""Scores: the current value of each (pack, entity, scorer), its history, and time travel.
+
+A write carries the watermark (the sequence of the newest event it reflects). If the stored
+score already reflects a newer event, the write is stale and dropped whole: never overwrite
+newer with older. A history row is written only when something changed (value, breakdown or
+scorer version), with before/after, the delta of every component and the causing event ids.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from rescore.db.schema import history, scores
+from rescore.scoring import Feature, ScoreResult
+
+__all__ = ["Change", "Computed", "HistoryEntry", "ScoreStore", "StoredScore", "chunks"]
+
+#: Bound parameters per ``IN (...)`` list; well under every dialect's limit.
+IN_CHUNK = 500
+
+
+def chunks(items: Sequence[str], size: int = IN_CHUNK) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StoredScore:
+    """A score as stored: the result plus its version, watermark and freshness."""
+
+    scorer: str
+    version: str
+    value: float
+    components: Mapping[str, float]
+    reasons: tuple[str, ...]
+    features: Mapping[str, Feature]
+    watermark: int
+    changed_at: datetime
+    computed_at: datetime
+
+    def as_result(self) -> ScoreResult:
+        return ScoreResult(
+            value=self.value,
+            components=self.components,
+            reasons=self.reasons,
+            features=self.features,
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Change:
+    """One scorer's value moving (``before`` is None the first time an entity is scored)."""
+
+    scorer: str
+    version: str
+    before: float | None
+    after: float
+    deltas: Mapping[str, float]
+
+    @property
+    def delta(self) -> float:
+        return self.after - (self.before or 0.0)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HistoryEntry:
+    """A stored change with its context: what the score became, why, and when."""
+
+    id: int
+    scorer: str
+    version: str
+    before: float | None
+    after: float
+    deltas: Mapping[str, float]
+    components: Mapping[str, float]
+    reasons: tuple[str, ...]
+    event_ids: tuple[str, ...]
+    watermark: int
+    changed_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Computed:
+    """Fresh results of one entity, ready to be written."""
+
+    pack: str
+    entity: str
+    results: Mapping[str, ScoreResult]
+    versions: Mapping[str, str]
+    watermark: int
+    event_ids: tuple[str, ...] = ()
+    changes: list[Change] = field(default_factory=list)
+
+
+def _stored(row: Any) -> StoredScore:
+    return StoredScore(
+        scorer=row.scorer,
+        version=row.version,
+        value=row.value,
+        components=row.components,
+        reasons=tuple(row.reasons),
+        features=row.features,
+        watermark=row.watermark,
+        changed_at=row.changed_at,
+        computed_at=row.computed_at,
+    )
+
+
+def _deltas(before: StoredScore | None, after: ScoreResult) -> dict[str, float]:
+    old = before.components if before else {}
+    names = sorted(set(old) | set(after.components))
+    return {n: round(after.components.get(n, 0.0) - old.get(n, 0.0), 6) for n in names}
+
+
+def _changed(before: StoredScore | None, after: ScoreResult, version: str) -> bool:
+    if before is None or before.version != version:
+        return True
+    if not math.isclose(before.value, after.value, abs_tol=1e-9):
+        return True
+    return dict(before.components) != dict(after.components)
+
+
+class ScoreStore:
+    """Reads and writes ``rescore_scores`` and ``rescore_history`` on the caller's connection."""
+
+    def current(
+        self, conn: Connection, pack: str, entities: Iterable[str]
+    ) -> dict[str, dict[str, StoredScore]]:
+        """Stored scores of many entities: ``{entity: {scorer: StoredScore}}``."""
+        found: dict[str, dict[str, StoredScore]] = {}
+        for part in chunks(sorted(set(entities))):
+            query = sa.select(scores).where(scores.c.pack == pack, scores.c.entity.in_(part))
+            for row in conn.execute(query):
+                found.setdefault(row.entity, {})[row.scorer] = _stored(row)
+        return found
+
+    def write(self, conn: Connection, batch: Sequence[Computed], now: datetime) -> list[Computed]:
+        """Write fresh results; return the entities written (stale ones are dropped) with
+        their changes filled in."""
+        written: list[Computed] = []
+        by_pack: dict[str, list[Computed]] = {}
+        for item in batch:
+            by_pack.setdefault(item.pack, []).append(item)
+        for pack, items in by_pack.items():
+            stored = self.current(conn, pack, [i.entity for i in items])
+            written.extend(self._write_pack(conn, items, stored, now))
+        return written
+
+    def _write_pack(
+        self,
+        conn: Connection,
+        items: Sequence[Computed],
+        stored: Mapping[str, Mapping[str, StoredScore]],
+        now: datetime,
+    ) -> list[Computed]:
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        touches: list[dict[str, Any]] = []
+        entries: list[dict[str, Any]] = []
+        written: list[Computed] = []
+        for item in items:
+            current = stored.get(item.entity, {})
+            if any(s.watermark > item.watermark for s in current.values()):
+                continue  # a newer event is already reflected: this write is stale
+            for name, result in item.results.items():
+                before = current.get(name)
+                row = self._row(item, name, result, now)
+                if not _changed(before, result, item.versions[name]):
+                    touches.append(_touch(row))
+                    continue
+                change = Change(
+                    scorer=name,
+                    version=item.versions[name],
+                    before=before.value if before else None,
+                    after=result.value,
+                    deltas=_deltas(before, result),
+                )
+                item.changes.append(change)
+                entries.append(self._entry(item, change, result, now))
+                if before is None:
+                    inserts.append(row)
+                else:
+                    updates.append({"k_" + k: row[k] for k in ("pack", "entity", "scorer")} | row)
+            written.append(item)
+        self._flush(conn, inserts, updates, touches, entries)
+        return written
+
+    @staticmethod
+    def _row(item: Computed, name: str, result: ScoreResult, now: datetime) -> dict[str, Any]:
+        return {
+            "pack": item.pack,
+            "entity": item.entity,
+            "scorer": name,
+            "version": item.versions[name],
+            "value": result.value,
+            "components": dict(result.components),
+            "reasons": list(result.reasons),
+            "features": dict(result.features),
+            "watermark": item.watermark,
+            "changed_at": now,
+            "computed_at": now,
+        }
+
+    @staticmethod
+    def _entry(
+        item: Computed, change: Change, result: ScoreResult, now: datetime
+    ) -> dict[str, Any]:
+        return {
+            "pack": item.pack,
+            "entity": item.entity,
+            "scorer": change.scorer,
+            "version": change.version,
+            "before_value": change.before,
+            "after_value": change.after,
+            "deltas": dict(change.deltas),
+            "components": dict(result.components),
+            "reasons": list(result.reasons),
+            "event_ids": list(item.event_ids),
+            "watermark": item.watermark,
+            "changed_at": now,
+        }
+
+    @staticmethod
+    def _flush(
+        conn: Connection,
+        inserts: list[dict[str, Any]],
+        updates: list[dict[str, Any]],
+        touches: list[dict[str, Any]],
+        entries: list[dict[str, Any]],
+    ) -> None:
+        key = sa.and_(
+            scores.c.pack == sa.bindparam("k_pack"),
+            scores.c.entity == sa.bindparam("k_entity"),
+            scores.c.scorer == sa.bindparam("k_scorer"),
+            scores.c.watermark <= sa.bindparam("k_watermark"),
+        )
+        if inserts:
+            conn.execute(scores.insert(), inserts)
+        if updates:
+            for row in updates:
+                for k in ("pack", "entity", "scorer"):
+                    row.pop(k)
+                row["k_watermark"] = row["watermark"]
+            conn.execute(scores.update().where(key), updates)
+        if touches:
+            conn.execute(scores.update().where(key), touches)
+        if entries:
+            conn.execute(history.insert(), entries)
+
+    def history(
+        self,
+        conn: Connection,
+        pack: str,
+        entity: str,
+        *,
+        scorer: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[HistoryEntry]:
+        """Changes of an entity's scores, newest first."""
+        query = sa.select(history).where(history.c.pack == pack, history.c.entity == entity)
+        if scorer is not None:
+            query = query.where(history.c.scorer == scorer)
+        query = query.order_by(history.c.id.desc()).limit(limit).offset(offset)
+        return [_entry_of(row) for row in conn.execute(query)]
+
+    def as_of(
+        self, conn: Connection, pack: str, entity: str, at: datetime
+    ) -> dict[str, HistoryEntry]:
+        """The value and breakdown of each scorer in force at ``at`` (the last change before)."""
+        latest = (
+            sa.select(history.c.scorer, sa.func.max(history.c.id).label("id"))
+            .where(history.c.pack == pack, history.c.entity == entity, history.c.changed_at <= at)
+            .group_by(history.c.scorer)
+            .subquery()
+        )
+        query = sa.select(history).join(latest, history.c.id == latest.c.id)
+        return {row.scorer: _entry_of(row) for row in conn.execute(query)}
+
+    def iter_all(self, conn: Connection, pack: str | None = None) -> Iterator[Any]:
+        """Every current score row (for snapshots), in a stable order."""
+        query = sa.select(scores).order_by(scores.c.pack, scores.c.entity, scores.c.scorer)
+        if pack is not None:
+            query = query.where(scores.c.pack == pack)
+        yield from conn.execution_options(yield_per=5000).execute(query)
+
+
+def _touch(row: dict[str, Any]) -> dict[str, Any]:
+    """An unchanged score: refresh its watermark, freshness, reasons and features only."""
+    keep = ("watermark", "computed_at", "reasons", "features")
+    keys = ("pack", "entity", "scorer", "watermark")
+    return {"k_" + k: row[k] for k in keys} | {k: row[k] for k in keep}
+
+
+def _entry_of(row: Any) -> HistoryEntry:
+    return HistoryEntry(
+        id=row.id,
+        scorer=row.scorer,
+        version=row.version,
+        before=row.before_value,
+        after=row.after_value,
+        deltas=row.deltas,
+        components=row.components,
+        reasons=tuple(row.reasons),
+        event_ids=tuple(row.event_ids),
+        watermark=row.watermark,
+        changed_at=row.changed_at,
+    )
