@@ -18,8 +18,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Connection, MetaData
 
-from rescore.engine import Engine
 from rescore.db.engine import Database
+from rescore.engine import Engine
 from rescore.plugins import Pack, PackRegistry
 from rescore.routing import Lane, Route
 from rescore.scoring import Inputs, Scorer, ScoreResult

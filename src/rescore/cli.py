@@ -279,22 +279,38 @@ def _progress() -> Progress:
     )
 
 
+class IsoDateTime(click.ParamType):
+    """An ISO 8601 time; without a zone it is taken as UTC."""
+
+    name = "ISO-TIME"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            parsed = datetime.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time, e.g. 2026-01-23T10:30:00Z", param, ctx)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
 @main.command()
 @engine_options
 @click.argument("pack")
 @click.argument("entity")
 @click.option(
-    "--as-of", "as_of", type=click.DateTime(), help="Show the scores in force then (UTC)."
+    "--as-of", "as_of", type=IsoDateTime(), help="Show the scores in force then (ISO 8601)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def show(pack: str, entity: str, as_of: datetime | None, as_json: bool, **options: Any) -> None:
     """Show ENTITY's scores with their breakdown, now or --as-of a past time."""
     with opened(make_settings(**options)) as engine:
         if as_of is not None:
-            at = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of
             rows = {
                 n: (e.after, e.components, e.version)
-                for n, e in engine.as_of(pack, entity, at).items()
+                for n, e in engine.as_of(pack, entity, as_of).items()
             }
         else:
             rows = {

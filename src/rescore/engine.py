@@ -197,7 +197,8 @@ class Engine:
         """Validate, store and queue a batch of events, all or nothing."""
         parsed = parse_events(raws)
         rows = self._event_rows(parsed, self.clock())
-        with self.db.begin() as conn:
+        urgent = any(row["lane"] == Lane.CRITICAL.value for row in rows)
+        with self.db.begin(urgent=urgent) as conn:
             new = insert_new_events(conn, rows)
             stored = [
                 self._event(row, new[row["event_id"]]) for row in rows if row["event_id"] in new
@@ -205,7 +206,7 @@ class Engine:
             queued = self._enqueue(conn, stored)
         result = IngestResult(
             accepted=len(stored),
-            duplicates=len(rows) - len(stored),
+            duplicates=len(parsed) - len(stored),
             queued=queued,
             events=tuple(stored),
         )
@@ -271,14 +272,15 @@ class Engine:
 
     def work(self, worker: str, lane: Lane | None = None, limit: int | None = None) -> BatchReport:
         """Claim one batch of pending work, recompute it, write and acknowledge it."""
-        with self.db.begin() as conn:
+        urgent = lane is Lane.CRITICAL
+        with self.db.begin(urgent=urgent) as conn:
             claimed = self.queue.claim(
                 conn, worker, self.clock(), lane=lane, limit=limit or self.settings.batch_size
             )
         if not claimed:
             return BatchReport()
         computed, failures = self._compute_claimed(claimed)
-        with self.db.begin() as conn:
+        with self.db.begin(urgent=urgent) as conn:
             written = self.store.write(conn, [c for c, _ in computed], self.clock())
             self.queue.ack(conn, worker, [p.work for _, p in computed])
             done = [

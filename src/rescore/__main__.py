@@ -1,0 +1,5 @@
+"""``python -m rescore`` is the ``rescore`` command."""
+
+from rescore.cli import main
+
+main()

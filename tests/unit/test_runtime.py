@@ -1,0 +1,93 @@
+"""The embedded runtime: critical work runs at once, normal work on interval or size."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from conftest import event, make_engine, put_items
+from rescore.db.schema import pending
+from rescore.engine import Engine
+from rescore.exceptions import EntityNotFound
+from rescore.runtime.embedded import EmbeddedRuntime
+
+
+def wait_until(predicate: object, timeout: float = 10.0) -> float:
+    """Seconds until ``predicate()`` holds; fails the test after ``timeout``."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if predicate():  # type: ignore[operator]
+            return time.monotonic() - started
+        time.sleep(0.005)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+def scored(engine: Engine, entity: str) -> bool:
+    try:
+        engine.current("toy", entity)
+    except EntityNotFound:
+        return False
+    return True
+
+
+def test_critical_event_is_rescored_without_polling_delay(tmp_path: Path) -> None:
+    # Polls and flushes are an hour apart: only the wake-up can make this fast.
+    engine = make_engine(tmp_path / "rt.db", poll_interval=3600, flush_interval=3600)
+    put_items(engine, x=(10, 20))
+    with EmbeddedRuntime(engine):
+        time.sleep(0.1)  # let the workers settle into their waits
+        engine.ingest([event("e1", "a_changed", "x")])
+        assert wait_until(lambda: scored(engine, "x")) < 2.0
+    engine.close()
+
+
+def test_normal_lane_waits_for_its_flush_interval(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path / "rt.db", poll_interval=0.05, flush_interval=0.6)
+    put_items(engine, y=(1, 2))
+    with EmbeddedRuntime(engine):
+        time.sleep(0.7)  # a flush just happened with nothing to do
+        engine.ingest([event("e1", "b_changed", "y")])
+        time.sleep(0.2)
+        assert not scored(engine, "y"), "normal work must wait for the flush"
+        waited = wait_until(lambda: scored(engine, "y"))
+        assert waited < 1.5
+    engine.close()
+
+
+def test_normal_lane_flushes_early_when_it_passes_its_size(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path / "rt.db", poll_interval=3600, flush_interval=3600, flush_size=3)
+    put_items(engine, a=(1, 1), b=(2, 2), c=(3, 3))
+    with EmbeddedRuntime(engine):
+        time.sleep(0.1)
+        engine.ingest([event("e1", "b_changed", "a"), event("e2", "b_changed", "b")])
+        time.sleep(0.3)
+        assert not scored(engine, "a"), "below the size: still waiting"
+        engine.ingest([event("e3", "b_changed", "c")])
+        wait_until(lambda: all(scored(engine, k) for k in "abc"), timeout=5)
+    engine.close()
+
+
+def test_stop_releases_claimed_work(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path / "rt.db", poll_interval=3600, flush_interval=3600)
+    runtime = EmbeddedRuntime(engine, name="me")
+    runtime.start()
+    engine.ingest([event("e1", "b_changed", "z")])
+    with engine.db.begin() as conn:  # work claimed in the runtime's name, as if mid-batch
+        engine.queue.claim(conn, "me-normal", engine.clock(), lane=None, limit=5)
+    runtime.stop()
+    assert not runtime.alive
+    with engine.db.read() as conn:
+        assert conn.execute(sa.select(pending.c.state)).scalars().all() == ["waiting"]
+    engine.close()
+
+
+def test_drain_all_processes_everything(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path / "rt.db")
+    put_items(engine, x=(1, 1), y=(2, 2))
+    engine.ingest([event("e1", "a_changed", "x"), event("e2", "b_changed", "y")])
+    EmbeddedRuntime(engine).drain_all()
+    assert scored(engine, "x")
+    assert scored(engine, "y")
+    engine.close()
