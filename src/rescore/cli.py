@@ -279,7 +279,7 @@ def _progress() -> Progress:
     )
 
 
-class IsoDateTime(click.ParamType):
+class IsoDateTime(click.ParamType[datetime]):
     """An ISO 8601 time; without a zone it is taken as UTC."""
 
     name = "ISO-TIME"

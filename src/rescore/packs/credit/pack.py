@@ -1,0 +1,123 @@
+"""The credit pack: PLATAM's lender, scored on its own history and the credit bureau.
+
+Entities are clients, keyed by cédula. Five scorers run in dependency order::
+
+    payment_performance ─┐
+    payment_plan ────────┼─> platam ─> hybrid ─> (default_probability, a later issue)
+    deterioration ───────┘
+
+Example::
+
+    pack = CreditPack(today=lambda: date(2026, 1, 23))
+    pack.source_metadata().create_all(engine)
+    with engine.begin() as conn:
+        pack.generate_demo_data(conn, seed=7)
+        inputs = pack.load_inputs(conn, ["1006157869"], frozenset({"client", "payments"}))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, MetaData
+
+from rescore.packs.credit import demo, loader, schema
+from rescore.packs.credit.blend import all_scorers
+from rescore.packs.credit.simulator import CreditSimulator
+from rescore.plugins import Pack
+from rescore.routing import Lane, Route
+from rescore.scoring import Scorer
+
+__all__ = ["EVENT_ROUTES", "CreditPack"]
+
+EVENT_ROUTES: Mapping[str, Route] = {
+    "new_payment_plan": Route(
+        lane=Lane.CRITICAL,
+        scorers=("payment_plan",),
+        description="The client took a payment plan (restructuring).",
+    ),
+    "plan_defaulted": Route(
+        lane=Lane.CRITICAL,
+        scorers=("payment_plan", "deterioration"),
+        description="The client broke a payment plan.",
+    ),
+    "plan_cancelled": Route(
+        lane=Lane.CRITICAL,
+        scorers=("payment_plan",),
+        description="A payment plan was cancelled before completion.",
+    ),
+    "client_default": Route(
+        lane=Lane.CRITICAL,
+        scorers=("payment_performance", "deterioration"),
+        description="The client's loans and unpaid instalments were written off.",
+    ),
+    "new_loan": Route(
+        lane=Lane.NORMAL,
+        scorers=("payment_performance",),
+        description="A new loan and its instalment calendar.",
+    ),
+    "payment_made": Route(
+        lane=Lane.NORMAL,
+        scorers=("payment_performance", "deterioration"),
+        description="An instalment was paid.",
+    ),
+    "payment_late": Route(
+        lane=Lane.NORMAL,
+        scorers=("payment_performance", "deterioration"),
+        description="An instalment passed its due date unpaid.",
+    ),
+    "limit_increase": Route(
+        lane=Lane.NONE,
+        description="The credit limit went up; no score reads it, so it is only recorded.",
+    ),
+}
+
+
+def _utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+class CreditPack(Pack):
+    """PLATAM credit scoring: internal score, bureau blend, event routes and demo data.
+
+    ``today`` is the clock the loader stamps as ``as_of`` on every entity's inputs; scorers
+    measure every age against it and never read the wall clock, so a recompute is
+    reproducible. It defaults to the UTC date.
+    """
+
+    name = "credit"
+    description = "PLATAM credit scores: payment performance, plans, deterioration, hybrid."
+    entity_label = "cédula"
+
+    def __init__(self, today: Callable[[], date] | None = None) -> None:
+        self._today = today or _utc_today
+
+    def today(self) -> date:
+        """The reference date the next load will use."""
+        return self._today()
+
+    def register_scorers(self) -> Sequence[Scorer]:
+        return all_scorers()
+
+    def register_event_types(self) -> Mapping[str, Route]:
+        return EVENT_ROUTES
+
+    def source_metadata(self) -> MetaData:
+        return schema.metadata
+
+    def load_inputs(
+        self, conn: Connection, entities: Sequence[str], parts: frozenset[str]
+    ) -> dict[str, dict[str, Any]]:
+        return loader.load_inputs(conn, entities, parts, self._today())
+
+    def entity_keys(self, conn: Connection) -> Iterator[str]:
+        return loader.entity_keys(conn)
+
+    def generate_demo_data(self, conn: Connection, *, seed: int, size: int | None = None) -> int:
+        count = demo.DEFAULT_SIZE if size is None else size
+        return demo.generate(conn, seed=seed, size=count, today=self._today())
+
+    def simulator(self, seed: int) -> CreditSimulator:
+        return CreditSimulator(seed, today=self._today())
