@@ -24,7 +24,6 @@ from rescore.exceptions import RescoreError
 from rescore.queue import DEAD
 from rescore.runtime.embedded import EmbeddedRuntime
 from rescore.settings import Settings
-from rescore.snapshot import FORMATS, export_snapshot
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -130,8 +129,8 @@ def init(**options: Any) -> None:
 @engine_options
 @click.option("--seed", type=int, default=7, help="Seed of the demo data and event stream.")
 @click.option("--clients", type=click.IntRange(1), default=1870, help="Demo clients to create.")
-@click.option("--events", type=click.IntRange(0), default=3000, help="Events to replay.")
-@click.option("--rate", type=click.FloatRange(1), default=400.0, help="Events per second.")
+@click.option("--events", type=click.IntRange(0), default=2000, help="Events to replay.")
+@click.option("--rate", type=click.FloatRange(1), default=200.0, help="Events per second.")
 @click.option(
     "--flush-interval",
     type=click.FloatRange(0.01),
@@ -413,6 +412,8 @@ def explanation_json(found: Explanation) -> dict[str, Any]:
 @click.option("--pack", help="Only this pack.")
 def export(out: Path | None, fmt: str, pack: str | None, **options: Any) -> None:
     """Export every current score to CSV and/or Parquet, one wide row per entity."""
+    from rescore.snapshot import FORMATS, export_snapshot  # polars: only when exporting
+
     settings = make_settings(**options)
     formats = FORMATS if fmt == "both" else (fmt,)
     with opened(settings) as engine:

@@ -73,6 +73,7 @@ class Cause:
 
     event_id: str
     type: str
+    lane: Lane
     seq: int
     occurred_at: datetime
     received_at: datetime
@@ -134,6 +135,9 @@ class Observer:
 
     def failed(self, failure: Failure) -> None:
         """An entity's recompute failed (and maybe was dead-lettered)."""
+
+    def requeued(self, queued: Mapping[str, int]) -> None:
+        """Events arrived for entities while they were being rescored; they wait again."""
 
 
 @dataclass(kw_only=True, slots=True)
@@ -282,7 +286,7 @@ class Engine:
         computed, failures = self._compute_claimed(claimed)
         with self.db.begin(urgent=urgent) as conn:
             written = self.store.write(conn, [c for c, _ in computed], self.clock())
-            self.queue.ack(conn, worker, [p.work for _, p in computed])
+            back = self.queue.ack(conn, worker, [p.work for _, p in computed])
             done = [
                 Failure(work=w, error=e, dead=self.queue.fail(conn, worker, w, e, self.clock()))
                 for w, e in failures
@@ -294,7 +298,16 @@ class Engine:
             for c, p in computed
         )
         self._notify(outcomes, done)
+        if back:
+            self._requeued(back)
         return BatchReport(claimed=len(claimed), outcomes=outcomes, failures=tuple(done))
+
+    def _requeued(self, back: Sequence[PendingWork]) -> None:
+        queued = {"critical": 0, "normal": 0}
+        for w in back:
+            queued[w.lane.value] += 1
+        for observer in self.observers:
+            observer.requeued(queued)
 
     def _notify(self, outcomes: Sequence[Outcome], failures: Sequence[Failure]) -> None:
         for observer in self.observers:
@@ -499,6 +512,7 @@ def _cause(row: Any) -> Cause:
     return Cause(
         event_id=row.event_id,
         type=row.type,
+        lane=Lane(row.lane),
         seq=row.seq,
         occurred_at=row.occurred_at,
         received_at=row.received_at,

@@ -131,11 +131,12 @@ class WorkQueue:
             return [pending.c.priority < Lane.CRITICAL.priority]
         return []
 
-    def ack(self, conn: Connection, worker: str, done: Sequence[PendingWork]) -> None:
+    def ack(self, conn: Connection, worker: str, done: Sequence[PendingWork]) -> list[PendingWork]:
         """Finish claimed rows: delete those no event touched since the claim; hand the others
-        back, covering only the events that arrived after the claim."""
+        back, covering only the events that arrived after the claim. Returns those handed back
+        (a critical event may have arrived while a normal flush held the row: wake someone)."""
         if not done:
-            return
+            return []
         keys = [{"k_pack": w.pack, "k_entity": w.entity, "k_worker": worker} for w in done]
         mine = sa.and_(
             _key(sa.bindparam("k_pack"), sa.bindparam("k_entity")),
@@ -144,6 +145,9 @@ class WorkQueue:
         conn.execute(
             pending.delete().where(mine, pending.c.watermark == pending.c.claim_watermark), keys
         )
+        wanted = {(w.pack, w.entity) for w in done}
+        held = conn.execute(sa.select(pending).where(pending.c.claimed_by == worker))
+        back = [_work(r) for r in held if (r.pack, r.entity) in wanted]
         conn.execute(
             pending.update()
             .where(mine)
@@ -157,6 +161,7 @@ class WorkQueue:
             ),
             keys,
         )
+        return back
 
     def fail(
         self, conn: Connection, worker: str, work: PendingWork, error: str, now: datetime

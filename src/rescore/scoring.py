@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from typing import Any, ClassVar
@@ -152,7 +152,7 @@ class ScorerGraph:
     def __contains__(self, name: object) -> bool:
         return name in self._by_name
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Scorer]:
         return (self._by_name[name] for name in self.order)
 
     def __len__(self) -> int:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import sqlalchemy as sa
 
 from conftest import Clock, event, put_items
 from rescore.db.schema import pending
-from rescore.engine import Engine
-from rescore.queue import DEAD
+from rescore.engine import Engine, Observer
+from rescore.queue import DEAD, PendingWork
 from rescore.routing import Lane
 
 
@@ -120,3 +123,29 @@ def test_counts_by_lane(engine: Engine) -> None:
     engine.ingest([event("e1", "a_changed", "x"), event("e2", "b_changed", "y")])
     with engine.db.read() as conn:
         assert engine.queue.counts(conn) == {"critical": 1, "normal": 1, "dead": 0}
+
+
+def test_critical_event_during_a_normal_claim_is_announced_on_ack(engine: Engine) -> None:
+    class Spy(Observer):
+        def __init__(self) -> None:
+            self.requeued_calls: list[dict[str, int]] = []
+
+        def requeued(self, queued: Mapping[str, int]) -> None:
+            self.requeued_calls.append(dict(queued))
+
+    spy = Spy()
+    engine.observers.append(spy)
+    put_items(engine, x=(1, 1))
+    engine.ingest([event("e1", "b_changed", "x")])
+    original = engine._compute_claimed
+
+    def compute_while_a_default_arrives(claimed: Sequence[PendingWork]) -> Any:
+        engine.ingest([event("e2", "a_changed", "x")])  # lands while "w" holds the row
+        return original(claimed)
+
+    engine._compute_claimed = compute_while_a_default_arrives  # type: ignore[method-assign]
+    engine.work("w", Lane.NORMAL)
+    assert spy.requeued_calls == [{"critical": 1, "normal": 0}]
+    engine._compute_claimed = original  # type: ignore[method-assign]
+    report = engine.work("w", Lane.CRITICAL)
+    assert [c.event_id for c in report.outcomes[0].causes] == ["e2"]

@@ -19,7 +19,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 
 from rescore.engine import Engine, IngestResult, Observer
@@ -38,10 +38,13 @@ class _Waker(Observer):
         self.runtime = runtime
 
     def ingested(self, result: IngestResult) -> None:
-        if result.queued.get("critical"):
+        self.requeued(result.queued)
+
+    def requeued(self, queued: Mapping[str, int]) -> None:
+        if queued.get("critical"):
             self.runtime.critical_ready.set()
-        if result.queued.get("normal"):
-            self.runtime.note_normal(result.queued["normal"])
+        if queued.get("normal"):
+            self.runtime.note_normal(queued["normal"])
 
 
 class EmbeddedRuntime:
