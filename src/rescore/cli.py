@@ -359,6 +359,7 @@ def explain(pack: str, entity: str, limit: int, as_json: bool, **options: Any) -
             f"{change.after:g}  [{', '.join(f'{k} {v:+g}' for k, v in moved.items())}]  "
             f"because: {why}",
             highlight=False,
+            markup=False,
         )
 
 

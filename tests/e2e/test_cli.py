@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -74,6 +75,7 @@ def test_explain_shows_changes_with_their_events(demo_dir: Path) -> None:
     assert all("deltas" in c and "before" in c for c in found["changes"])
     text = run("explain", "credit", cedula, "--database-url", DB, cwd=demo_dir).stdout
     assert "because:" in text
+    assert re.search(r"-> [\d.]+  \[\w+ [+-][\d.]+", text), "component deltas are shown"
 
 
 def test_show_as_of_the_past_differs_from_now(demo_dir: Path) -> None:
