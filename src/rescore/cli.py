@@ -30,7 +30,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 console = Console()
 errors = Console(stderr=True)
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 100}
+CONTEXT: dict[str, Any] = {
+    "help_option_names": ["-h", "--help"],
+    "show_default": True,
+    "max_content_width": 100,
+    "auto_envvar_prefix": "RESCORE",  # every other option: RESCORE_<COMMAND>_<OPTION>
+}
 
 
 def _env(name: str) -> dict[str, Any]:
@@ -432,7 +437,13 @@ def dead_letter() -> None:
 
 @dead_letter.command("list")
 @engine_options
-@click.option("--limit", type=click.IntRange(1), default=100, help="Rows to show.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1),
+    default=100,
+    help="Rows to show.",
+    envvar="RESCORE_DEAD_LETTER_LIMIT",
+)
 def dead_list(limit: int, **options: Any) -> None:
     """List dead-lettered entities with their last error."""
     with opened(make_settings(**options)) as engine, engine.db.read() as conn:
@@ -448,13 +459,15 @@ def dead_list(limit: int, **options: Any) -> None:
 
 @dead_letter.command("requeue")
 @engine_options
-@click.option("--pack", "pack_name", help="Only this pack.")
-@click.option("--entity", help="Only this entity.")
+@click.option("--pack", "pack_name", help="Only this pack.", envvar="RESCORE_DEAD_LETTER_PACK")
+@click.option("--entity", help="Only this entity.", envvar="RESCORE_DEAD_LETTER_ENTITY")
 def dead_requeue(pack_name: str | None, entity: str | None, **options: Any) -> None:
     """Put dead-lettered entities back in the queue with fresh attempts."""
     with opened(make_settings(**options)) as engine, engine.db.begin() as conn:
         count = engine.queue.requeue(conn, datetime.now(UTC), pack_name, entity)
-    console.print(f"requeued {count} entit{'y' if count == 1 else 'ies'}")
+    scope = " ".join(f"{k} {v}" for k, v in (("pack", pack_name), ("entity", entity)) if v)
+    where = f" ({scope})" if scope else ""
+    console.print(f"requeued {count} entit{'y' if count == 1 else 'ies'}{where}")
 
 
 @main.command()
@@ -464,3 +477,16 @@ def pending(**options: Any) -> None:
     with opened(make_settings(**options)) as engine, engine.db.read() as conn:
         counts = engine.queue.counts(conn)
     console.print(", ".join(f"{k}: {v}" for k, v in counts.items()))
+
+
+def _show_env_vars(command: click.Command) -> None:
+    """Make every option's --help name the variable it can be set from."""
+    for param in command.params:
+        if isinstance(param, click.Option) and param.name not in ("help", "version"):
+            param.show_envvar = True
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _show_env_vars(sub)
+
+
+_show_env_vars(main)

@@ -175,3 +175,6 @@ def test_help_names_every_environment_variable(tmp_path: Path) -> None:
     ):
         assert var in out
     assert "rescore demo" in run("--help", cwd=tmp_path).stdout
+    demo_help = run("demo", "--help", cwd=tmp_path).stdout
+    assert "RESCORE_DEMO_SEED" in demo_help
+    assert "RESCORE_DEMO_KEEP_RUNNING" in demo_help
