@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import signal
 import sys
 import time
@@ -21,6 +22,7 @@ from rich.table import Table
 from rescore.engine import Engine, Explanation
 from rescore.events import read_events_file
 from rescore.exceptions import RescoreError
+from rescore.plugins import discover
 from rescore.queue import DEAD
 from rescore.runtime.embedded import EmbeddedRuntime
 from rescore.settings import Settings
@@ -91,14 +93,43 @@ def opened(settings: Settings, *, migrate: bool = True) -> Iterator[Engine]:
 
 
 class RescoreGroup(click.Group):
-    """Turns rescore's own errors into a one-line message and exit code 1."""
+    """Turns rescore's own errors into a one-line message and exit code 1, and mounts each
+    pack's own commands (``Pack.register_commands``) as ``rescore <pack> <command>``."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except RescoreError as exc:
-            errors.print(f"[red]error:[/red] {exc}", highlight=False)
+            errors.print(f"[red]error:[/red] {exc}", highlight=False, markup=False)
             sys.exit(1)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_pack_groups()})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return super().get_command(ctx, name) or _pack_groups().get(name)
+
+
+@functools.cache
+def _pack_groups() -> dict[str, click.Group]:
+    """One group per installed pack that brings commands of its own."""
+    groups: dict[str, click.Group] = {}
+    try:
+        registry = discover()
+    except RescoreError as exc:
+        errors.print(f"warning: packs not loaded: {exc}", highlight=False, markup=False)
+        return groups
+    for name in registry.names:
+        commands = registry[name].register_commands()
+        if commands:
+            group = click.Group(
+                name, help=f"Commands of the {name} pack.", context_settings=CONTEXT
+            )
+            for command in commands:
+                _show_env_vars(command)
+                group.add_command(command)
+            groups[name] = group
+    return groups
 
 
 @click.group(cls=RescoreGroup, context_settings=CONTEXT)

@@ -19,13 +19,18 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from importlib.metadata import entry_points
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import Connection, MetaData
 
 from rescore.exceptions import PluginError, UnknownPack
 from rescore.routing import Route, Router
+from rescore.schedule import Schedule
 from rescore.scoring import Scorer, ScorerGraph
+
+if TYPE_CHECKING:
+    import click
+    from fastapi import APIRouter
 
 __all__ = ["ENTRY_POINT_GROUP", "DemoSimulator", "Pack", "PackRegistry", "discover"]
 
@@ -88,6 +93,18 @@ class Pack(ABC):
         """A reproducible stream of business changes and their events."""
         raise PluginError(f"pack {self.name!r} ships no event simulator")
 
+    def register_schedules(self) -> Sequence[Schedule]:
+        """Jobs that run on a clock (retraining, drift checks); none by default."""
+        return ()
+
+    def register_commands(self) -> Sequence[click.Command]:
+        """Extra CLI commands, mounted as ``rescore <pack> <command>``; none by default."""
+        return ()
+
+    def register_routes(self) -> Sequence[APIRouter]:
+        """Extra HTTP routes, mounted under ``/v1/packs/<pack>``; none by default."""
+        return ()
+
 
 class PackRegistry:
     """The loaded packs, their scorer graphs and the router over all their event types."""
@@ -136,6 +153,16 @@ class PackRegistry:
     def graph(self, name: str) -> ScorerGraph:
         self[name]
         return self._graphs[name]
+
+    def schedules(self) -> list[Schedule]:
+        """Every pack's schedules; names must be unique across packs."""
+        found: dict[str, Schedule] = {}
+        for name in self.names:
+            for schedule in self._packs[name].register_schedules():
+                if schedule.name in found:
+                    raise PluginError(f"schedule name {schedule.name!r} is taken twice")
+                found[schedule.name] = schedule
+        return list(found.values())
 
 
 def discover(only: Iterable[str] | None = None) -> PackRegistry:

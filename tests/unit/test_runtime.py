@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
-from conftest import event, make_engine, put_items
+from conftest import ToyPack, event, make_engine, put_items
 from rescore.db.schema import pending
 from rescore.engine import Engine
-from rescore.exceptions import EntityNotFound
+from rescore.exceptions import EntityNotFound, PluginError
 from rescore.runtime.embedded import EmbeddedRuntime
+from rescore.schedule import Schedule
 
 
 def wait_until(predicate: object, timeout: float = 10.0) -> float:
@@ -91,3 +96,41 @@ def test_drain_all_processes_everything(tmp_path: Path) -> None:
     assert scored(engine, "x")
     assert scored(engine, "y")
     engine.close()
+
+
+def test_schedules_run_when_due_and_failures_do_not_stop_them(tmp_path: Path) -> None:
+    ran: list[str] = []
+
+    def flaky(engine: Engine) -> None:
+        ran.append("flaky")
+        raise RuntimeError("boom")
+
+    class Scheduled(ToyPack):
+        def register_schedules(self) -> Sequence[Schedule]:
+            return [
+                Schedule(
+                    name="toy.tick",
+                    every=timedelta(milliseconds=100),
+                    run=lambda engine: ran.append("tick"),
+                ),
+                Schedule(name="toy.flaky", every=timedelta(milliseconds=100), run=flaky),
+            ]
+
+    engine = make_engine(tmp_path / "rt.db", [Scheduled()], poll_interval=0.05)
+    with EmbeddedRuntime(engine) as runtime:
+        wait_until(lambda: ran.count("tick") >= 3 and ran.count("flaky") >= 3)
+    assert ("toy.flaky", False) in runtime.job_runs
+    assert ("toy.tick", True) in runtime.job_runs
+    engine.close()
+
+
+def test_daily_schedule_is_due_next_at_its_time() -> None:
+    job = Schedule(name="nightly", at=dtime(3, 0), run=lambda engine: None)
+    assert job.next_run(datetime(2026, 1, 23, 2, 0, tzinfo=UTC)) == datetime(
+        2026, 1, 23, 3, 0, tzinfo=UTC
+    )
+    assert job.next_run(datetime(2026, 1, 23, 3, 0, tzinfo=UTC)) == datetime(
+        2026, 1, 24, 3, 0, tzinfo=UTC
+    )
+    with pytest.raises(PluginError, match="exactly one"):
+        Schedule(name="bad", run=lambda engine: None)

@@ -8,8 +8,9 @@ Two workers share the engine:
   as ``flush_size`` entities wait, whichever comes first, in batches of ``batch_size``.
 
 Both also wake every ``poll_interval`` to pick up work queued by other processes (a CLI
-``ingest`` beside a running ``worker``). ``stop()`` lets the batch in hand finish, then hands
-back anything still claimed.
+``ingest`` beside a running ``worker``). A third thread runs the packs' schedules (nightly
+retraining and the like) when they fall due. ``stop()`` lets the batch in hand finish, then
+hands back anything still claimed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from types import TracebackType
 from rescore.engine import Engine, IngestResult, Observer
 from rescore.exceptions import StorageUnavailable
 from rescore.routing import Lane
+from rescore.schedule import Schedule
 
 __all__ = ["EmbeddedRuntime"]
 
@@ -61,6 +63,7 @@ class EmbeddedRuntime:
         self._threads: list[threading.Thread] = []
         self._waker = _Waker(self)
         self.last_beat: dict[str, float] = {}
+        self.job_runs: list[tuple[str, bool]] = []
 
     def __enter__(self) -> EmbeddedRuntime:
         self.start()
@@ -79,8 +82,13 @@ class EmbeddedRuntime:
             return
         self._stopping.clear()
         self.engine.observers.append(self._waker)
-        for lane, loop in ((Lane.CRITICAL, self._critical_loop), (Lane.NORMAL, self._normal_loop)):
-            thread = threading.Thread(target=loop, name=f"rescore-{lane}", daemon=True)
+        loops = {
+            "critical": self._critical_loop,
+            "normal": self._normal_loop,
+            "schedule": self._schedule_loop,
+        }
+        for label, loop in loops.items():
+            thread = threading.Thread(target=loop, name=f"rescore-{label}", daemon=True)
             self._threads.append(thread)
             thread.start()
 
@@ -140,6 +148,30 @@ class EmbeddedRuntime:
                     self._normal_waiting = 0
                 self._drain(Lane.NORMAL)
                 deadline = time.monotonic() + self.settings.flush_interval
+
+    def _schedule_loop(self) -> None:
+        """Run each pack schedule when it falls due; a failing job is logged, not fatal."""
+        schedules = self.engine.registry.schedules()
+        due = {s.name: s.next_run(self.engine.clock()) for s in schedules}
+        while not self._stopping.is_set():
+            self.last_beat["schedule"] = time.monotonic()
+            now = self.engine.clock()
+            for schedule in schedules:
+                if due[schedule.name] <= now:
+                    self._run_job(schedule)
+                    due[schedule.name] = schedule.next_run(self.engine.clock())
+            self._stopping.wait(min(1.0, self.settings.poll_interval))
+
+    def _run_job(self, schedule: Schedule) -> None:
+        started = time.monotonic()
+        try:
+            schedule.run(self.engine)
+        except Exception:
+            log.exception("schedule %s failed; it runs again when next due", schedule.name)
+            self.job_runs.append((schedule.name, False))
+            return
+        log.info("schedule %s done in %.1f s", schedule.name, time.monotonic() - started)
+        self.job_runs.append((schedule.name, True))
 
     def _drain(self, lane: Lane) -> None:
         """Work batches of a lane until it is empty (or we are asked to stop)."""
