@@ -58,6 +58,11 @@ def engine_options(func: F) -> F:
             **_env("source_url"),
         ),
         click.option(
+            "--tenant",
+            help="The tenant (business) to act on.",
+            **_env("tenant"),
+        ),
+        click.option(
             "--packs",
             help="Comma-separated packs to load (default: every installed pack).",
             **_env("packs"),
@@ -221,8 +226,9 @@ def ingest(file: Any, fmt: str, **options: Any) -> None:
     if fmt == "auto":
         fmt = "csv" if str(file.name).endswith(".csv") else "jsonl"
     parsed = read_events_file(file.read(), fmt)
-    with opened(make_settings(**options)) as engine:
-        result = engine.ingest(parsed)
+    settings = make_settings(**options)
+    with opened(settings) as engine:
+        result = engine.ingest(parsed, tenant=settings.tenant)
     console.print(
         f"accepted {result.accepted}, duplicates {result.duplicates}; queued "
         f"{result.queued['critical']} critical and {result.queued['normal']} normal entities"
@@ -293,7 +299,9 @@ def rescore_cmd(pack: str, entities: Sequence[str], everyone: bool, **options: A
         with _progress() as progress:
             task = progress.add_task(f"rescoring {pack}", total=len(keys))
             for start in range(0, len(keys), settings.batch_size):
-                report = engine.recompute(pack, keys[start : start + settings.batch_size])
+                report = engine.recompute(
+                    pack, keys[start : start + settings.batch_size], tenant=settings.tenant
+                )
                 changed += sum(1 for o in report.outcomes if o.changes)
                 failed += len(report.failures)
                 for failure in report.failures[:5]:
@@ -341,16 +349,17 @@ class IsoDateTime(click.ParamType[datetime]):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def show(pack: str, entity: str, as_of: datetime | None, as_json: bool, **options: Any) -> None:
     """Show ENTITY's scores with their breakdown, now or --as-of a past time."""
-    with opened(make_settings(**options)) as engine:
+    settings = make_settings(**options)
+    with opened(settings) as engine:
         if as_of is not None:
             rows = {
                 n: (e.after, e.components, e.version)
-                for n, e in engine.as_of(pack, entity, as_of).items()
+                for n, e in engine.as_of(pack, entity, as_of, tenant=settings.tenant).items()
             }
         else:
             rows = {
                 n: (s.value, s.components, s.version)
-                for n, s in engine.current(pack, entity).items()
+                for n, s in engine.current(pack, entity, tenant=settings.tenant).items()
             }
     if as_json:
         data = {n: {"value": v, "components": c, "version": ver} for n, (v, c, ver) in rows.items()}
@@ -373,8 +382,9 @@ def show(pack: str, entity: str, as_of: datetime | None, as_json: bool, **option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def explain(pack: str, entity: str, limit: int, as_json: bool, **options: Any) -> None:
     """Why did ENTITY's score change? Each change with its component deltas and events."""
-    with opened(make_settings(**options)) as engine:
-        found = engine.explain(pack, entity, limit=limit)
+    settings = make_settings(**options)
+    with opened(settings) as engine:
+        found = engine.explain(pack, entity, tenant=settings.tenant, limit=limit)
     if as_json:
         click.echo(orjson.dumps(explanation_json(found), option=orjson.OPT_INDENT_2).decode())
         return
@@ -477,8 +487,9 @@ def dead_letter() -> None:
 )
 def dead_list(limit: int, **options: Any) -> None:
     """List dead-lettered entities with their last error."""
-    with opened(make_settings(**options)) as engine, engine.db.read() as conn:
-        rows = engine.queue.list(conn, state=DEAD, limit=limit)
+    settings = make_settings(**options)
+    with opened(settings) as engine, engine.db.read() as conn:
+        rows = engine.queue.list(conn, state=DEAD, tenant=settings.tenant, limit=limit)
     if not rows:
         console.print("the dead letter is empty")
         return
@@ -494,8 +505,11 @@ def dead_list(limit: int, **options: Any) -> None:
 @click.option("--entity", help="Only this entity.", envvar="RESCORE_DEAD_LETTER_ENTITY")
 def dead_requeue(pack_name: str | None, entity: str | None, **options: Any) -> None:
     """Put dead-lettered entities back in the queue with fresh attempts."""
-    with opened(make_settings(**options)) as engine, engine.db.begin() as conn:
-        count = engine.queue.requeue(conn, datetime.now(UTC), pack_name, entity)
+    settings = make_settings(**options)
+    with opened(settings) as engine, engine.db.begin() as conn:
+        count = engine.queue.requeue(
+            conn, datetime.now(UTC), pack_name, entity, tenant=settings.tenant
+        )
     scope = " ".join(f"{k} {v}" for k, v in (("pack", pack_name), ("entity", entity)) if v)
     where = f" ({scope})" if scope else ""
     console.print(f"requeued {count} entit{'y' if count == 1 else 'ies'}{where}")
@@ -505,8 +519,9 @@ def dead_requeue(pack_name: str | None, entity: str | None, **options: Any) -> N
 @engine_options
 def pending(**options: Any) -> None:
     """How much work waits, by lane, and how much is dead-lettered."""
-    with opened(make_settings(**options)) as engine, engine.db.read() as conn:
-        counts = engine.queue.counts(conn)
+    settings = make_settings(**options)
+    with opened(settings) as engine, engine.db.read() as conn:
+        counts = engine.queue.counts(conn, tenant=settings.tenant)
     console.print(", ".join(f"{k}: {v}" for k, v in counts.items()))
 
 

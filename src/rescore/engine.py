@@ -30,7 +30,7 @@ from sqlalchemy import Connection
 
 from rescore.db.dialect import insert_new_events
 from rescore.db.engine import Database
-from rescore.db.schema import events
+from rescore.db.schema import DEFAULT_TENANT, events
 from rescore.events import Event, EventIn, parse_events
 from rescore.exceptions import EntityNotFound, InvalidEvent, RescoreError, UnknownEventType
 from rescore.plugins import PackRegistry, discover
@@ -84,6 +84,7 @@ class Cause:
 class Outcome:
     """One entity rescored: what changed and which events caused it."""
 
+    tenant: str
     pack: str
     entity: str
     lane: Lane | None
@@ -197,10 +198,10 @@ class Engine:
 
     # ingest -----------------------------------------------------------------------------
 
-    def ingest(self, raws: Iterable[Any]) -> IngestResult:
-        """Validate, store and queue a batch of events, all or nothing."""
+    def ingest(self, raws: Iterable[Any], *, tenant: str = DEFAULT_TENANT) -> IngestResult:
+        """Validate, store and queue a batch of events of one tenant, all or nothing."""
         parsed = parse_events(raws)
-        rows = self._event_rows(parsed, self.clock())
+        rows = self._event_rows(parsed, self.clock(), tenant)
         urgent = any(row["lane"] == Lane.CRITICAL.value for row in rows)
         with self.db.begin(urgent=urgent) as conn:
             new = insert_new_events(conn, rows)
@@ -218,7 +219,9 @@ class Engine:
             observer.ingested(result)
         return result
 
-    def _event_rows(self, parsed: Sequence[EventIn], now: datetime) -> list[dict[str, Any]]:
+    def _event_rows(
+        self, parsed: Sequence[EventIn], now: datetime, tenant: str
+    ) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         problems: list[str] = []
         seen: set[str] = set()
@@ -234,6 +237,7 @@ class Engine:
             rows.append(
                 {
                     "event_id": event.event_id,
+                    "tenant": tenant,
                     "pack": resolved.pack,
                     "type": event.type,
                     "entity": event.entity,
@@ -252,14 +256,15 @@ class Engine:
         return Event(seq=seq, **row)
 
     def _enqueue(self, conn: Connection, stored: Sequence[Event]) -> dict[str, int]:
-        work: dict[tuple[str, str], PendingWork] = {}
+        work: dict[tuple[str, str, str], PendingWork] = {}
         for ev in stored:
             route = self.registry.router.resolve(ev.type, ev.pack).route
             if route.lane is Lane.NONE:
                 continue
-            key = (ev.pack, ev.entity)
+            key = (ev.tenant, ev.pack, ev.entity)
             prev = work.get(key)
             work[key] = PendingWork(
+                tenant=ev.tenant,
                 pack=ev.pack,
                 entity=ev.entity,
                 priority=max(route.effective_priority, prev.priority if prev else 0),
@@ -292,9 +297,11 @@ class Engine:
                 for w, e in failures
             ]
         committed = self.clock()
-        kept = {(c.pack, c.entity) for c in written}
+        kept = {(c.tenant, c.pack, c.entity) for c in written}
         outcomes = tuple(
-            self._outcome(c, p.work.lane, p.causes, (c.pack, c.entity) not in kept, committed)
+            self._outcome(
+                c, p.work.lane, p.causes, (c.tenant, c.pack, c.entity) not in kept, committed
+            )
             for c, p in computed
         )
         self._notify(outcomes, done)
@@ -321,6 +328,7 @@ class Engine:
         c: Computed, lane: Lane | None, causes: Sequence[Cause], stale: bool, at: datetime
     ) -> Outcome:
         return Outcome(
+            tenant=c.tenant,
             pack=c.pack,
             entity=c.entity,
             lane=lane,
@@ -333,16 +341,16 @@ class Engine:
     def _compute_claimed(
         self, claimed: Sequence[PendingWork]
     ) -> tuple[list[tuple[Computed, _Planned]], list[tuple[PendingWork, str]]]:
-        by_pack: dict[str, list[PendingWork]] = defaultdict(list)
+        groups: dict[tuple[str, str], list[PendingWork]] = defaultdict(list)
         for w in claimed:
-            by_pack[w.pack].append(w)
+            groups[(w.tenant, w.pack)].append(w)
         computed: list[tuple[Computed, _Planned]] = []
         failures: list[tuple[PendingWork, str]] = []
-        for pack, works in by_pack.items():
+        for (tenant, pack), works in groups.items():
             with self.db.read() as conn:
-                causes = self._causes(conn, pack, works)
+                causes = self._causes(conn, tenant, pack, works)
             planned = [self._plan(pack, w, causes.get(w.entity, [])) for w in works]
-            ok, bad = self._compute(pack, planned)
+            ok, bad = self._compute(tenant, pack, planned)
             computed.extend(ok)
             failures.extend((p.work, error) for p, error in bad)
         return computed, failures
@@ -355,14 +363,14 @@ class Engine:
         return _Planned(work=work, causes=causes, names=names)
 
     def _compute(
-        self, pack: str, planned: Sequence[_Planned]
+        self, tenant: str, pack: str, planned: Sequence[_Planned]
     ) -> tuple[list[tuple[Computed, _Planned]], list[tuple[_Planned, str]]]:
         """Load inputs for many entities at once and run their scorers; failures stay per
         entity so one bad entity does not sink its batch."""
         graph = self.registry.graph(pack)
         entities = [p.work.entity for p in planned]
         with self.db.read() as conn:
-            known = self.store.current(conn, pack, entities)
+            known = self.store.current(conn, pack, entities, tenant=tenant)
         needed = [graph.plan(p.names, known.get(p.work.entity, {})) for p in planned]
         parts = graph.parts({n for names in needed for n in names})
         with self.source.read() as conn:
@@ -375,7 +383,7 @@ class Engine:
             except RescoreError as exc:
                 bad.append((p, f"{type(exc).__name__}: {exc}"))
                 continue
-            ok.append((self._computed(pack, p, results), p))
+            ok.append((self._computed(tenant, pack, p, results), p))
         return ok, bad
 
     def _score(
@@ -392,9 +400,12 @@ class Engine:
         stored = {n: s.as_result() for n, s in known.get(entity, {}).items()}
         return evaluate(self.registry.graph(pack), inputs[entity], names, stored)
 
-    def _computed(self, pack: str, p: _Planned, results: Mapping[str, ScoreResult]) -> Computed:
+    def _computed(
+        self, tenant: str, pack: str, p: _Planned, results: Mapping[str, ScoreResult]
+    ) -> Computed:
         graph = self.registry.graph(pack)
         return Computed(
+            tenant=tenant,
             pack=pack,
             entity=p.work.entity,
             results=results,
@@ -404,7 +415,7 @@ class Engine:
         )
 
     def _causes(
-        self, conn: Connection, pack: str, works: Sequence[PendingWork]
+        self, conn: Connection, tenant: str, pack: str, works: Sequence[PendingWork]
     ) -> dict[str, list[Cause]]:
         """The events each claimed entity has not yet reflected (its pending range)."""
         ranges = {w.entity: (w.first_seq, w.watermark) for w in works}
@@ -414,6 +425,7 @@ class Engine:
             query = (
                 sa.select(events)
                 .where(
+                    events.c.tenant == tenant,
                     events.c.pack == pack,
                     events.c.entity.in_(part),
                     events.c.seq >= low,
@@ -427,26 +439,33 @@ class Engine:
                     found[row.entity].append(_cause(row))
         return found
 
-    def recompute(self, pack: str, entities: Sequence[str]) -> BatchReport:
+    def recompute(
+        self, pack: str, entities: Sequence[str], *, tenant: str = DEFAULT_TENANT
+    ) -> BatchReport:
         """Rescore entities now, every scorer, outside the queue (manual or batch rescoring).
 
         The write carries each entity's newest event as its watermark, so it never hides a
         newer queued event's effect."""
         self.registry[pack]
         with self.db.read() as conn:
-            marks = self._watermarks(conn, pack, entities)
+            marks = self._watermarks(conn, tenant, pack, entities)
         graph = self.registry.graph(pack)
         planned = [
             _Planned(
                 work=PendingWork(
-                    pack=pack, entity=e, priority=0, first_seq=0, watermark=marks.get(e, 0)
+                    tenant=tenant,
+                    pack=pack,
+                    entity=e,
+                    priority=0,
+                    first_seq=0,
+                    watermark=marks.get(e, 0),
                 ),
                 causes=[],
                 names=graph.order,
             )
             for e in entities
         ]
-        ok, bad = self._compute(pack, planned)
+        ok, bad = self._compute(tenant, pack, planned)
         with self.db.begin() as conn:
             written = self.store.write(conn, [c for c, _ in ok], self.clock())
         committed = self.clock()
@@ -457,12 +476,14 @@ class Engine:
         return BatchReport(claimed=len(planned), outcomes=outcomes, failures=failures)
 
     @staticmethod
-    def _watermarks(conn: Connection, pack: str, entities: Sequence[str]) -> dict[str, int]:
+    def _watermarks(
+        conn: Connection, tenant: str, pack: str, entities: Sequence[str]
+    ) -> dict[str, int]:
         marks: dict[str, int] = {}
         for part in chunks(sorted(set(entities))):
             query = (
                 sa.select(events.c.entity, sa.func.max(events.c.seq))
-                .where(events.c.pack == pack, events.c.entity.in_(part))
+                .where(events.c.tenant == tenant, events.c.pack == pack, events.c.entity.in_(part))
                 .group_by(events.c.entity)
             )
             marks.update(dict(conn.execute(query).all()))
@@ -475,33 +496,49 @@ class Engine:
 
     # read -------------------------------------------------------------------------------
 
-    def current(self, pack: str, entity: str) -> dict[str, StoredScore]:
+    def current(
+        self, pack: str, entity: str, *, tenant: str = DEFAULT_TENANT
+    ) -> dict[str, StoredScore]:
         """An entity's current scores by scorer; :class:`EntityNotFound` if never scored."""
         self.registry[pack]
         with self.db.read() as conn:
-            found = self.store.current(conn, pack, [entity]).get(entity)
+            found = self.store.current(conn, pack, [entity], tenant=tenant).get(entity)
         if not found:
             raise EntityNotFound(f"{pack} has no scores for {entity!r}", field="entity")
         return found
 
-    def as_of(self, pack: str, entity: str, at: datetime) -> dict[str, HistoryEntry]:
+    def as_of(
+        self, pack: str, entity: str, at: datetime, *, tenant: str = DEFAULT_TENANT
+    ) -> dict[str, HistoryEntry]:
         """Each scorer's value and breakdown in force at ``at``."""
         self.registry[pack]
         with self.db.read() as conn:
-            found = self.store.as_of(conn, pack, entity, at)
+            found = self.store.as_of(conn, pack, entity, at, tenant=tenant)
         if not found:
             raise EntityNotFound(f"{pack} had no scores for {entity!r} at {at.isoformat()}")
         return found
 
-    def explain(self, pack: str, entity: str, *, limit: int = 20, offset: int = 0) -> Explanation:
+    def explain(
+        self,
+        pack: str,
+        entity: str,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> Explanation:
         """Why did this entity's score change? History with component deltas and causes."""
-        current = self.current(pack, entity)
+        current = self.current(pack, entity, tenant=tenant)
         with self.db.read() as conn:
-            changes = self.store.history(conn, pack, entity, limit=limit, offset=offset)
+            changes = self.store.history(
+                conn, pack, entity, tenant=tenant, limit=limit, offset=offset
+            )
             ids = sorted({i for c in changes for i in c.event_ids})
             causes: dict[str, Cause] = {}
             for part in chunks(ids):
-                query = sa.select(events).where(events.c.event_id.in_(part))
+                query = sa.select(events).where(
+                    events.c.tenant == tenant, events.c.event_id.in_(part)
+                )
                 causes.update({row.event_id: _cause(row) for row in conn.execute(query)})
         return Explanation(
             pack=pack, entity=entity, current=current, changes=tuple(changes), causes=causes

@@ -60,6 +60,7 @@ class Event:
 
     seq: int
     event_id: str
+    tenant: str
     pack: str
     type: str
     entity: str

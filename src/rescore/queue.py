@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from rescore.db.dialect import for_claim, upsert_pending
-from rescore.db.schema import pending
+from rescore.db.schema import DEFAULT_TENANT, pending
 from rescore.routing import Lane
 
 __all__ = ["PendingWork", "WorkQueue"]
@@ -36,6 +36,7 @@ class PendingWork:
     priority: int
     first_seq: int
     watermark: int
+    tenant: str = DEFAULT_TENANT
     attempts: int = 0
     state: str = WAITING
     last_error: str | None = None
@@ -48,6 +49,7 @@ class PendingWork:
 
 def _work(row: Any) -> PendingWork:
     return PendingWork(
+        tenant=row.tenant,
         pack=row.pack,
         entity=row.entity,
         priority=row.priority,
@@ -60,8 +62,12 @@ def _work(row: Any) -> PendingWork:
     )
 
 
-def _key(pack: Any, entity: Any) -> Any:
-    return sa.and_(pending.c.pack == pack, pending.c.entity == entity)
+def _key(tenant: Any, pack: Any, entity: Any) -> Any:
+    return sa.and_(pending.c.tenant == tenant, pending.c.pack == pack, pending.c.entity == entity)
+
+
+def _bound_key() -> Any:
+    return _key(sa.bindparam("k_tenant"), sa.bindparam("k_pack"), sa.bindparam("k_entity"))
 
 
 class WorkQueue:
@@ -76,6 +82,7 @@ class WorkQueue:
         """Coalescing upsert of many rows at once."""
         rows = [
             {
+                "tenant": w.tenant,
                 "pack": w.pack,
                 "entity": w.entity,
                 "priority": w.priority,
@@ -104,7 +111,7 @@ class WorkQueue:
         if rows:
             conn.execute(
                 pending.update()
-                .where(_key(sa.bindparam("k_pack"), sa.bindparam("k_entity")))
+                .where(_bound_key())
                 .values(
                     state=CLAIMED,
                     claimed_by=worker,
@@ -112,7 +119,12 @@ class WorkQueue:
                     claim_watermark=sa.bindparam("k_watermark"),
                 ),
                 [
-                    {"k_pack": r.pack, "k_entity": r.entity, "k_watermark": r.watermark}
+                    {
+                        "k_tenant": r.tenant,
+                        "k_pack": r.pack,
+                        "k_entity": r.entity,
+                        "k_watermark": r.watermark,
+                    }
                     for r in rows
                 ],
             )
@@ -137,17 +149,17 @@ class WorkQueue:
         (a critical event may have arrived while a normal flush held the row: wake someone)."""
         if not done:
             return []
-        keys = [{"k_pack": w.pack, "k_entity": w.entity, "k_worker": worker} for w in done]
-        mine = sa.and_(
-            _key(sa.bindparam("k_pack"), sa.bindparam("k_entity")),
-            pending.c.claimed_by == sa.bindparam("k_worker"),
-        )
+        keys = [
+            {"k_tenant": w.tenant, "k_pack": w.pack, "k_entity": w.entity, "k_worker": worker}
+            for w in done
+        ]
+        mine = sa.and_(_bound_key(), pending.c.claimed_by == sa.bindparam("k_worker"))
         conn.execute(
             pending.delete().where(mine, pending.c.watermark == pending.c.claim_watermark), keys
         )
-        wanted = {(w.pack, w.entity) for w in done}
+        wanted = {(w.tenant, w.pack, w.entity) for w in done}
         held = conn.execute(sa.select(pending).where(pending.c.claimed_by == worker))
-        back = [_work(r) for r in held if (r.pack, r.entity) in wanted]
+        back = [_work(r) for r in held if (r.tenant, r.pack, r.entity) in wanted]
         conn.execute(
             pending.update()
             .where(mine)
@@ -172,7 +184,7 @@ class WorkQueue:
         delay = timedelta(seconds=self.retry_backoff * 2 ** (attempts - 1))
         conn.execute(
             pending.update()
-            .where(_key(work.pack, work.entity), pending.c.claimed_by == worker)
+            .where(_key(work.tenant, work.pack, work.entity), pending.c.claimed_by == worker)
             .values(
                 state=DEAD if dead else WAITING,
                 attempts=attempts,
@@ -195,10 +207,18 @@ class WorkQueue:
         return result.rowcount
 
     def requeue(
-        self, conn: Connection, now: datetime, pack: str | None = None, entity: str | None = None
+        self,
+        conn: Connection,
+        now: datetime,
+        pack: str | None = None,
+        entity: str | None = None,
+        *,
+        tenant: str | None = None,
     ) -> int:
         """Put dead-lettered rows back in line with a fresh attempt count."""
         where = [pending.c.state == DEAD]
+        if tenant is not None:
+            where.append(pending.c.tenant == tenant)
         if pack is not None:
             where.append(pending.c.pack == pack)
         if entity is not None:
@@ -211,17 +231,29 @@ class WorkQueue:
         return result.rowcount
 
     def list(
-        self, conn: Connection, *, state: str | None = None, limit: int = 100, offset: int = 0
+        self,
+        conn: Connection,
+        *,
+        state: str | None = None,
+        tenant: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
     ) -> list[PendingWork]:
-        query = sa.select(pending).order_by(pending.c.priority.desc(), pending.c.enqueued_at)
+        query = sa.select(pending).order_by(
+            pending.c.priority.desc(), pending.c.enqueued_at, pending.c.entity
+        )
         if state is not None:
             query = query.where(pending.c.state == state)
+        if tenant is not None:
+            query = query.where(pending.c.tenant == tenant)
         return [_work(r) for r in conn.execute(query.limit(limit).offset(offset))]
 
-    def counts(self, conn: Connection) -> dict[str, int]:
+    def counts(self, conn: Connection, *, tenant: str | None = None) -> dict[str, int]:
         """Rows by lane and state, e.g. ``{"critical": 0, "normal": 12, "dead": 1}``."""
         lane = sa.case((pending.c.priority >= Lane.CRITICAL.priority, "critical"), else_="normal")
         label = sa.case((pending.c.state == DEAD, "dead"), else_=lane)
         query = sa.select(label.label("k"), sa.func.count()).group_by(label)
+        if tenant is not None:
+            query = query.where(pending.c.tenant == tenant)
         found: dict[str, int] = {k: n for k, n in conn.execute(query).all()}  # noqa: C416
         return {k: found.get(k, 0) for k in ("critical", "normal", "dead")}

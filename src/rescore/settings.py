@@ -28,6 +28,12 @@ class Settings(BaseSettings):
         None, description="The packs' source database; defaults to database_url."
     )
     packs: list[str] | None = Field(None, description="Load only these packs (default: all).")
+    tenant: str = Field(
+        "default",
+        min_length=1,
+        max_length=64,
+        description="The tenant (business) CLI commands act on; HTTP takes it from the API key.",
+    )
     flush_interval: float = Field(2.0, gt=0, description="Seconds between normal-lane flushes.")
     flush_size: int = Field(
         1000, ge=1, description="Flush the normal lane early once this many entities wait."

@@ -1,6 +1,6 @@
 """Snapshots: every current score of a pack as one wide table, in CSV and Parquet.
 
-One row per entity; for each scorer its value (column ``<scorer>``), each component
+One row per (tenant, entity); for each scorer its value (column ``<scorer>``), each component
 (``<scorer>.<component>``) and version (``<scorer>.version``), then the entity's watermark and
 when it was last computed. Seed 000's API falls back to such a CSV when its database is down.
 Files are written to a temporary name and renamed, so a reader never sees half a snapshot.
@@ -23,9 +23,10 @@ FORMATS = ("csv", "parquet")
 
 
 def _wide_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
-    by_entity: dict[str, dict[str, Any]] = {}
+    by_entity: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows:
-        out = by_entity.setdefault(row.entity, {"entity": row.entity, "watermark": 0})
+        blank = {"tenant": row.tenant, "entity": row.entity, "watermark": 0}
+        out = by_entity.setdefault((row.tenant, row.entity), blank)
         out[row.scorer] = row.value
         out[f"{row.scorer}.version"] = row.version
         for name, value in sorted(row.components.items()):

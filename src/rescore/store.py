@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from rescore.db.schema import history, scores
+from rescore.db.schema import DEFAULT_TENANT, history, scores
 from rescore.scoring import Feature, ScoreResult
 
 __all__ = ["Change", "Computed", "HistoryEntry", "ScoreStore", "StoredScore", "chunks"]
@@ -95,6 +95,7 @@ class Computed:
     results: Mapping[str, ScoreResult]
     versions: Mapping[str, str]
     watermark: int
+    tenant: str = DEFAULT_TENANT
     event_ids: tuple[str, ...] = ()
     changes: list[Change] = field(default_factory=list)
 
@@ -131,12 +132,19 @@ class ScoreStore:
     """Reads and writes ``rescore_scores`` and ``rescore_history`` on the caller's connection."""
 
     def current(
-        self, conn: Connection, pack: str, entities: Iterable[str]
+        self,
+        conn: Connection,
+        pack: str,
+        entities: Iterable[str],
+        *,
+        tenant: str = DEFAULT_TENANT,
     ) -> dict[str, dict[str, StoredScore]]:
         """Stored scores of many entities: ``{entity: {scorer: StoredScore}}``."""
         found: dict[str, dict[str, StoredScore]] = {}
         for part in chunks(sorted(set(entities))):
-            query = sa.select(scores).where(scores.c.pack == pack, scores.c.entity.in_(part))
+            query = sa.select(scores).where(
+                scores.c.tenant == tenant, scores.c.pack == pack, scores.c.entity.in_(part)
+            )
             for row in conn.execute(query):
                 found.setdefault(row.entity, {})[row.scorer] = _stored(row)
         return found
@@ -145,11 +153,11 @@ class ScoreStore:
         """Write fresh results; return the entities written (stale ones are dropped) with
         their changes filled in."""
         written: list[Computed] = []
-        by_pack: dict[str, list[Computed]] = {}
+        groups: dict[tuple[str, str], list[Computed]] = {}
         for item in batch:
-            by_pack.setdefault(item.pack, []).append(item)
-        for pack, items in by_pack.items():
-            stored = self.current(conn, pack, [i.entity for i in items])
+            groups.setdefault((item.tenant, item.pack), []).append(item)
+        for (tenant, pack), items in groups.items():
+            stored = self.current(conn, pack, [i.entity for i in items], tenant=tenant)
             written.extend(self._write_pack(conn, items, stored, now))
         return written
 
@@ -187,7 +195,7 @@ class ScoreStore:
                 if before is None:
                     inserts.append(row)
                 else:
-                    updates.append({"k_" + k: row[k] for k in ("pack", "entity", "scorer")} | row)
+                    updates.append({"k_" + k: row[k] for k in _KEY} | row)
             written.append(item)
         self._flush(conn, inserts, updates, touches, entries)
         return written
@@ -195,6 +203,7 @@ class ScoreStore:
     @staticmethod
     def _row(item: Computed, name: str, result: ScoreResult, now: datetime) -> dict[str, Any]:
         return {
+            "tenant": item.tenant,
             "pack": item.pack,
             "entity": item.entity,
             "scorer": name,
@@ -213,6 +222,7 @@ class ScoreStore:
         item: Computed, change: Change, result: ScoreResult, now: datetime
     ) -> dict[str, Any]:
         return {
+            "tenant": item.tenant,
             "pack": item.pack,
             "entity": item.entity,
             "scorer": change.scorer,
@@ -236,6 +246,7 @@ class ScoreStore:
         entries: list[dict[str, Any]],
     ) -> None:
         key = sa.and_(
+            scores.c.tenant == sa.bindparam("k_tenant"),
             scores.c.pack == sa.bindparam("k_pack"),
             scores.c.entity == sa.bindparam("k_entity"),
             scores.c.scorer == sa.bindparam("k_scorer"),
@@ -245,7 +256,7 @@ class ScoreStore:
             conn.execute(scores.insert(), inserts)
         if updates:
             for row in updates:
-                for k in ("pack", "entity", "scorer"):
+                for k in _KEY:
                     row.pop(k)
                 row["k_watermark"] = row["watermark"]
             conn.execute(scores.update().where(key), updates)
@@ -260,42 +271,65 @@ class ScoreStore:
         pack: str,
         entity: str,
         *,
+        tenant: str = DEFAULT_TENANT,
         scorer: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> list[HistoryEntry]:
         """Changes of an entity's scores, newest first."""
-        query = sa.select(history).where(history.c.pack == pack, history.c.entity == entity)
+        query = sa.select(history).where(
+            history.c.tenant == tenant, history.c.pack == pack, history.c.entity == entity
+        )
         if scorer is not None:
             query = query.where(history.c.scorer == scorer)
         query = query.order_by(history.c.id.desc()).limit(limit).offset(offset)
         return [_entry_of(row) for row in conn.execute(query)]
 
     def as_of(
-        self, conn: Connection, pack: str, entity: str, at: datetime
+        self,
+        conn: Connection,
+        pack: str,
+        entity: str,
+        at: datetime,
+        *,
+        tenant: str = DEFAULT_TENANT,
     ) -> dict[str, HistoryEntry]:
         """The value and breakdown of each scorer in force at ``at`` (the last change before)."""
         latest = (
             sa.select(history.c.scorer, sa.func.max(history.c.id).label("id"))
-            .where(history.c.pack == pack, history.c.entity == entity, history.c.changed_at <= at)
+            .where(
+                history.c.tenant == tenant,
+                history.c.pack == pack,
+                history.c.entity == entity,
+                history.c.changed_at <= at,
+            )
             .group_by(history.c.scorer)
             .subquery()
         )
         query = sa.select(history).join(latest, history.c.id == latest.c.id)
         return {row.scorer: _entry_of(row) for row in conn.execute(query)}
 
-    def iter_all(self, conn: Connection, pack: str | None = None) -> Iterator[Any]:
+    def iter_all(
+        self, conn: Connection, pack: str | None = None, *, tenant: str | None = None
+    ) -> Iterator[Any]:
         """Every current score row (for snapshots), in a stable order."""
-        query = sa.select(scores).order_by(scores.c.pack, scores.c.entity, scores.c.scorer)
+        query = sa.select(scores).order_by(
+            scores.c.tenant, scores.c.pack, scores.c.entity, scores.c.scorer
+        )
         if pack is not None:
             query = query.where(scores.c.pack == pack)
+        if tenant is not None:
+            query = query.where(scores.c.tenant == tenant)
         yield from conn.execution_options(yield_per=5000).execute(query)
+
+
+_KEY = ("tenant", "pack", "entity", "scorer")
 
 
 def _touch(row: dict[str, Any]) -> dict[str, Any]:
     """An unchanged score: refresh its watermark, freshness, reasons and features only."""
     keep = ("watermark", "computed_at", "reasons", "features")
-    keys = ("pack", "entity", "scorer", "watermark")
+    keys = (*_KEY, "watermark")
     return {"k_" + k: row[k] for k in keys} | {k: row[k] for k in keep}
 
 

@@ -197,3 +197,17 @@ def test_loader_reads_only_the_parts_the_planned_scorers_need(tmp_path: Path) ->
     engine.work("w")
     assert seen == [frozenset({"item", "other"}), frozenset({"item"})]
     engine.close()
+
+
+def test_tenants_are_isolated(engine: Engine) -> None:
+    put_items(engine, x=(10, 20))
+    engine.ingest([event("e1", "a_changed", "x")], tenant="acme")
+    again = engine.ingest([event("e1", "a_changed", "x")], tenant="globex")
+    assert again.accepted == 1, "event ids are unique per tenant, not across tenants"
+    engine.work("w")
+    assert engine.current("toy", "x", tenant="acme")["total"].value == 30
+    assert engine.explain("toy", "x", tenant="globex").changes[0].event_ids == ("e1",)
+    with pytest.raises(EntityNotFound):
+        engine.current("toy", "x")  # the default tenant has no scores
+    with engine.db.read() as conn:
+        assert engine.queue.counts(conn, tenant="acme") == {"critical": 0, "normal": 0, "dead": 0}

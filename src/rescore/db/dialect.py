@@ -36,14 +36,15 @@ def _insert(conn: Connection, table: sa.Table) -> Any:
 
 
 def insert_new_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
-    """Insert events, skipping any whose ``event_id`` is stored; return {event_id: seq} of new."""
+    """Insert events, skipping any whose (tenant, ``event_id``) is stored; return
+    {event_id: seq} of the new ones (a batch belongs to one tenant)."""
     if not rows:
         return {}
     stmt = _insert(conn, events)
     if conn.dialect.name in ("mysql", "mariadb"):
         stmt = stmt.prefix_with("IGNORE")
     else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=["event_id"])
+        stmt = stmt.on_conflict_do_nothing(index_elements=["tenant", "event_id"])
     stmt = stmt.returning(events.c.event_id, events.c.seq)
     result = conn.execute(stmt, list(rows))
     return dict(result.all())
@@ -69,7 +70,7 @@ def upsert_pending(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         stmt = stmt.on_duplicate_key_update(**changes)  # type: ignore[attr-defined]
     else:
         stmt = stmt.on_conflict_do_update(  # type: ignore[attr-defined]
-            index_elements=["pack", "entity"], set_=changes
+            index_elements=["tenant", "pack", "entity"], set_=changes
         )
     conn.execute(stmt, list(rows))
 

@@ -7,6 +7,10 @@
 - ``rescore_scores``: the current score of each (pack, entity, scorer).
 - ``rescore_history``: one row per change of a score, with before/after, component deltas and
   the causing event ids.
+- ``rescore_api_keys``: API keys of the HTTP service, stored as salted hashes.
+
+Every row belongs to a ``tenant`` (seed 003's ``business_id``; ``"default"`` for a single
+business): an API key of one tenant never reads or writes another tenant's rows.
 """
 
 from __future__ import annotations
@@ -28,9 +32,12 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 
-__all__ = ["events", "history", "metadata", "pending", "scores"]
+__all__ = ["DEFAULT_TENANT", "api_keys", "events", "history", "metadata", "pending", "scores"]
+
+DEFAULT_TENANT = "default"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -65,7 +72,8 @@ events = Table(
     "rescore_events",
     metadata,
     Column("seq", Seq, primary_key=True, autoincrement=True),
-    Column("event_id", Key, nullable=False, unique=True),
+    Column("event_id", Key, nullable=False),
+    Column("tenant", Name, nullable=False, server_default=DEFAULT_TENANT),
     Column("pack", Name, nullable=False),
     Column("type", Name, nullable=False),
     Column("entity", Key, nullable=False),
@@ -73,12 +81,14 @@ events = Table(
     Column("occurred_at", UTCDateTime(), nullable=False),
     Column("received_at", UTCDateTime(), nullable=False),
     Column("payload", JSON(), nullable=False),
-    Index("ix_rescore_events_entity", "pack", "entity", "seq"),
+    Index("ix_rescore_events_entity", "tenant", "pack", "entity", "seq"),
+    UniqueConstraint("tenant", "event_id", name="uq_rescore_events_tenant_event_id"),
 )
 
 pending = Table(
     "rescore_pending",
     metadata,
+    Column("tenant", Name, primary_key=True, server_default=DEFAULT_TENANT),
     Column("pack", Name, primary_key=True),
     Column("entity", Key, primary_key=True),
     Column("priority", Integer, nullable=False),
@@ -98,6 +108,7 @@ pending = Table(
 scores = Table(
     "rescore_scores",
     metadata,
+    Column("tenant", Name, primary_key=True, server_default=DEFAULT_TENANT),
     Column("pack", Name, primary_key=True),
     Column("entity", Key, primary_key=True),
     Column("scorer", Name, primary_key=True),
@@ -115,6 +126,7 @@ history = Table(
     "rescore_history",
     metadata,
     Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("tenant", Name, nullable=False, server_default=DEFAULT_TENANT),
     Column("pack", Name, nullable=False),
     Column("entity", Key, nullable=False),
     Column("scorer", Name, nullable=False),
@@ -127,5 +139,18 @@ history = Table(
     Column("event_ids", JSON(), nullable=False),
     Column("watermark", Seq, nullable=False),
     Column("changed_at", UTCDateTime(), nullable=False),
-    Index("ix_rescore_history_entity", "pack", "entity", "changed_at"),
+    Index("ix_rescore_history_entity", "tenant", "pack", "entity", "changed_at"),
+)
+
+api_keys = Table(
+    "rescore_api_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("tenant", Name, nullable=False),
+    Column("scope", String(8), nullable=False),
+    Column("salt", String(64), nullable=False),
+    Column("digest", String(128), nullable=False),
+    Column("label", String(128), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
 )
