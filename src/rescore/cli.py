@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from rescore.engine import Engine, Explanation
+from rescore.engine import Engine
 from rescore.events import read_events_file
 from rescore.exceptions import RescoreError
 from rescore.plugins import discover
@@ -386,7 +386,7 @@ def explain(pack: str, entity: str, limit: int, as_json: bool, **options: Any) -
     with opened(settings) as engine:
         found = engine.explain(pack, entity, tenant=settings.tenant, limit=limit)
     if as_json:
-        click.echo(orjson.dumps(explanation_json(found), option=orjson.OPT_INDENT_2).decode())
+        click.echo(orjson.dumps(found.as_dict(), option=orjson.OPT_INDENT_2).decode())
         return
     console.print(
         f"[bold]{pack} {entity}[/bold]: "
@@ -407,38 +407,6 @@ def explain(pack: str, entity: str, limit: int, as_json: bool, **options: Any) -
             highlight=False,
             markup=False,
         )
-
-
-def explanation_json(found: Explanation) -> dict[str, Any]:
-    """An explanation as plain JSON-ready data (shared by the CLI and the HTTP API)."""
-    return {
-        "pack": found.pack,
-        "entity": found.entity,
-        "current": {
-            n: {"value": s.value, "components": s.components, "version": s.version}
-            for n, s in found.current.items()
-        },
-        "changes": [
-            {
-                "scorer": c.scorer,
-                "version": c.version,
-                "before": c.before,
-                "after": c.after,
-                "deltas": c.deltas,
-                "changed_at": c.changed_at.isoformat(),
-                "events": [
-                    {
-                        "event_id": e.event_id,
-                        "type": e.type,
-                        "occurred_at": e.occurred_at.isoformat(),
-                        "payload": e.payload,
-                    }
-                    for e in (found.causes[i] for i in c.event_ids if i in found.causes)
-                ],
-            }
-            for c in found.changes
-        ],
-    }
 
 
 @main.command()
@@ -469,6 +437,89 @@ def export(out: Path | None, fmt: str, pack: str | None, **options: Any) -> None
         console.print("no scores to export yet: run `rescore rescore PACK --all` or a worker first")
     for path in paths:
         console.print(f"wrote {path}")
+
+
+@main.command()
+@engine_options
+@click.option("--host", help="Address to listen on.", **_env("host"))
+@click.option("--port", type=click.IntRange(1, 65535), help="Port to listen on.", **_env("port"))
+@click.option("--no-workers", is_flag=True, help="Serve only; rescoring runs in other workers.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="info",
+    help="uvicorn's log level.",
+)
+def serve(no_workers: bool, log_level: str, **options: Any) -> None:
+    """Run the HTTP API (and, unless --no-workers, the embedded workers) under uvicorn.
+
+    Every endpoint but /healthz and /readyz needs an API key: make one with
+    `rescore keys create --tenant default --scope admin`. OpenAPI docs at /docs.
+    """
+    import uvicorn
+
+    from rescore.api import create_app
+
+    settings = make_settings(**options)
+    app = create_app(settings, workers=not no_workers)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
+
+
+@main.group(context_settings=CONTEXT)
+def keys() -> None:
+    """API keys of the HTTP service: create, list, revoke."""
+
+
+@keys.command("create")
+@engine_options
+@click.option(
+    "--scope",
+    type=click.Choice(["read", "write", "admin"]),
+    required=True,
+    help="read: lookups; write: also ingest; admin: also the queue and dead letters.",
+    envvar="RESCORE_KEYS_SCOPE",
+)
+@click.option("--label", help="A note to recognise the key by.", envvar="RESCORE_KEYS_LABEL")
+def keys_create(scope: str, label: str | None, **options: Any) -> None:
+    """Make an API key for --tenant and print it (it is shown once, never stored)."""
+    from rescore.api.keys import KeyStore
+
+    settings = make_settings(**options)
+    with opened(settings) as engine:
+        key_id, key = KeyStore(engine.db).create(settings.tenant, scope, datetime.now(UTC), label)
+    errors.print(f"key {key_id} for tenant {settings.tenant!r}, scope {scope}:", highlight=False)
+    click.echo(key)
+
+
+@keys.command("list")
+@engine_options
+def keys_list(**options: Any) -> None:
+    """List API keys (ids, tenants, scopes; never the secrets)."""
+    from rescore.api.keys import KeyStore
+
+    with opened(make_settings(**options)) as engine:
+        found = KeyStore(engine.db).list()
+    table = Table("key id", "tenant", "scope", "label", "created", "revoked")
+    for k in found:
+        revoked = f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else ""
+        table.add_row(
+            k.key_id, k.tenant, k.scope, k.label or "", f"{k.created_at:%Y-%m-%d %H:%M}", revoked
+        )
+    console.print(table)
+
+
+@keys.command("revoke")
+@engine_options
+@click.argument("key_id")
+def keys_revoke(key_id: str, **options: Any) -> None:
+    """Revoke a key by its id; it stops working within 30 seconds everywhere."""
+    from rescore.api.keys import KeyStore
+
+    with opened(make_settings(**options)) as engine:
+        done = KeyStore(engine.db).revoke(key_id, datetime.now(UTC))
+    if not done:
+        raise click.UsageError(f"no active key {key_id!r}: see `rescore keys list`")
+    console.print(f"revoked {key_id}")
 
 
 @main.group("dead-letter", context_settings=CONTEXT)

@@ -19,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -119,6 +120,40 @@ class Explanation:
     current: Mapping[str, StoredScore]
     changes: tuple[HistoryEntry, ...]
     causes: Mapping[str, Cause]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (the CLI's ``--json`` and the HTTP API answer with it)."""
+        return {
+            "pack": self.pack,
+            "entity": self.entity,
+            "current": {
+                n: {"value": s.value, "components": dict(s.components), "version": s.version}
+                for n, s in self.current.items()
+            },
+            "changes": [self._change(c) for c in self.changes],
+        }
+
+    def _change(self, change: HistoryEntry) -> dict[str, Any]:
+        causes = [self.causes[i] for i in change.event_ids if i in self.causes]
+        return {
+            "scorer": change.scorer,
+            "version": change.version,
+            "before": change.before,
+            "after": change.after,
+            "deltas": dict(change.deltas),
+            "reasons": list(change.reasons),
+            "changed_at": change.changed_at.isoformat(),
+            "events": [
+                {
+                    "event_id": e.event_id,
+                    "type": e.type,
+                    "lane": e.lane.value,
+                    "occurred_at": e.occurred_at.isoformat(),
+                    "payload": dict(e.payload),
+                }
+                for e in causes
+            ],
+        }
 
 
 class Observer:
@@ -279,12 +314,25 @@ class Engine:
 
     # recompute --------------------------------------------------------------------------
 
-    def work(self, worker: str, lane: Lane | None = None, limit: int | None = None) -> BatchReport:
-        """Claim one batch of pending work, recompute it, write and acknowledge it."""
-        urgent = lane is Lane.CRITICAL
+    def work(
+        self,
+        worker: str,
+        lane: Lane | None = None,
+        limit: int | None = None,
+        *,
+        only: Sequence[tuple[str, str, str]] = (),
+    ) -> BatchReport:
+        """Claim one batch of pending work (of a lane, or of the ``only`` keys), recompute it,
+        write and acknowledge it."""
+        urgent = lane is Lane.CRITICAL or bool(only)
         with self.db.begin(urgent=urgent) as conn:
             claimed = self.queue.claim(
-                conn, worker, self.clock(), lane=lane, limit=limit or self.settings.batch_size
+                conn,
+                worker,
+                self.clock(),
+                lane=lane,
+                limit=limit or self.settings.batch_size,
+                only=only,
             )
         if not claimed:
             return BatchReport()
@@ -438,6 +486,31 @@ class Engine:
                 if lo <= row.seq <= hi:
                     found[row.entity].append(_cause(row))
         return found
+
+    def settle(self, events: Sequence[Event], *, worker: str, timeout: float) -> bool:
+        """Read-after-write: rescore the entities of ``events`` now, in this thread, and wait
+        (up to ``timeout`` seconds) for any another worker is already rescoring. True when
+        every entity's stored scores reflect its events."""
+        wanted: dict[tuple[str, str, str], int] = {}
+        for ev in events:
+            if ev.lane != Lane.NONE.value:
+                key = (ev.tenant, ev.pack, ev.entity)
+                wanted[key] = max(ev.seq, wanted.get(key, 0))
+        deadline = time.monotonic() + timeout
+        while wanted:
+            self.work(worker, only=list(wanted))
+            wanted = {k: seq for k, seq in wanted.items() if self._reflected(k) < seq}
+            if not wanted or time.monotonic() >= deadline:
+                break
+            time.sleep(0.002)
+        return not wanted
+
+    def _reflected(self, key: tuple[str, str, str]) -> int:
+        """The newest event sequence an entity's stored scores reflect (0 if never scored)."""
+        tenant, pack, entity = key
+        with self.db.read() as conn:
+            stored = self.store.current(conn, pack, [entity], tenant=tenant).get(entity, {})
+        return max((s.watermark for s in stored.values()), default=0)
 
     def recompute(
         self, pack: str, entities: Sequence[str], *, tenant: str = DEFAULT_TENANT

@@ -98,12 +98,21 @@ class WorkQueue:
         upsert_pending(conn, rows)
 
     def claim(
-        self, conn: Connection, worker: str, now: datetime, *, lane: Lane | None, limit: int
+        self,
+        conn: Connection,
+        worker: str,
+        now: datetime,
+        *,
+        lane: Lane | None,
+        limit: int,
+        only: Sequence[tuple[str, str, str]] = (),
     ) -> list[PendingWork]:
-        """Take up to ``limit`` rows of a lane (highest priority, oldest first) for ``worker``."""
+        """Take up to ``limit`` rows of a lane (highest priority, oldest first) for ``worker``;
+        ``only`` restricts the claim to these (tenant, pack, entity) keys."""
+        picked = [sa.or_(*(_key(*k) for k in only))] if only else []
         query = (
             sa.select(pending)
-            .where(self._claimable(now), *self._lane_filter(lane))
+            .where(self._claimable(now), *self._lane_filter(lane), *picked)
             .order_by(pending.c.priority.desc(), pending.c.enqueued_at, pending.c.entity)
             .limit(limit)
         )

@@ -50,6 +50,17 @@ class Settings(BaseSettings):
         0.5, gt=0, description="How often workers look for work queued by other processes."
     )
     snapshot_dir: Path = Field(Path(".rescore/snapshots"), description="Where exports go.")
+    snapshot_interval: float = Field(
+        900.0, ge=0, description="Seconds between automatic snapshots (0: never)."
+    )
+    cache_ttl: float = Field(
+        60.0, ge=0, description="Seconds a lookup may be served from the in-process cache."
+    )
+    max_critical_lag: float = Field(
+        5.0, gt=0, description="/readyz fails when critical work waits longer than this."
+    )
+    host: str = Field("127.0.0.1", description="Address `rescore serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `rescore serve` listens on.")
 
     @property
     def effective_source_url(self) -> str:

@@ -21,12 +21,14 @@ import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from types import TracebackType
 
 from rescore.engine import Engine, IngestResult, Observer
 from rescore.exceptions import StorageUnavailable
 from rescore.routing import Lane
 from rescore.schedule import Schedule
+from rescore.settings import Settings
 
 __all__ = ["EmbeddedRuntime"]
 
@@ -47,6 +49,26 @@ class _Waker(Observer):
             self.runtime.critical_ready.set()
         if queued.get("normal"):
             self.runtime.note_normal(queued["normal"])
+
+
+def core_schedules(settings: Settings) -> list[Schedule]:
+    """rescore's own jobs: the periodic snapshot lookups fall back on when the DB is down."""
+    if not settings.snapshot_interval:
+        return []
+    return [
+        Schedule(
+            name="rescore.snapshot",
+            every=timedelta(seconds=settings.snapshot_interval),
+            run=lambda engine: _export_snapshot(engine, settings),
+            description="Export every current score to CSV and Parquet.",
+        )
+    ]
+
+
+def _export_snapshot(engine: Engine, settings: Settings) -> None:
+    from rescore.snapshot import export_snapshot  # polars: only when a snapshot is due
+
+    export_snapshot(engine, settings.snapshot_dir)
 
 
 class EmbeddedRuntime:
@@ -150,8 +172,8 @@ class EmbeddedRuntime:
                 deadline = time.monotonic() + self.settings.flush_interval
 
     def _schedule_loop(self) -> None:
-        """Run each pack schedule when it falls due; a failing job is logged, not fatal."""
-        schedules = self.engine.registry.schedules()
+        """Run each schedule when it falls due; a failing job is logged, not fatal."""
+        schedules = [*core_schedules(self.settings), *self.engine.registry.schedules()]
         due = {s.name: s.next_run(self.engine.clock()) for s in schedules}
         while not self._stopping.is_set():
             self.last_beat["schedule"] = time.monotonic()

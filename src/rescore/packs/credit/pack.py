@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, MetaData
 
@@ -29,6 +29,9 @@ from rescore.packs.credit.simulator import CreditSimulator
 from rescore.plugins import Pack
 from rescore.routing import Lane, Route
 from rescore.scoring import Scorer
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
 
 __all__ = ["EVENT_ROUTES", "CreditPack"]
 
@@ -121,3 +124,9 @@ class CreditPack(Pack):
 
     def simulator(self, seed: int) -> CreditSimulator:
         return CreditSimulator(seed, today=self._today())
+
+    def register_routes(self) -> Sequence[APIRouter]:
+        """Seed 000's contracts: /update-score, /update-batch and /predict."""
+        from rescore.packs.credit.api import router  # FastAPI only when serving HTTP
+
+        return [router]

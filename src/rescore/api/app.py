@@ -1,0 +1,94 @@
+"""The HTTP service: ``create_app`` builds it, ``rescore serve`` runs it under uvicorn.
+
+By default the embedded runtime's workers run in the same process, so ``rescore serve`` alone
+ingests, rescores and answers. Routes that packs bring (``Pack.register_routes``) are mounted
+as they are, sharing the same authentication and error handling.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from rescore import __version__
+from rescore.api.deps import ApiState
+from rescore.api.keys import KeyStore
+from rescore.api.lookup import Lookup
+from rescore.api.routes import router
+from rescore.engine import Engine
+from rescore.exceptions import RescoreError, StorageUnavailable
+from rescore.runtime.embedded import EmbeddedRuntime
+from rescore.settings import Settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Business events in; only the entities they touch are rescored (critical events at once,
+normal ones coalesced and batched); every score served with its breakdown, its freshness and
+the events that moved it.
+
+Authenticate with an API key made by `rescore keys create --tenant T --scope read|write|admin`,
+sent as `Authorization: Bearer <key>` or `X-API-Key: <key>`. A key's tenant bounds what it
+reads and writes.
+"""
+
+
+def create_app(
+    settings: Settings | None = None, *, engine: Engine | None = None, workers: bool = True
+) -> FastAPI:
+    """Build the app. ``workers=False`` serves without rescoring in this process (when
+    separate workers run)."""
+    settings = settings or Settings()
+    engine = engine or Engine.from_settings(settings)
+    lookup = Lookup(engine, ttl=settings.cache_ttl, snapshot_dir=settings.snapshot_dir)
+    engine.observers.append(lookup)
+    state = ApiState(
+        engine=engine,
+        settings=settings,
+        keys=KeyStore(engine.db),
+        lookup=lookup,
+        runtime=EmbeddedRuntime(engine) if workers else None,
+    )
+    app = FastAPI(
+        title="rescore",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=_lifespan(state),
+    )
+    app.state.rescore = state
+    app.add_exception_handler(RescoreError, _rescore_error)
+    app.include_router(router)
+    for name in engine.registry.names:
+        for pack_router in engine.registry[name].register_routes():
+            app.include_router(pack_router)
+    return app
+
+
+def _lifespan(state: ApiState):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            state.engine.migrate()
+        except StorageUnavailable as exc:
+            log.warning("starting without a database (%s): lookups answer from snapshots", exc)
+        if state.runtime is not None:
+            state.runtime.start()
+        try:
+            yield
+        finally:
+            if state.runtime is not None:
+                state.runtime.stop()
+            state.engine.close()
+
+    return lifespan
+
+
+async def _rescore_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RescoreError)
+    return JSONResponse({"detail": exc.message, "field": exc.field}, status_code=exc.http_status)

@@ -1,0 +1,205 @@
+"""Score lookups that always answer: cache -> database -> last snapshot.
+
+The in-process cache keeps the JSON-ready view of an entity's current scores for ``ttl``
+seconds and drops it the moment this process ingests an event for the entity or rescores it,
+so a hit is never older than the newest write this process knows of. When the database cannot
+be reached, a lookup answers from the cache (even past its TTL) or from the last snapshot file
+with ``stale: true`` and says where the answer came from, instead of failing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from rescore.db.schema import pending
+from rescore.engine import Engine, IngestResult, Observer, Outcome
+from rescore.exceptions import StorageUnavailable
+from rescore.store import StoredScore
+
+__all__ = ["Lookup", "score_view"]
+
+Key = tuple[str, str, str]  # tenant, pack, entity
+META_COLUMNS = ("tenant", "entity", "watermark", "computed_at")
+
+
+def score_view(
+    tenant: str, pack: str, entity: str, stored: Mapping[str, StoredScore]
+) -> dict[str, Any]:
+    """The JSON-ready view of an entity's current scores (without the per-request fields)."""
+    updated = max(s.computed_at for s in stored.values())
+    return {
+        "tenant": tenant,
+        "pack": pack,
+        "entity": entity,
+        "scores": {
+            name: {
+                "value": s.value,
+                "components": dict(s.components),
+                "reasons": list(s.reasons),
+                "version": s.version,
+                "watermark": s.watermark,
+                "changed_at": s.changed_at.isoformat(),
+                "computed_at": s.computed_at.isoformat(),
+            }
+            for name, s in stored.items()
+        },
+        "versions": {name: s.version for name, s in stored.items()},
+        "watermark": max(s.watermark for s in stored.values()),
+        "updated_at": updated.isoformat(),
+    }
+
+
+class Lookup(Observer):
+    """Thread-safe; register it with ``engine.observers`` so writes invalidate it."""
+
+    def __init__(
+        self, engine: Engine, *, ttl: float, max_entries: int = 100_000, snapshot_dir: Path
+    ) -> None:
+        self.engine = engine
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self.snapshot_dir = snapshot_dir
+        self._cache: OrderedDict[Key, tuple[float, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._snapshots: dict[str, tuple[float, dict[tuple[str, str], dict[str, Any]]]] = {}
+
+    # invalidation ---------------------------------------------------------------------
+
+    def ingested(self, result: IngestResult) -> None:
+        self._drop([(e.tenant, e.pack, e.entity) for e in result.events])
+
+    def recomputed(self, outcomes: Sequence[Outcome]) -> None:
+        self._drop([(o.tenant, o.pack, o.entity) for o in outcomes])
+
+    def _drop(self, keys: Sequence[Key]) -> None:
+        with self._lock:
+            for key in keys:
+                self._cache.pop(key, None)
+
+    # lookup ---------------------------------------------------------------------------
+
+    def cached(self, key: Key) -> dict[str, Any] | None:
+        """A fresh cache hit (without touching the database), or None."""
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is None or time.monotonic() - hit[0] > self.ttl:
+                return None
+            self._cache.move_to_end(key)
+        return _answer(hit[1], source="cache")
+
+    def get(self, key: Key) -> dict[str, Any]:
+        """Cache, then database, then (database down) stale cache or the last snapshot."""
+        hit = self.cached(key)
+        if hit is not None:
+            return hit
+        try:
+            view = self._from_database(key)
+        except StorageUnavailable:
+            return self._fallback(key)
+        if not view["pending"]:
+            self._remember(key, view)
+        return _answer(view, source="database")
+
+    def _from_database(self, key: Key) -> dict[str, Any]:
+        tenant, pack, entity = key
+        stored = self.engine.current(pack, entity, tenant=tenant)
+        with self.engine.db.read() as conn:
+            waiting = conn.execute(
+                sa.select(pending.c.entity).where(
+                    pending.c.tenant == tenant, pending.c.pack == pack, pending.c.entity == entity
+                )
+            ).first()
+        return score_view(tenant, pack, entity, stored) | {"pending": waiting is not None}
+
+    def _remember(self, key: Key, view: dict[str, Any]) -> None:
+        with self._lock:
+            self._cache[key] = (time.monotonic(), view)
+            self._cache.move_to_end(key)
+            while len(self._cache) > self.max_entries:
+                self._cache.popitem(last=False)
+
+    def _fallback(self, key: Key) -> dict[str, Any]:
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None:
+            return _answer(hit[1], source="cache", stale=True)
+        view = self._from_snapshot(key)
+        if view is None:
+            raise StorageUnavailable(
+                "the database is unreachable and this entity is in neither the cache nor the "
+                "last snapshot; try again when the database is back"
+            )
+        return _answer(view, source="snapshot", stale=True)
+
+    def _from_snapshot(self, key: Key) -> dict[str, Any] | None:
+        tenant, pack, entity = key
+        row = self._snapshot(pack).get((tenant, entity))
+        return None if row is None else _view_from_row(pack, row)
+
+    def _snapshot(self, pack: str) -> dict[tuple[str, str], dict[str, Any]]:
+        """The pack's last snapshot file, indexed; re-read when the file changes."""
+        path = self.snapshot_dir / f"{pack}_scores.parquet"
+        if not path.exists():
+            return {}
+        mtime = path.stat().st_mtime
+        loaded = self._snapshots.get(pack)
+        if loaded is None or loaded[0] != mtime:
+            import polars as pl  # only needed when the database is down
+
+            rows = pl.read_parquet(path).to_dicts()
+            loaded = (mtime, {(r["tenant"], r["entity"]): r for r in rows})
+            self._snapshots[pack] = loaded
+        return loaded[1]
+
+
+def _view_from_row(pack: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    names = [c for c in row if "." not in c and c not in META_COLUMNS and row[c] is not None]
+    computed = row["computed_at"]
+    stamp = computed.isoformat() if isinstance(computed, datetime) else str(computed)
+    scores = {
+        name: {
+            "value": row[name],
+            "components": {
+                c.split(".", 1)[1]: v
+                for c, v in row.items()
+                if c.startswith(f"{name}.") and c != f"{name}.version" and v is not None
+            },
+            "reasons": [],
+            "version": row.get(f"{name}.version"),
+            "watermark": row["watermark"],
+            "changed_at": stamp,
+            "computed_at": stamp,
+        }
+        for name in names
+    }
+    return {
+        "tenant": row["tenant"],
+        "pack": pack,
+        "entity": row["entity"],
+        "scores": scores,
+        "versions": {n: s["version"] for n, s in scores.items()},
+        "watermark": row["watermark"],
+        "updated_at": stamp,
+        "pending": False,
+    }
+
+
+def _answer(view: Mapping[str, Any], *, source: str, stale: bool = False) -> dict[str, Any]:
+    """Add the per-request freshness fields to a view."""
+    updated = datetime.fromisoformat(view["updated_at"])
+    if updated.tzinfo is None:
+        updated = updated.replace(tzinfo=UTC)
+    age = (datetime.now(UTC) - updated).total_seconds()
+    return dict(view) | {
+        "age_seconds": round(age, 3),
+        "stale": stale or bool(view["pending"]),
+        "source": source,
+    }

@@ -1,0 +1,444 @@
+"""The core endpoints: ingest, score lookups, history, explanations, the queue, health.
+
+Every endpoint but ``/healthz`` and ``/readyz`` needs an API key; the key's tenant bounds what
+the call reads and writes. Errors are ``{"detail": ..., "field": ...}`` with the status the
+error carries (validation errors keep FastAPI's ``{"detail": [{"loc", "msg"}]}`` shape, 422).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+import sqlalchemy as sa
+from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from rescore.api.deps import Admin, ApiState, Reader, State, Writer, app_state
+from rescore.api.models import (
+    MAX_BATCH,
+    ErrorOut,
+    ExplainOut,
+    HealthOut,
+    HistoryOut,
+    IngestOut,
+    PendingOut,
+    PubSubEnvelope,
+    ReadyOut,
+    RequeueIn,
+    RequeueOut,
+    ScoreView,
+)
+from rescore.db.schema import pending
+from rescore.engine import IngestResult
+from rescore.events import EventIn
+from rescore.exceptions import InvalidEvent, RescoreError
+from rescore.queue import DEAD, WAITING
+from rescore.routing import Lane
+
+__all__ = ["PayloadTooLarge", "router", "settle_and_view"]
+
+router = APIRouter()
+
+#: Entities one ``?wait=true`` call may rescore in the request.
+MAX_WAIT_ENTITIES = 100
+
+Pack = Annotated[str, Query(min_length=1, max_length=64)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+WaitTimeout = Annotated[float, Query(gt=0, le=30, description="Seconds ?wait=true may take.")]
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses an endpoint can answer."""
+    return {code: {"model": ErrorOut} for code in codes}
+
+
+AUTH = (401, 403)
+
+
+class PayloadTooLarge(RescoreError):
+    """The request is larger than this endpoint accepts."""
+
+    http_status = 413
+
+
+def _worker_name() -> str:
+    return f"api-{os.getpid()}-{threading.get_ident()}"
+
+
+def settle_and_view(
+    state: ApiState, result: IngestResult, timeout: float
+) -> tuple[bool, list[dict[str, Any]]]:
+    """Rescore what ``result`` queued now (read-after-write) and return the fresh views."""
+    keys = sorted({(e.tenant, e.pack, e.entity) for e in result.events if e.lane != "none"})
+    if len(keys) > MAX_WAIT_ENTITIES:
+        raise InvalidEvent(
+            f"wait=true rescores at most {MAX_WAIT_ENTITIES} entities per request, "
+            f"this batch touches {len(keys)}: send it without wait",
+            field="wait",
+        )
+    fresh = state.engine.settle(result.events, worker=_worker_name(), timeout=timeout)
+    return fresh, [state.lookup.get(key) for key in keys]
+
+
+# ingest ------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/v1/events",
+    response_model=IngestOut,
+    tags=["events"],
+    summary="Ingest one event or a batch (idempotent on event_id)",
+    responses=errors(*AUTH, 404, 413, 503),
+)
+def post_events(
+    who: Writer,
+    state: State,
+    body: Annotated[EventIn | list[EventIn], Body()],
+    wait: Annotated[bool, Query(description="Answer once the touched scores are fresh.")] = False,
+    timeout: WaitTimeout = 5.0,
+) -> IngestOut:
+    """Store events and queue their entities. A batch is **all or nothing**: one invalid event
+    and nothing is stored (the error names each bad event and field). Events whose
+    ``event_id`` is already stored are acknowledged as duplicates and not applied twice. With
+    ``?wait=true`` the touched entities are rescored before the answer (at most 100)."""
+    batch = body if isinstance(body, list) else [body]
+    if len(batch) > MAX_BATCH:
+        raise PayloadTooLarge(f"at most {MAX_BATCH} events per request, got {len(batch)}")
+    result = state.engine.ingest(batch, tenant=who.tenant)
+    return _ingest_out(state, result, wait, timeout)
+
+
+def _ingest_out(state: ApiState, result: IngestResult, wait: bool, timeout: float) -> IngestOut:
+    out = IngestOut.model_validate(
+        {"accepted": result.accepted, "duplicates": result.duplicates, "queued": result.queued}
+    )
+    if wait:
+        fresh, views = settle_and_view(state, result, timeout)
+        out.fresh = fresh
+        out.scores = [ScoreView.model_validate(v) for v in views]
+    return out
+
+
+@router.post(
+    "/v1/pubsub/push",
+    response_model=IngestOut,
+    tags=["events"],
+    summary="Google Pub/Sub push endpoint (seed 000, option 1)",
+    responses=errors(*AUTH, 404, 503),
+)
+def pubsub_push(
+    who: Writer,
+    state: State,
+    envelope: PubSubEnvelope,
+    wait: bool = False,
+    timeout: WaitTimeout = 5.0,
+) -> IngestOut:
+    """Map a push message to an event: ``message.data`` is base64 JSON with ``event_type`` and
+    ``cedula`` (or ``entity``); ``messageId`` becomes the event id, so Pub/Sub's redeliveries
+    are acknowledged as duplicates; ``timestamp`` (else ``publishTime``) is when it happened;
+    every other field goes into the payload. An optional ``pack`` attribute picks the pack."""
+    event = _event_from_pubsub(envelope)
+    result = state.engine.ingest([event], tenant=who.tenant)
+    return _ingest_out(state, result, wait, timeout)
+
+
+def _event_from_pubsub(envelope: PubSubEnvelope) -> dict[str, Any]:
+    message = envelope.message
+    try:
+        data = orjson.loads(base64.b64decode(message.data, validate=True))
+    except (binascii.Error, orjson.JSONDecodeError, ValueError) as exc:
+        raise InvalidEvent("must be base64 of a JSON object", field="message.data") from exc
+    if not isinstance(data, dict):
+        raise InvalidEvent("must decode to a JSON object", field="message.data")
+    if not message.message_id:
+        raise InvalidEvent("messageId is required (it makes redelivery safe)", field="message")
+    entity = data.pop("cedula", None) or data.pop("entity", None)
+    event_type = data.pop("event_type", None) or data.pop("event", None)
+    if not isinstance(entity, str) or not entity:
+        raise InvalidEvent("needs a 'cedula' (or 'entity') string", field="message.data.cedula")
+    if not isinstance(event_type, str) or not event_type:
+        raise InvalidEvent("needs an 'event_type' string", field="message.data.event_type")
+    occurred = data.pop("timestamp", None) or message.publish_time or datetime.now(UTC)
+    pack = (message.attributes or {}).get("pack")
+    return {
+        "event_id": message.message_id,
+        "type": event_type,
+        "entity": entity,
+        "occurred_at": occurred,
+        "payload": data,
+        **({"pack": pack} if pack else {}),
+    }
+
+
+# scores ------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/v1/scores/{pack}/{entity}",
+    response_model=ScoreView,
+    tags=["scores"],
+    summary="Current scores with breakdown and freshness, or as of a past time",
+    responses=errors(*AUTH, 404, 503),
+)
+async def get_scores(
+    who: Reader,
+    state: State,
+    pack: str,
+    entity: str,
+    as_of: Annotated[datetime | None, Query(description="Time travel (ISO 8601).")] = None,
+) -> Response:
+    """Answers from the in-process cache, else the database; when the database is unreachable,
+    from the cache or the last snapshot with ``stale: true`` (never a 500)."""
+    key = (who.tenant, pack, entity)
+    if as_of is None:
+        view = state.lookup.cached(key)
+        if view is None:
+            state.engine.registry[pack]
+            view = await run_in_threadpool(state.lookup.get, key)
+    else:
+        view = await run_in_threadpool(_as_of_view, state, key, as_of)
+    return Response(orjson.dumps(view), media_type="application/json")
+
+
+def _as_of_view(state: ApiState, key: tuple[str, str, str], at: datetime) -> dict[str, Any]:
+    tenant, pack, entity = key
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
+    found = state.engine.as_of(pack, entity, at, tenant=tenant)
+    newest = max(e.changed_at for e in found.values())
+    return {
+        "tenant": tenant,
+        "pack": pack,
+        "entity": entity,
+        "scores": {
+            n: {
+                "value": e.after,
+                "components": dict(e.components),
+                "reasons": list(e.reasons),
+                "version": e.version,
+                "watermark": e.watermark,
+                "changed_at": e.changed_at.isoformat(),
+                "computed_at": e.changed_at.isoformat(),
+            }
+            for n, e in found.items()
+        },
+        "versions": {n: e.version for n, e in found.items()},
+        "watermark": max(e.watermark for e in found.values()),
+        "updated_at": newest.isoformat(),
+        "age_seconds": round((at - newest).total_seconds(), 3),
+        "pending": False,
+        "stale": False,
+        "source": "database",
+    }
+
+
+@router.get(
+    "/v1/scores/{pack}/{entity}/history",
+    response_model=HistoryOut,
+    tags=["scores"],
+    summary="Every change of an entity's scores, newest first (paged)",
+    responses=errors(*AUTH, 404, 503),
+)
+def get_history(
+    who: Reader,
+    state: State,
+    pack: str,
+    entity: str,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    scorer: Annotated[str | None, Query(max_length=64)] = None,
+) -> HistoryOut:
+    engine = state.engine
+    engine.registry[pack]
+    with engine.db.read() as conn:
+        rows = engine.store.history(
+            conn, pack, entity, tenant=who.tenant, scorer=scorer, limit=limit, offset=offset
+        )
+    items = [
+        {
+            "id": r.id,
+            "scorer": r.scorer,
+            "version": r.version,
+            "before": r.before,
+            "after": r.after,
+            "deltas": dict(r.deltas),
+            "components": dict(r.components),
+            "reasons": list(r.reasons),
+            "event_ids": list(r.event_ids),
+            "watermark": r.watermark,
+            "changed_at": r.changed_at.isoformat(),
+        }
+        for r in rows
+    ]
+    return HistoryOut.model_validate({"items": items, "limit": limit, "offset": offset})
+
+
+@router.get(
+    "/v1/scores/{pack}/{entity}/explain",
+    response_model=ExplainOut,
+    tags=["scores"],
+    summary="Why did this entity's score change? Component deltas and causing events",
+    responses=errors(*AUTH, 404, 503),
+)
+def get_explain(
+    who: Reader,
+    state: State,
+    pack: str,
+    entity: str,
+    limit: Limit = 20,
+    offset: Offset = 0,
+) -> ExplainOut:
+    found = state.engine.explain(pack, entity, tenant=who.tenant, limit=limit, offset=offset)
+    return ExplainOut.model_validate(found.as_dict())
+
+
+# the queue ---------------------------------------------------------------------------------
+
+
+def _pending_out(
+    state: ApiState, tenant: str, status: str | None, limit: int, offset: int
+) -> PendingOut:
+    engine = state.engine
+    with engine.db.read() as conn:
+        counts = engine.queue.counts(conn, tenant=tenant)
+        rows = engine.queue.list(conn, state=status, tenant=tenant, limit=limit, offset=offset)
+    items = [
+        {
+            "pack": w.pack,
+            "entity": w.entity,
+            "lane": w.lane.value,
+            "priority": w.priority,
+            "state": w.state,
+            "attempts": w.attempts,
+            "last_error": w.last_error,
+            "first_seq": w.first_seq,
+            "watermark": w.watermark,
+            "enqueued_at": w.enqueued_at.isoformat() if w.enqueued_at else None,
+        }
+        for w in rows
+    ]
+    return PendingOut.model_validate({"counts": counts, "items": items})
+
+
+@router.get(
+    "/v1/pending",
+    response_model=PendingOut,
+    tags=["queue"],
+    summary="Work waiting to be rescored, by lane",
+    responses=errors(*AUTH, 503),
+)
+def get_pending(
+    who: Admin,
+    state: State,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> PendingOut:
+    return _pending_out(state, who.tenant, None, limit, offset)
+
+
+@router.get(
+    "/v1/dead-letter",
+    response_model=PendingOut,
+    tags=["queue"],
+    summary="Entities whose rescoring failed max_attempts times",
+    responses=errors(*AUTH, 503),
+)
+def get_dead_letter(
+    who: Admin,
+    state: State,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> PendingOut:
+    return _pending_out(state, who.tenant, DEAD, limit, offset)
+
+
+@router.post(
+    "/v1/dead-letter/requeue",
+    response_model=RequeueOut,
+    tags=["queue"],
+    summary="Put dead-lettered entities back in line (all, a pack's, or one entity)",
+    responses=errors(*AUTH, 503),
+)
+def post_requeue(
+    who: Admin,
+    state: State,
+    body: Annotated[RequeueIn, Body()] = RequeueIn(),  # noqa: B008
+) -> RequeueOut:
+    engine = state.engine
+    with engine.db.begin() as conn:
+        count = engine.queue.requeue(
+            conn, engine.clock(), body.pack, body.entity, tenant=who.tenant
+        )
+    if count and state.runtime is not None:
+        state.runtime.critical_ready.set()
+    return RequeueOut(requeued=count)
+
+
+# health ------------------------------------------------------------------------------------
+
+
+@router.get("/healthz", response_model=HealthOut, tags=["health"], summary="Alive")
+async def healthz() -> HealthOut:
+    return HealthOut(status="ok")
+
+
+@router.get(
+    "/readyz",
+    response_model=ReadyOut,
+    tags=["health"],
+    summary="Database reachable, workers alive, lanes not lagging",
+    responses={503: {"model": ReadyOut, "description": "Not ready"}},
+)
+def readyz(request: Request, response: Response) -> ReadyOut:
+    state = app_state(request)
+    database = state.engine.db.ping()
+    lag = _lane_lag(state) if database else {"critical": 0.0, "normal": 0.0}
+    limits = _max_lag(state)
+    workers = state.runtime.alive if state.runtime is not None else None
+    ready = database and workers is not False and all(lag[k] <= limits[k] for k in lag)
+    if not ready:
+        response.status_code = 503
+    return ReadyOut(
+        ready=ready, database=database, workers=workers, lag_seconds=lag, max_lag_seconds=limits
+    )
+
+
+def _max_lag(state: ApiState) -> dict[str, float]:
+    settings = state.settings
+    return {
+        "critical": settings.max_critical_lag,
+        "normal": settings.flush_interval * 3 + settings.max_critical_lag,
+    }
+
+
+def _lane_lag(state: ApiState) -> dict[str, float]:
+    """Age of the oldest waiting row of each lane (0 when the lane is empty)."""
+    now = time.time()
+    lags: dict[str, float] = {}
+    with state.engine.db.read() as conn:
+        for lane, cond in (
+            ("critical", pending.c.priority >= Lane.CRITICAL.priority),
+            ("normal", pending.c.priority < Lane.CRITICAL.priority),
+        ):
+            oldest = conn.execute(
+                sa.select(sa.func.min(pending.c.enqueued_at)).where(
+                    pending.c.state == WAITING, cond
+                )
+            ).scalar()
+            lags[lane] = 0.0 if oldest is None else max(0.0, now - _timestamp(oldest))
+    return lags
+
+
+def _timestamp(value: Any) -> float:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return float(value.timestamp())
