@@ -26,7 +26,7 @@ from rescore.routing import Lane
 from rescore.runtime.embedded import EmbeddedRuntime
 from rescore.settings import Settings
 
-__all__ = ["DemoOptions", "DemoRecorder", "percentile", "run_demo"]
+__all__ = ["DemoOptions", "DemoRecorder", "percentile", "prepare_pack", "run_demo"]
 
 PACK = "credit"
 HEADLINE = "hybrid"
@@ -151,7 +151,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoRecorder:
     engine = Engine.from_settings(settings, observers=[recorder])
     try:
         engine.migrate()
-        _prepare(engine, options, console)
+        prepare_pack(engine, PACK, console, seed=options.seed, size=options.clients)
         with EmbeddedRuntime(engine) as runtime:
             _replay(engine, options, recorder, console)
             _wait_for_queue(engine, runtime, console)
@@ -161,20 +161,26 @@ def run_demo(options: DemoOptions, console: Console) -> DemoRecorder:
     return recorder
 
 
-def _prepare(engine: Engine, options: DemoOptions, console: Console) -> None:
-    pack = engine.registry[PACK]
-    if not any(True for _ in engine.entity_keys(PACK)):
+def prepare_pack(
+    engine: Engine, pack: str, console: Console, *, seed: int, size: int | None = None
+) -> None:
+    """Fill an empty pack source with its demo data, then score every entity."""
+    plugin = engine.registry[pack]
+    label = plugin.entity_label
+    if not any(True for _ in engine.entity_keys(pack)):
         started = time.perf_counter()
         with engine.source.begin() as conn:
-            count = pack.generate_demo_data(conn, seed=options.seed, size=options.clients)
-        console.print(f"created {count} demo clients in {time.perf_counter() - started:.2f} s")
-    keys = list(engine.entity_keys(PACK))
+            count = plugin.generate_demo_data(conn, seed=seed, size=size)
+        elapsed = time.perf_counter() - started
+        console.print(f"{pack}: created {count} demo entities ({label}) in {elapsed:.2f} s")
+    keys = list(engine.entity_keys(pack))
     started = time.perf_counter()
-    with console.status(f"scoring all {len(keys)} clients..."):
+    with console.status(f"{pack}: scoring all {len(keys)}..."):
         for start in range(0, len(keys), engine.settings.batch_size):
-            engine.recompute(PACK, keys[start : start + engine.settings.batch_size])
+            engine.recompute(pack, keys[start : start + engine.settings.batch_size])
     elapsed = time.perf_counter() - started
-    console.print(f"scored {len(keys)} clients in {elapsed:.2f} s ({len(keys) / elapsed:,.0f}/s)")
+    rate = len(keys) / elapsed if elapsed else 0.0
+    console.print(f"{pack}: scored {len(keys)} in {elapsed:.2f} s ({rate:,.0f}/s)")
 
 
 def _replay(engine: Engine, options: DemoOptions, recorder: DemoRecorder, console: Console) -> None:

@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from helpers import run
+
 pytestmark = pytest.mark.e2e
-
-RESCORE = [sys.executable, "-m", "rescore"]
-
-
-def run(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("RESCORE_")}
-    full_env |= {"COLUMNS": "200", **(env or {})}
-    done = subprocess.run(
-        [*RESCORE, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=300
-    )
-    if check and done.returncode != 0:
-        raise AssertionError(f"rescore {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +40,7 @@ DB = "sqlite:///.rescore/demo.db"
 
 def test_demo_runs_and_summarizes_latency_per_lane(demo_dir: Path) -> None:
     out = (demo_dir / "demo.out").read_text()
-    assert "created 80 demo clients" in out
+    assert "credit: created 80 demo entities" in out
     assert "replayed 300 events" in out
     assert "critical" in out
     assert "normal" in out

@@ -90,5 +90,12 @@ def _lifespan(state: ApiState):  # type: ignore[no-untyped-def]
 
 
 async def _rescore_error(_request: Request, exc: Exception) -> JSONResponse:
+    """One handler for every rescore error. Invalid input (422) takes the same shape as
+    FastAPI's own validation errors, so a client parses one format; the rest are
+    ``{"detail": message, "field": name}``."""
     assert isinstance(exc, RescoreError)
+    if exc.http_status == 422:
+        loc = ["body", *(exc.field.split(".") if exc.field else [])]
+        detail = [{"loc": loc, "msg": exc.message, "type": "value_error"}]
+        return JSONResponse({"detail": detail}, status_code=422)
     return JSONResponse({"detail": exc.message, "field": exc.field}, status_code=exc.http_status)

@@ -70,6 +70,7 @@ class Lookup(Observer):
         self._cache: OrderedDict[Key, tuple[float, dict[str, Any]]] = OrderedDict()
         self._lock = threading.Lock()
         self._snapshots: dict[str, tuple[float, dict[tuple[str, str], dict[str, Any]]]] = {}
+        self.database_down = False  # set by a failed read, cleared by the next good one
 
     # invalidation ---------------------------------------------------------------------
 
@@ -93,7 +94,7 @@ class Lookup(Observer):
             if hit is None or time.monotonic() - hit[0] > self.ttl:
                 return None
             self._cache.move_to_end(key)
-        return _answer(hit[1], source="cache")
+        return _answer(hit[1], source="cache", stale=self.database_down)
 
     def get(self, key: Key) -> dict[str, Any]:
         """Cache, then database, then (database down) stale cache or the last snapshot."""
@@ -103,7 +104,9 @@ class Lookup(Observer):
         try:
             view = self._from_database(key)
         except StorageUnavailable:
+            self.database_down = True
             return self._fallback(key)
+        self.database_down = False
         if not view["pending"]:
             self._remember(key, view)
         return _answer(view, source="database")

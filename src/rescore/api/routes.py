@@ -42,7 +42,7 @@ from rescore.exceptions import InvalidEvent, RescoreError
 from rescore.queue import DEAD, WAITING
 from rescore.routing import Lane
 
-__all__ = ["PayloadTooLarge", "router", "settle_and_view"]
+__all__ = ["AUTH", "POSTED", "PayloadTooLarge", "errors", "router", "settle_and_view"]
 
 router = APIRouter()
 
@@ -61,6 +61,8 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 AUTH = (401, 403)
+#: What an endpoint with a body can also answer: 400 for a body that is not JSON at all.
+POSTED = (400, *AUTH)
 
 
 class PayloadTooLarge(RescoreError):
@@ -96,7 +98,7 @@ def settle_and_view(
     response_model=IngestOut,
     tags=["events"],
     summary="Ingest one event or a batch (idempotent on event_id)",
-    responses=errors(*AUTH, 404, 413, 503),
+    responses=errors(*POSTED, 404, 413, 503),
 )
 def post_events(
     who: Writer,
@@ -132,7 +134,7 @@ def _ingest_out(state: ApiState, result: IngestResult, wait: bool, timeout: floa
     response_model=IngestOut,
     tags=["events"],
     summary="Google Pub/Sub push endpoint (seed 000, option 1)",
-    responses=errors(*AUTH, 404, 503),
+    responses=errors(*POSTED, 404, 503),
 )
 def pubsub_push(
     who: Writer,
@@ -364,7 +366,7 @@ def get_dead_letter(
     response_model=RequeueOut,
     tags=["queue"],
     summary="Put dead-lettered entities back in line (all, a pack's, or one entity)",
-    responses=errors(*AUTH, 503),
+    responses=errors(*POSTED, 503),
 )
 def post_requeue(
     who: Admin,

@@ -22,7 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from rescore.api.deps import Reader, State, Writer
-from rescore.api.routes import AUTH, errors, settle_and_view
+from rescore.api.routes import POSTED, errors, settle_and_view
 from rescore.exceptions import EntityNotFound
 
 __all__ = ["MAX_BATCH_CEDULAS", "router"]
@@ -108,7 +108,7 @@ def _value(view: dict[str, Any], scorer: str) -> float | None:
     return None if found is None else float(found["value"])
 
 
-@router.post("/update-score", response_model=UpdateScoreOut, responses=errors(*AUTH, 404, 503))
+@router.post("/update-score", response_model=UpdateScoreOut, responses=errors(*POSTED, 404, 503))
 def update_score(body: UpdateScoreIn, who: Writer, state: State) -> UpdateScoreOut:
     """Record the event and rescore the client now (read-after-write)."""
     started = time.perf_counter()
@@ -151,7 +151,7 @@ def _current_or_none(state: Any, tenant: str, cedula: str) -> dict[str, Any] | N
     return view
 
 
-@router.post("/update-batch", response_model=UpdateBatchOut, responses=errors(*AUTH, 503))
+@router.post("/update-batch", response_model=UpdateBatchOut, responses=errors(*POSTED, 503))
 def update_batch(body: UpdateBatchIn, who: Writer, state: State) -> UpdateBatchOut:
     """Rescore up to 500 clients now, every scorer; one unknown cédula fails alone."""
     started = time.perf_counter()
@@ -182,7 +182,7 @@ def update_batch(body: UpdateBatchIn, who: Writer, state: State) -> UpdateBatchO
     )
 
 
-@router.post("/predict", response_model=PredictOut, responses=errors(*AUTH, 404, 503))
+@router.post("/predict", response_model=PredictOut, responses=errors(*POSTED, 404, 503))
 async def predict(body: PredictIn, who: Reader, state: State) -> PredictOut:
     """The client's current scores and breakdown, with freshness (cache, database, snapshot)."""
     key = (who.tenant, PACK, body.cedula)

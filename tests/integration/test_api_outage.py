@@ -1,0 +1,105 @@
+"""Lookups keep answering while the database is down; ingest says 503 and drops nothing.
+
+A real PostgreSQL database is made unreachable mid-run (connections refused, sessions
+terminated) under a running ``rescore serve``; then it comes back.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from helpers import need_service, run, serving
+
+pytestmark = pytest.mark.integration
+
+ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def database() -> Iterator[tuple[str, sa.Engine]]:
+    need_service("PostgreSQL", 5432)
+    name = f"rescore_outage_{os.getpid()}"
+    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield name, admin
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def set_reachable(admin: sa.Engine, name: str, reachable: bool) -> None:
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(reachable).lower()}'))
+        if not reachable:
+            conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d"
+                ),
+                {"d": name},
+            )
+
+
+def test_lookups_answer_stale_while_the_database_is_down(
+    database: tuple[str, sa.Engine], tmp_path: Path
+) -> None:
+    name, admin = database
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    env = {
+        "RESCORE_DATABASE_URL": url,
+        "RESCORE_PACKS": "credit",
+        "RESCORE_SNAPSHOT_DIR": str(tmp_path / "snap"),
+    }
+    run("init", "--demo-data", "--seed", "3", cwd=tmp_path, env=env)
+    key = run("keys", "create", "--scope", "admin", cwd=tmp_path, env=env).stdout.strip()
+    run("export", "--format", "parquet", cwd=tmp_path, env=env)
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        warm, cold = conn.execute(
+            sa.text("SELECT cedula FROM clients ORDER BY cedula LIMIT 2")
+        ).scalars()
+    engine.dispose()
+    auth = {"Authorization": f"Bearer {key}"}
+    with serving(tmp_path, env) as base:
+        seen = httpx.get(f"{base}/v1/scores/credit/{warm}", headers=auth).json()
+        assert (seen["source"], seen["stale"]) == ("database", False)
+        set_reachable(admin, name, reachable=False)
+
+        snap = httpx.get(f"{base}/v1/scores/credit/{cold}", headers=auth, timeout=30)
+        assert snap.status_code == 200, snap.text
+        assert (snap.json()["source"], snap.json()["stale"]) == ("snapshot", True)
+        predicted = httpx.post(f"{base}/predict", headers=auth, json={"cedula": cold}, timeout=30)
+        assert predicted.status_code == 200
+        assert predicted.json()["stale"] is True
+
+        # the failed read marks the database down: cache hits now say stale too
+        cached = httpx.get(f"{base}/v1/scores/credit/{warm}", headers=auth, timeout=30)
+        assert cached.status_code == 200
+        assert cached.json()["stale"] is True
+        assert cached.json()["scores"]["hybrid"]["value"] == seen["scores"]["hybrid"]["value"]
+
+        event = {
+            "event_id": "o1",
+            "type": "client_default",
+            "entity": warm,
+            "occurred_at": "2026-01-23T10:30:00Z",
+        }
+        refused = httpx.post(f"{base}/v1/events", headers=auth, json=event, timeout=30)
+        assert refused.status_code == 503
+        assert "database unavailable" in refused.json()["detail"]
+        assert httpx.get(f"{base}/readyz", timeout=30).status_code == 503
+
+        set_reachable(admin, name, reachable=True)
+        accepted = httpx.post(f"{base}/v1/events", headers=auth, json=event, timeout=30)
+        assert accepted.status_code == 200, accepted.text
+        assert accepted.json()["accepted"] == 1, "the refused event was not half-written"
+        back = httpx.get(f"{base}/v1/scores/credit/{cold}", headers=auth, timeout=30).json()
+        assert back["source"] == "database"
