@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from rescore import __version__
-from rescore.api.deps import ApiState
+from rescore.api.deps import SECURITY_SCHEMES, ApiState
 from rescore.api.keys import KeyStore
 from rescore.api.lookup import Lookup
 from rescore.api.routes import router
@@ -62,12 +64,31 @@ def create_app(
         lifespan=_lifespan(state),
     )
     app.state.rescore = state
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_exception_handler(RescoreError, _rescore_error)
     app.include_router(router)
     for name in engine.registry.names:
         for pack_router in engine.registry[name].register_routes():
             app.include_router(pack_router)
     return app
+
+
+OPEN = {"/healthz", "/readyz"}
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema plus the API-key security every operation but health requires."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+        for path, operations in schema["paths"].items():
+            if path not in OPEN:
+                for operation in operations.values():
+                    operation["security"] = [{"bearer": []}, {"apiKey": []}]
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def _lifespan(state: ApiState):  # type: ignore[no-untyped-def]

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from rescore.api.deps import Admin, ApiState, Reader, State, Writer, app_state
+from rescore.api.deps import Admin, ApiState, Reader, State, Writer, state_of
 from rescore.api.models import (
     MAX_BATCH,
     ErrorOut,
@@ -399,7 +399,7 @@ async def healthz() -> HealthOut:
     responses={503: {"model": ReadyOut, "description": "Not ready"}},
 )
 def readyz(request: Request, response: Response) -> ReadyOut:
-    state = app_state(request)
+    state = state_of(request)
     database = state.engine.db.ping()
     lag = _lane_lag(state) if database else {"critical": 0.0, "normal": 0.0}
     limits = _max_lag(state)
