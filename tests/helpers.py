@@ -6,21 +6,13 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 
-RESCORE = [sys.executable, "-m", "rescore"]
+from rescore.bench.server import RESCORE, clean_env, free_port, serving
 
-
-def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RESCORE_")}
-    return env | {"COLUMNS": "200"} | (extra or {})
+__all__ = ["RESCORE", "clean_env", "free_port", "need_service", "reachable", "run", "serving"]
 
 
 def run(
@@ -39,51 +31,6 @@ def run(
     if check and done.returncode != 0:
         raise AssertionError(f"rescore {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     return done
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def serving(cwd: Path, env: dict[str, str], *args: str) -> Iterator[str]:
-    """``rescore serve`` in a subprocess on a free port; yields its base URL."""
-    port = free_port()
-    log = (cwd / f"serve-{port}.log").open("w")
-    proc = subprocess.Popen(
-        [*RESCORE, "serve", "--port", str(port), "--log-level", "warning", *args],
-        cwd=cwd,
-        env=clean_env(env),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc, cwd / f"serve-{port}.log")
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"rescore serve exited:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"rescore serve did not become healthy:\n{log.read_text()}")
 
 
 def reachable(host: str, port: int) -> bool:

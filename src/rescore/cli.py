@@ -572,6 +572,45 @@ def serve(no_workers: bool, log_level: str, **options: Any) -> None:
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
 
 
+@main.command()
+@click.option("--quick", is_flag=True, help="Short runs (about a minute in all).")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write machine, versions and numbers to this JSON file.",
+)
+@click.option("--only", help="Comma-separated benchmark ids, e.g. P1,P5 (default: all).")
+def bench(quick: bool, json_path: Path | None, only: str | None) -> None:
+    """Measure the performance goals on the embedded default and print them.
+
+    \b
+    P1 critical event -> score visible over HTTP, p50/p95/p99 under 500 normal events/s
+    P2 sustained normal-lane throughput (events/s, lane lag, coalescing ratio)
+    P3 synchronous batch rescore of 500 credit clients (/update-batch)
+    P5 lookup API under load from a separate process (wrk if installed)
+
+    Each builds a scratch SQLite deployment and prints its method beside its numbers.
+    """
+    from rescore import bench as benchmarks
+
+    wanted = [p.strip().upper() for p in only.split(",")] if only else []
+    unknown = [w for w in wanted if w not in benchmarks.BENCHMARKS]
+    if unknown:
+        known = ", ".join(benchmarks.BENCHMARKS)
+        raise click.UsageError(f"unknown benchmark(s) {', '.join(unknown)}; known: {known}")
+    with console.status("benchmarking...") as status:
+        results = benchmarks.run(
+            benchmarks.BenchOptions(quick=quick),
+            wanted,
+            progress=lambda name: status.update(f"running {name}..."),
+        )
+    benchmarks.print_table(console, results)
+    if json_path is not None:
+        benchmarks.write_json(json_path, results)
+        console.print(f"wrote {json_path}")
+
+
 @main.group(context_settings=CONTEXT)
 def keys() -> None:
     """API keys of the HTTP service: create, list, revoke."""

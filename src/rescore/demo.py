@@ -22,6 +22,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from rescore.engine import Engine, IngestResult, Observer, Outcome
+from rescore.metrics import percentile
 from rescore.routing import Lane
 from rescore.runtime.embedded import EmbeddedRuntime
 from rescore.settings import Settings
@@ -42,15 +43,6 @@ class DemoOptions:
     flush_interval: float = 1.0
     keep_running: bool = False
     fresh: bool = True
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0..100) by the nearest-rank method; NaN for no values."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 class DemoRecorder(Observer):

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from rescore.db.schema import pending
 from rescore.engine import Engine, IngestResult, Observer, Outcome
-from rescore.exceptions import StorageUnavailable
+from rescore.exceptions import EntityNotFound, StorageUnavailable
 from rescore.store import StoredScore
 
 __all__ = ["Lookup", "score_view"]
@@ -68,6 +68,10 @@ class Lookup(Observer):
         self.max_entries = max_entries
         self.snapshot_dir = snapshot_dir
         self._cache: OrderedDict[Key, tuple[float, dict[str, Any]]] = OrderedDict()
+        # Per-key invalidation counters: a read that started before an invalidation must not
+        # put what it read into the cache after it (the read may predate the write).
+        self._generation: OrderedDict[Key, int] = OrderedDict()
+        self._counter = 0
         self._lock = threading.Lock()
         self._snapshots: dict[str, tuple[float, dict[tuple[str, str], dict[str, Any]]]] = {}
         self.database_down = False  # set by a failed read, cleared by the next good one
@@ -84,6 +88,11 @@ class Lookup(Observer):
         with self._lock:
             for key in keys:
                 self._cache.pop(key, None)
+                self._counter += 1
+                self._generation[key] = self._counter
+                self._generation.move_to_end(key)
+            while len(self._generation) > 2 * self.max_entries:
+                self._generation.popitem(last=False)
 
     # lookup ---------------------------------------------------------------------------
 
@@ -101,6 +110,8 @@ class Lookup(Observer):
         hit = self.cached(key)
         if hit is not None:
             return hit
+        with self._lock:
+            generation = self._generation.get(key, 0)
         try:
             view = self._from_database(key)
         except StorageUnavailable:
@@ -108,13 +119,17 @@ class Lookup(Observer):
             return self._fallback(key)
         self.database_down = False
         if not view["pending"]:
-            self._remember(key, view)
+            self._remember(key, view, generation)
         return _answer(view, source="database")
 
     def _from_database(self, key: Key) -> dict[str, Any]:
+        """Scores and pending work read in one snapshot, so they agree with each other."""
         tenant, pack, entity = key
-        stored = self.engine.current(pack, entity, tenant=tenant)
+        self.engine.registry[pack]
         with self.engine.db.read() as conn:
+            stored = self.engine.store.current(conn, pack, [entity], tenant=tenant).get(entity)
+            if not stored:
+                raise EntityNotFound(f"{pack} has no scores for {entity!r}", field="entity")
             waiting = conn.execute(
                 sa.select(pending.c.entity).where(
                     pending.c.tenant == tenant, pending.c.pack == pack, pending.c.entity == entity
@@ -122,8 +137,10 @@ class Lookup(Observer):
             ).first()
         return score_view(tenant, pack, entity, stored) | {"pending": waiting is not None}
 
-    def _remember(self, key: Key, view: dict[str, Any]) -> None:
+    def _remember(self, key: Key, view: dict[str, Any], generation: int) -> None:
         with self._lock:
+            if self._generation.get(key, 0) != generation:
+                return  # invalidated while we read: what we read may be older than the write
             self._cache[key] = (time.monotonic(), view)
             self._cache.move_to_end(key)
             while len(self._cache) > self.max_entries:

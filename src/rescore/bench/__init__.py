@@ -1,0 +1,76 @@
+"""``rescore bench``: the performance goals, measured on the embedded default and printed.
+
+Each benchmark builds its own scratch deployment (a temporary SQLite file with the credit demo
+clients, scored), states its method next to its numbers, and says whether its goal was met.
+This is measurement, not a test: nothing here fails a build.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rescore.bench.report import Measurement, machine, print_table, write_json
+
+__all__ = [
+    "BENCHMARKS",
+    "BenchOptions",
+    "Measurement",
+    "machine",
+    "print_table",
+    "run",
+    "write_json",
+]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BenchOptions:
+    quick: bool = False
+    population_sizes: tuple[int, ...] = (1_000_000, 10_000_000)
+
+
+def _p1(o: BenchOptions) -> Measurement:
+    from rescore.bench.lanes import critical_latency
+
+    return critical_latency(samples=60 if o.quick else 300)
+
+
+def _p2(o: BenchOptions) -> Measurement:
+    from rescore.bench.lanes import normal_throughput
+
+    return normal_throughput(seconds=4 if o.quick else 15)
+
+
+def _p3(o: BenchOptions) -> Measurement:
+    from rescore.bench.api import batch_rescore
+
+    return batch_rescore(rounds=3 if o.quick else 7)
+
+
+def _p5(o: BenchOptions) -> Measurement:
+    from rescore.bench.api import lookup_load
+
+    return lookup_load(seconds=5 if o.quick else 15)
+
+
+BENCHMARKS: dict[str, Callable[[BenchOptions], Measurement]] = {
+    "P1": _p1,
+    "P2": _p2,
+    "P3": _p3,
+    "P5": _p5,
+}
+
+
+def run(
+    options: BenchOptions,
+    only: Sequence[str] = (),
+    progress: Callable[[str], None] = lambda _name: None,
+) -> list[Measurement]:
+    """Run the chosen benchmarks (all by default) in order."""
+    results = []
+    for name, bench in BENCHMARKS.items():
+        if only and name not in only:
+            continue
+        progress(name)
+        results.append(bench(options))
+    return results
