@@ -93,6 +93,7 @@ class Outcome:
     causes: tuple[Cause, ...]
     stale: bool
     committed_at: datetime
+    values: Mapping[str, float] = field(default_factory=dict)  # of the scorers that ran
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -338,6 +339,10 @@ class Engine:
             return BatchReport()
         computed, failures = self._compute_claimed(claimed)
         with self.db.begin(urgent=urgent) as conn:
+            # a claim retaken after its lease belongs to the other worker now: write only ours
+            mine = self.queue.held(conn, worker, claimed)
+            computed = [(c, p) for c, p in computed if (c.tenant, c.pack, c.entity) in mine]
+            failures = [(w, e) for w, e in failures if (w.tenant, w.pack, w.entity) in mine]
             written = self.store.write(conn, [c for c, _ in computed], self.clock())
             back = self.queue.ack(conn, worker, [p.work for _, p in computed])
             done = [
@@ -384,6 +389,7 @@ class Engine:
             causes=tuple(causes),
             stale=stale,
             committed_at=at,
+            values={name: result.value for name, result in c.results.items()},
         )
 
     def _compute_claimed(
@@ -417,8 +423,10 @@ class Engine:
         entity so one bad entity does not sink its batch."""
         graph = self.registry.graph(pack)
         entities = [p.work.entity for p in planned]
-        with self.db.read() as conn:
-            known = self.store.current(conn, pack, entities, tenant=tenant)
+        known: dict[str, dict[str, StoredScore]] = {}
+        if any(len(p.names) < len(graph) for p in planned):  # else nothing stored is read
+            with self.db.read() as conn:
+                known = self.store.current(conn, pack, entities, tenant=tenant)
         needed = [graph.plan(p.names, known.get(p.work.entity, {})) for p in planned]
         parts = graph.parts({n for names in needed for n in names})
         with self.source.read() as conn:

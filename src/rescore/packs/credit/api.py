@@ -157,20 +157,20 @@ def update_batch(body: UpdateBatchIn, who: Writer, state: State) -> UpdateBatchO
     started = time.perf_counter()
     cedulas = list(dict.fromkeys(body.cedulas))
     report = state.engine.recompute(PACK, cedulas, tenant=who.tenant)
-    done = {o.entity: o for o in report.outcomes}
+    done = {o.entity: o.values for o in report.outcomes}
     failed = {f.work.entity: f.error for f in report.failures}
     results = []
     for cedula in cedulas:
         if cedula in failed:
             results.append(BatchItem(cedula=cedula, status="error", error=failed[cedula]))
             continue
-        view = state.lookup.get((who.tenant, PACK, cedula))
+        values = done[cedula]
         results.append(
             BatchItem(
                 cedula=cedula,
                 status="success",
-                platam_score=_value(view, "platam"),
-                hybrid_score=_value(view, "hybrid"),
+                platam_score=values.get("platam"),
+                hybrid_score=values.get("hybrid"),
             )
         )
     return UpdateBatchOut(
