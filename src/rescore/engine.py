@@ -339,10 +339,6 @@ class Engine:
             return BatchReport()
         computed, failures = self._compute_claimed(claimed)
         with self.db.begin(urgent=urgent) as conn:
-            # a claim retaken after its lease belongs to the other worker now: write only ours
-            mine = self.queue.held(conn, worker, claimed)
-            computed = [(c, p) for c, p in computed if (c.tenant, c.pack, c.entity) in mine]
-            failures = [(w, e) for w, e in failures if (w.tenant, w.pack, w.entity) in mine]
             written = self.store.write(conn, [c for c, _ in computed], self.clock())
             back = self.queue.ack(conn, worker, [p.work for _, p in computed])
             done = [
