@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced
 
-.PHONY: demo test lint typecheck unit env lock clean help
+.PHONY: demo test bench lint typecheck unit env lock clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -36,6 +36,9 @@ typecheck: $(STAMP)  ## mypy strict on src/
 
 test: lint typecheck  ## set up, then run lint, type checks and every test
 	$(BIN)/pytest
+
+bench: $(STAMP)  ## measure the performance goals (rescore bench)
+	$(BIN)/rescore bench
 
 lock:  ## re-pin requirements/*.txt from pyproject.toml
 	$(UV) pip compile --quiet pyproject.toml -o requirements/base.txt
