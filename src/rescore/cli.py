@@ -297,11 +297,49 @@ def _stop_on_signals() -> Callable[[], bool]:
 @click.option(
     "--batch-size", type=click.IntRange(1), help="Entities per batch.", **_env("batch_size")
 )
-def rescore_cmd(pack: str, entities: Sequence[str], everyone: bool, **options: Any) -> None:
-    """Rescore ENTITIES of PACK now (or --all of them), every scorer, with a progress bar."""
+@click.option(
+    "--from-parquet",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="With --all and a vectorized pack: read the population from this Parquet folder.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --all and a vectorized pack: write the scores to this Parquet folder.",
+)
+@click.option("--no-store", is_flag=True, help="With --out: skip writing the score store.")
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(1000),
+    default=500_000,
+    help="Entities scored at once by a vectorized pack.",
+)
+def rescore_cmd(
+    pack: str,
+    entities: Sequence[str],
+    everyone: bool,
+    from_parquet: Path | None,
+    out: Path | None,
+    no_store: bool,
+    chunk_size: int,
+    **options: Any,
+) -> None:
+    """Rescore ENTITIES of PACK now (or --all of them), every scorer, with a progress bar.
+
+    With --all, a pack that offers a vectorized form (leads) scores its whole population in
+    chunks, from the source database or --from-parquet, and writes the score store (history
+    only where a score changed) and/or Parquet files (--out; --no-store skips the store).
+    """
     if bool(entities) == everyone:
         raise click.UsageError("name entities or pass --all (not both)")
     settings = make_settings(**options)
+    population = (from_parquet, out, no_store, chunk_size)
+    if everyone and _rescore_population(settings, pack, *population):
+        return
+    if from_parquet or out or no_store:
+        raise click.UsageError(
+            "--from-parquet, --out and --no-store need --all and a vectorized pack"
+        )
     with opened(settings) as engine:
         keys = list(engine.entity_keys(pack)) if everyone else list(entities)
         changed = failed = 0
@@ -319,6 +357,66 @@ def rescore_cmd(pack: str, entities: Sequence[str], everyone: bool, **options: A
     console.print(f"rescored {len(keys) - failed} of {len(keys)}; {changed} changed")
     if failed:
         sys.exit(1)
+
+
+def _rescore_population(
+    settings: Settings,
+    pack_name: str,
+    from_parquet: Path | None,
+    out: Path | None,
+    no_store: bool,
+    chunk_size: int,
+) -> bool:
+    """Rescore a vectorized pack's whole population; False if the pack has no such form."""
+    from rescore.population import (
+        DatabaseSource,
+        ParquetSource,
+        Source,
+        rescore_population,
+        vectorized,
+    )
+
+    pack = discover(settings.packs)[pack_name]
+    form = vectorized(pack)
+    if form is None:
+        return False
+    if no_store and out is None:
+        raise click.UsageError("--no-store needs --out (the scores must go somewhere)")
+    started = time.perf_counter()
+    if no_store and from_parquet is not None:
+        engine = None
+        source: Source = ParquetSource(from_parquet)
+    else:
+        engine = Engine.from_settings(settings)
+        engine.migrate()
+        source = ParquetSource(from_parquet) if from_parquet else DatabaseSource(engine.source)
+    try:
+        with _progress() as progress:
+            task = progress.add_task(f"rescoring {pack_name}", total=form.population_size(source))
+            report = rescore_population(
+                engine,
+                pack_name,
+                pack,
+                source,
+                chunk_size=chunk_size,
+                out=out,
+                store=not no_store,
+                tenant=settings.tenant,
+                progress=lambda n: progress.advance(task, n),
+            )
+    finally:
+        if engine is not None:
+            engine.close()
+    seconds = time.perf_counter() - started
+    console.print(
+        f"rescored {report.entities:,} in {seconds:.1f} s ({report.entities / seconds:,.0f}/s): "
+        f"scoring {report.score_seconds:.1f} s, parquet {report.parquet_seconds:.1f} s, "
+        f"store {report.store_seconds:.1f} s; {report.changed:,} changed"
+        + (f", {report.stale:,} stale" if report.stale else "")
+        + (f"; wrote {len(report.files)} files to {out}" if out else ""),
+        highlight=False,
+    )
+    return True
 
 
 def _progress() -> Progress:
@@ -635,3 +733,58 @@ def _show_env_vars(command: click.Command) -> None:
 
 
 _show_env_vars(main)
+
+
+@main.group("ml", context_settings=CONTEXT)
+def ml() -> None:
+    """Machine-learning models beside the rule-based scores (needs the ml extra)."""
+
+
+@ml.command("train")
+@engine_options
+@click.argument("pack")
+@click.option(
+    "--models-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where models are saved (default: the pack's setting, e.g. RESCORE_LEADS_MODELS_DIR).",
+    envvar="RESCORE_MODELS_DIR",
+)
+@click.option(
+    "--from-parquet",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Train on a Parquet population instead of the source database.",
+)
+@click.option(
+    "--limit", type=click.IntRange(100), default=10_000, help="Training samples (first by key)."
+)
+def ml_train(
+    pack: str, models_dir: Path | None, from_parquet: Path | None, limit: int, **options: Any
+) -> None:
+    """Train PACK's model (80/20 split), save it with skops and print its metrics."""
+    from rescore.population import DatabaseSource, ParquetSource
+
+    settings = make_settings(**options)
+    found = discover(settings.packs)[pack]
+    train = getattr(found, "train_model", None)
+    if train is None:
+        raise click.UsageError(f"pack {pack!r} has no model to train")
+    if from_parquet is not None:
+        result = train(ParquetSource(from_parquet), models_dir, limit=limit)
+    else:
+        with opened(settings) as engine:
+            result = train(DatabaseSource(engine.source), models_dir, limit=limit)
+    metrics = result["metrics"]
+    console.print(
+        f"trained {pack} model {result['version']} on {metrics['training_samples']} samples "
+        f"(tested on {metrics['test_samples']}): MSE {metrics['mse']:.3f}, "
+        f"R² {metrics['r2_score']:.4f}; saved {result['path']}",
+        highlight=False,
+    )
+    top = sorted(metrics["feature_importance"].items(), key=lambda kv: -kv[1])[:8]
+    table = Table("feature", "importance")
+    for name, value in top:
+        table.add_row(name, f"{value:.4f}")
+    console.print(table)
+
+
+_show_env_vars(ml)
