@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import signal
 import sys
 import time
@@ -262,8 +263,35 @@ def ingest(file: Any, fmt: str, **options: Any) -> None:
 @click.option(
     "--batch-size", type=click.IntRange(1), help="Entities per batch.", **_env("batch_size")
 )
-def worker(once: bool, **options: Any) -> None:
-    """Rescore queued work: critical at once, normal coalesced and flushed on an interval."""
+@click.option("--celery", is_flag=True, help="Run a Celery worker (distributed runtime) instead.")
+@click.option(
+    "--beat", is_flag=True, help="With --celery: run the beat scheduler (exactly one, anywhere)."
+)
+@click.option("--broker-url", help="Celery broker: amqp://... or redis://...", **_env("broker_url"))
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1),
+    default=1,
+    help="With --celery: worker processes in this Celery worker.",
+    envvar="RESCORE_WORKER_CONCURRENCY",
+)
+@click.option(
+    "--queues",
+    default="critical,normal",
+    help="With --celery: the queues this worker consumes.",
+    envvar="RESCORE_WORKER_QUEUES",
+)
+def worker(
+    once: bool, celery: bool, beat: bool, concurrency: int, queues: str, **options: Any
+) -> None:
+    """Rescore queued work: critical at once, normal coalesced and flushed on an interval.
+
+    With --celery, run a Celery worker on --broker-url instead (start several, on any
+    machines) and, once, `rescore worker --celery --beat` for the flush clock and schedules.
+    """
+    if celery or beat:
+        _celery(beat=beat, concurrency=concurrency, queues=queues, **options)
+        return
     with opened(make_settings(**options)) as engine:
         runtime = EmbeddedRuntime(engine)
         if once:
@@ -276,6 +304,147 @@ def worker(once: bool, **options: Any) -> None:
             while not stop():
                 time.sleep(0.2)
         console.print("worker stopped; claimed work was finished or released")
+
+
+def _celery(*, beat: bool, concurrency: int, queues: str, **options: Any) -> None:
+    from rescore.runtime.celery import create_celery
+
+    settings = make_settings(**options)
+    if not settings.broker_url:
+        raise click.UsageError("--celery needs --broker-url (or RESCORE_BROKER_URL)")
+    with opened(settings):
+        pass  # migrate once here, not in every task
+    app = create_celery(settings)
+    if beat:
+        schedule = Path(".rescore") / "celerybeat-schedule"
+        schedule.parent.mkdir(parents=True, exist_ok=True)
+        app.start(["beat", "--loglevel", "INFO", "--schedule", str(schedule)])
+        return
+    app.worker_main(
+        [
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            str(concurrency),
+            "--queues",
+            queues,
+            "--hostname",
+            f"rescore-{os.getpid()}@%h",  # unique per process: several workers on one host
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+@main.command()
+@engine_options
+@click.option(
+    "--source",
+    "source_url",
+    required=True,
+    help="The database with seed 000's events_queue table (e.g. mysql+pymysql://...).",
+    envvar="RESCORE_POLL_SOURCE",
+)
+@click.option("--interval", type=click.FloatRange(0.01), default=1.0, help="Seconds between polls.")
+@click.option("--batch", type=click.IntRange(1), default=500, help="Rows per poll.")
+@click.option("--once", is_flag=True, help="Poll until events_queue has no new row, then exit.")
+@click.option("--create-table", is_flag=True, help="Create events_queue if missing (demos).")
+def poll(
+    source_url: str, interval: float, batch: int, once: bool, create_table: bool, **options: Any
+) -> None:
+    """Ingest new rows of a source database's events_queue table (seed 000's outbox).
+
+    Rows are read with FOR UPDATE SKIP LOCKED, ingested as events (event_id
+    events_queue:<id>), then marked processed = TRUE, processed_at = NOW(); several pollers can
+    run at once. Run a worker beside it to rescore.
+    """
+    from rescore.db.engine import Database
+    from rescore.outbox import EVENTS_QUEUE_DDL, OutboxPoller
+
+    settings = make_settings(**options)
+    source = Database(source_url)
+    try:
+        if create_table:
+            with source.begin() as conn:
+                conn.exec_driver_sql(EVENTS_QUEUE_DDL)
+        with opened(settings) as engine:
+            poller = OutboxPoller(engine, source, batch_size=batch)
+            total = _poll_loop(poller, interval, once)
+    finally:
+        source.dispose()
+    console.print(f"polled {total} rows")
+
+
+def _poll_loop(poller: Any, interval: float, once: bool) -> int:
+    stop = _stop_on_signals()
+    total = 0
+    while not stop():
+        result = poller.poll_once()
+        total += result.read
+        if result.read:
+            console.print(
+                f"read {result.read}: accepted {result.accepted}, duplicates "
+                f"{result.duplicates}, unknown types {result.unknown}",
+                highlight=False,
+            )
+        elif once:
+            break
+        else:
+            time.sleep(interval)
+    return total
+
+
+@main.command()
+@engine_options
+@click.option(
+    "--nats",
+    "servers",
+    default="nats://127.0.0.1:4222",
+    help="NATS server(s).",
+    envvar="RESCORE_NATS_URL",
+)
+@click.option("--stream", default="RESCORE_EVENTS", help="JetStream stream (created if missing).")
+@click.option("--subject", default="rescore.events", help="Subject to consume.")
+@click.option("--durable", default="rescore", help="Durable consumer name (shared by replicas).")
+@click.option("--batch", type=click.IntRange(1), default=200, help="Messages per fetch.")
+@click.option("--once", is_flag=True, help="Consume until the stream has nothing new, then exit.")
+def consume(
+    servers: str, stream: str, subject: str, durable: str, batch: int, once: bool, **options: Any
+) -> None:
+    """Ingest events published to a NATS JetStream stream; ack only after they are stored."""
+    import asyncio
+
+    from rescore.bus import BusConsumer
+
+    settings = make_settings(**options)
+    with opened(settings) as engine:
+        consumer = BusConsumer(
+            engine, servers, stream=stream, subject=subject, durable=durable, batch_size=batch
+        )
+        total = asyncio.run(_consume_loop(consumer, once))
+    console.print(f"consumed {total} messages")
+
+
+async def _consume_loop(consumer: Any, once: bool) -> int:
+    stop = _stop_on_signals()
+    total = 0
+    await consumer.connect()
+    try:
+        while not stop():
+            result = await consumer.consume_once(timeout=1.0)
+            total += result.messages
+            if result.messages:
+                console.print(
+                    f"{result.messages} messages: accepted {result.accepted}, duplicates "
+                    f"{result.duplicates}, refused {result.refused}",
+                    highlight=False,
+                )
+            elif once:
+                break
+    finally:
+        await consumer.close()
+    return total
 
 
 def _stop_on_signals() -> Callable[[], bool]:
@@ -581,13 +750,19 @@ def serve(no_workers: bool, log_level: str, **options: Any) -> None:
     help="Also write machine, versions and numbers to this JSON file.",
 )
 @click.option("--only", help="Comma-separated benchmark ids, e.g. P1,P5 (default: all).")
-def bench(quick: bool, json_path: Path | None, only: str | None) -> None:
+@click.option(
+    "--full-population",
+    is_flag=True,
+    help="P4 also rescores 31.8M contacts (generates 1.6 GB once, ~2 minutes).",
+)
+def bench(quick: bool, json_path: Path | None, only: str | None, full_population: bool) -> None:
     """Measure the performance goals on the embedded default and print them.
 
     \b
     P1 critical event -> score visible over HTTP, p50/p95/p99 under 500 normal events/s
     P2 sustained normal-lane throughput (events/s, lane lag, coalescing ratio)
     P3 synchronous batch rescore of 500 credit clients (/update-batch)
+    P4 leads population rescoring at 1M and 10M contacts (--quick: 1M; 31.8M on request)
     P5 lookup API under load from a separate process (wrk if installed)
 
     Each builds a scratch SQLite deployment and prints its method beside its numbers.
@@ -601,7 +776,11 @@ def bench(quick: bool, json_path: Path | None, only: str | None) -> None:
         raise click.UsageError(f"unknown benchmark(s) {', '.join(unknown)}; known: {known}")
     with console.status("benchmarking...") as status:
         results = benchmarks.run(
-            benchmarks.BenchOptions(quick=quick),
+            benchmarks.BenchOptions(
+                quick=quick,
+                population_sizes=(1_000_000, 10_000_000)
+                + ((31_800_000,) if full_population else ()),
+            ),
             wanted,
             progress=lambda name: status.update(f"running {name}..."),
         )

@@ -216,7 +216,11 @@ class Engine:
         source = None
         if settings.source_url and settings.source_url != settings.database_url:
             source = Database(settings.source_url)
-        return cls(db, discover(settings.packs), settings, source=source, **kwargs)
+        engine = cls(db, discover(settings.packs), settings, source=source, **kwargs)
+        from rescore.runtime import observers_for  # the Celery dispatcher, the Redis cache
+
+        engine.observers.extend(observers_for(settings))
+        return engine
 
     def migrate(self, *, source_tables: bool = True) -> None:
         """Bring the core tables to the latest migration; create packs' source tables if
@@ -339,6 +343,10 @@ class Engine:
             return BatchReport()
         computed, failures = self._compute_claimed(claimed)
         with self.db.begin(urgent=urgent) as conn:
+            # a claim retaken after its lease belongs to the other worker now: write only ours
+            mine = self.queue.held(conn, worker, claimed)
+            computed = [(c, p) for c, p in computed if (c.tenant, c.pack, c.entity) in mine]
+            failures = [(w, e) for w, e in failures if (w.tenant, w.pack, w.entity) in mine]
             written = self.store.write(conn, [c for c, _ in computed], self.clock())
             back = self.queue.ack(conn, worker, [p.work for _, p in computed])
             done = [

@@ -6,6 +6,10 @@ is deleted if no event arrived meanwhile, or handed back with the new range if o
 event is ever lost between claim and ack. A failure schedules a retry with exponential backoff;
 after ``max_attempts`` the row is dead-lettered (``state='dead'``), stays visible, and can be
 requeued. A claim older than the lease is presumed abandoned (a killed worker) and retaken.
+
+Because a claim can be retaken, a worker that was only slow must not write over its successor:
+before writing, it locks the rows it still holds (:meth:`WorkQueue.held`) and writes only
+those. Queueing critical work (or handing it back) notifies other processes on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from rescore.db.dialect import for_claim, upsert_pending
+from rescore.db.dialect import for_claim, for_write, notify, upsert_pending
 from rescore.db.schema import DEFAULT_TENANT, pending
 from rescore.routing import Lane
 
 __all__ = ["PendingWork", "WorkQueue"]
+
+Key = tuple[str, str, str]  # tenant, pack, entity
 
 WAITING, CLAIMED, DEAD = "waiting", "claimed", "dead"
 
@@ -80,7 +86,7 @@ class WorkQueue:
 
     def enqueue(self, conn: Connection, work: Iterable[PendingWork], now: datetime) -> None:
         """Coalescing upsert of many rows at once."""
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "tenant": w.tenant,
                 "pack": w.pack,
@@ -96,6 +102,26 @@ class WorkQueue:
             for w in work
         ]
         upsert_pending(conn, rows)
+        if any(r["priority"] >= Lane.CRITICAL.priority for r in rows):
+            notify(conn)
+
+    def held(self, conn: Connection, worker: str, work: Sequence[PendingWork]) -> set[Key]:
+        """Of ``work``, the rows ``worker`` still holds, locked until the transaction ends: a
+        worker slower than its lease may have lost some to another worker, which owns them."""
+        keys = sorted({(w.tenant, w.pack, w.entity) for w in work})
+        found: set[Key] = set()
+        for start in range(0, len(keys), 500):
+            part = keys[start : start + 500]
+            query = (
+                sa.select(pending.c.tenant, pending.c.pack, pending.c.entity)
+                .where(
+                    pending.c.claimed_by == worker,
+                    pending.c.entity.in_(sorted({k[2] for k in part})),
+                )
+                .order_by(pending.c.tenant, pending.c.pack, pending.c.entity)
+            )
+            found.update(tuple(r) for r in conn.execute(for_write(conn, query)))
+        return found & set(keys)
 
     def claim(
         self,
@@ -182,6 +208,8 @@ class WorkQueue:
             ),
             keys,
         )
+        if any(w.priority >= Lane.CRITICAL.priority for w in back):
+            notify(conn)
         return back
 
     def fail(

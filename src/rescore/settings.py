@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     max_critical_lag: float = Field(
         5.0, gt=0, description="/readyz fails when critical work waits longer than this."
     )
+    broker_url: str | None = Field(
+        None,
+        description="Celery broker (amqp://... or redis://...) for `rescore worker --celery`; "
+        "when set, ingest sends critical work to the `critical` queue at once.",
+    )
+    cache_url: str | None = Field(
+        None,
+        description="Redis URL of a lookup cache shared by every process (default: each "
+        "process caches in memory).",
+    )
     host: str = Field("127.0.0.1", description="Address `rescore serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `rescore serve` listens on.")
 

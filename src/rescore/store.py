@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from rescore.db.dialect import bulk_insert
 from rescore.db.schema import DEFAULT_TENANT, history, scores
 from rescore.scoring import Feature, ScoreResult
 
@@ -253,7 +254,7 @@ class ScoreStore:
             scores.c.watermark <= sa.bindparam("k_watermark"),
         )
         if inserts:
-            conn.execute(scores.insert(), inserts)
+            bulk_insert(conn, scores, inserts)
         if updates:
             for row in updates:
                 for k in _KEY:
@@ -263,7 +264,7 @@ class ScoreStore:
         if touches:
             conn.execute(scores.update().where(key), touches)
         if entries:
-            conn.execute(history.insert(), entries)
+            bulk_insert(conn, history, entries)
 
     def history(
         self,

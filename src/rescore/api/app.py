@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
@@ -25,6 +25,9 @@ from rescore.engine import Engine
 from rescore.exceptions import RescoreError, StorageUnavailable
 from rescore.runtime.embedded import EmbeddedRuntime
 from rescore.settings import Settings
+
+if TYPE_CHECKING:
+    from rescore.cache import RedisCache
 
 __all__ = ["create_app"]
 
@@ -48,7 +51,9 @@ def create_app(
     separate workers run)."""
     settings = settings or Settings()
     engine = engine or Engine.from_settings(settings)
-    lookup = Lookup(engine, ttl=settings.cache_ttl, snapshot_dir=settings.snapshot_dir)
+    lookup = Lookup(
+        engine, ttl=settings.cache_ttl, snapshot_dir=settings.snapshot_dir, shared=_shared(settings)
+    )
     engine.observers.append(lookup)
     state = ApiState(
         engine=engine,
@@ -89,6 +94,15 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                     operation["security"] = [{"bearer": []}, {"apiKey": []}]
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+def _shared(settings: Settings) -> RedisCache | None:
+    """The Redis lookup cache, when ``RESCORE_CACHE_URL`` names one."""
+    if not settings.cache_url:
+        return None
+    from rescore.cache import RedisCache
+
+    return RedisCache(settings.cache_url, ttl=settings.cache_ttl)
 
 
 def _lifespan(state: ApiState):  # type: ignore[no-untyped-def]

@@ -5,6 +5,10 @@ seconds and drops it the moment this process ingests an event for the entity or 
 so a hit is never older than the newest write this process knows of. When the database cannot
 be reached, a lookup answers from the cache (even past its TTL) or from the last snapshot file
 with ``stale: true`` and says where the answer came from, instead of failing.
+
+With ``shared`` (a :class:`rescore.cache.RedisCache`, from ``RESCORE_CACHE_URL``) hits come
+from Redis instead, which every process's writes invalidate; the in-process copy then only
+serves the database-down fallback.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -23,6 +27,9 @@ from rescore.db.schema import pending
 from rescore.engine import Engine, IngestResult, Observer, Outcome
 from rescore.exceptions import EntityNotFound, StorageUnavailable
 from rescore.store import StoredScore
+
+if TYPE_CHECKING:
+    from rescore.cache import RedisCache
 
 __all__ = ["Lookup", "score_view"]
 
@@ -61,9 +68,16 @@ class Lookup(Observer):
     """Thread-safe; register it with ``engine.observers`` so writes invalidate it."""
 
     def __init__(
-        self, engine: Engine, *, ttl: float, max_entries: int = 100_000, snapshot_dir: Path
+        self,
+        engine: Engine,
+        *,
+        ttl: float,
+        max_entries: int = 100_000,
+        snapshot_dir: Path,
+        shared: RedisCache | None = None,
     ) -> None:
         self.engine = engine
+        self.shared = shared
         self.ttl = ttl
         self.max_entries = max_entries
         self.snapshot_dir = snapshot_dir
@@ -98,6 +112,9 @@ class Lookup(Observer):
 
     def cached(self, key: Key) -> dict[str, Any] | None:
         """A fresh cache hit (without touching the database), or None."""
+        if self.shared is not None:
+            view = self.shared.get(key)
+            return None if view is None else _answer(view, source="cache", stale=False)
         with self._lock:
             hit = self._cache.get(key)
             if hit is None or time.monotonic() - hit[0] > self.ttl:
@@ -112,6 +129,7 @@ class Lookup(Observer):
             return hit
         with self._lock:
             generation = self._generation.get(key, 0)
+        shared = self.shared.generation(key) if self.shared is not None else ""
         try:
             view = self._from_database(key)
         except StorageUnavailable:
@@ -120,6 +138,8 @@ class Lookup(Observer):
         self.database_down = False
         if not view["pending"]:
             self._remember(key, view, generation)
+            if self.shared is not None:
+                self.shared.put(key, view, shared)
         return _answer(view, source="database")
 
     def _from_database(self, key: Key) -> dict[str, Any]:

@@ -47,6 +47,12 @@ def _p3(o: BenchOptions) -> Measurement:
     return batch_rescore(rounds=3 if o.quick else 7)
 
 
+def _p4(o: BenchOptions) -> Measurement:
+    from rescore.bench.population import population_rescore
+
+    return population_rescore(o.population_sizes[:1] if o.quick else o.population_sizes)
+
+
 def _p5(o: BenchOptions) -> Measurement:
     from rescore.bench.api import lookup_load
 
@@ -57,6 +63,7 @@ BENCHMARKS: dict[str, Callable[[BenchOptions], Measurement]] = {
     "P1": _p1,
     "P2": _p2,
     "P3": _p3,
+    "P4": _p4,
     "P5": _p5,
 }
 

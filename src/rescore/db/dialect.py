@@ -2,15 +2,22 @@
 
 - inserting events while ignoring duplicate ``event_id`` and learning which rows were new;
 - the coalescing upsert of pending work (priority and watermark only rise);
-- the row lock taken when workers claim work (``FOR UPDATE SKIP LOCKED`` where the database has
-  it; SQLite has one writer at a time, so a plain select inside ``BEGIN IMMEDIATE`` suffices).
+- the row lock taken when workers claim work (``FOR UPDATE SKIP LOCKED`` on PostgreSQL and
+  MariaDB/MySQL; SQLite has one writer at a time, so a plain select inside ``BEGIN IMMEDIATE``
+  suffices), and the plain row lock a worker takes on its own claims before it writes;
+- waking workers in other processes (``pg_notify`` on PostgreSQL, committed with the work);
+- bulk writes: ``COPY`` on PostgreSQL for big batches of events and history rows. MariaDB/MySQL
+  need nothing here: PyMySQL already sends an ``executemany`` insert as multi-row ``INSERT``
+  statements, and SQLAlchemy batches ``INSERT ... RETURNING`` into multi-row statements too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import Connection, Select
 from sqlalchemy.dialects import mysql, postgresql, sqlite
@@ -19,7 +26,23 @@ from sqlalchemy.sql.dml import Insert
 from rescore.db.schema import events, pending
 from rescore.exceptions import InvalidInput
 
-__all__ = ["for_claim", "insert_new_events", "upsert_pending"]
+__all__ = [
+    "COPY_THRESHOLD",
+    "WAKE_CHANNEL",
+    "bulk_insert",
+    "for_claim",
+    "for_write",
+    "insert_new_events",
+    "notify",
+    "upsert_pending",
+]
+
+#: Rows from which a PostgreSQL insert goes through COPY (below it, COPY's set-up costs more
+#: than it saves; measured in ADR 0010).
+COPY_THRESHOLD = 200
+
+#: The PostgreSQL channel ingest notifies when it queues critical work.
+WAKE_CHANNEL = "rescore_work"
 
 
 def _insert(conn: Connection, table: sa.Table) -> Any:
@@ -40,6 +63,8 @@ def insert_new_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[
     {event_id: seq} of the new ones (a batch belongs to one tenant)."""
     if not rows:
         return {}
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
+        return _copy_new_events(conn, rows)
     stmt = _insert(conn, events)
     if conn.dialect.name in ("mysql", "mariadb"):
         stmt = stmt.prefix_with("IGNORE")
@@ -55,6 +80,8 @@ def upsert_pending(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     ``first_seq`` only falls, so the row always covers every event not yet reflected."""
     if not rows:
         return
+    # one order for every writer, so two transactions never lock the same rows crosswise
+    rows = sorted(rows, key=lambda r: (r["tenant"], r["pack"], r["entity"]))
     stmt: Insert = _insert(conn, pending)
     sqlite_ = conn.dialect.name == "sqlite"
     hi: Any = sa.func.max if sqlite_ else sa.func.greatest  # SQLite's max(a, b) is scalar
@@ -80,3 +107,83 @@ def for_claim(conn: Connection, query: Select[Any]) -> Select[Any]:
     if conn.dialect.name == "sqlite":
         return query
     return query.with_for_update(skip_locked=True)
+
+
+def for_write(conn: Connection, query: Select[Any]) -> Select[Any]:
+    """Lock the selected rows until the transaction ends (waiting for other holders)."""
+    if conn.dialect.name == "sqlite":
+        return query
+    return query.with_for_update()
+
+
+def notify(conn: Connection, channel: str = WAKE_CHANNEL, payload: str = "") -> None:
+    """Wake listeners in other processes when this transaction commits (PostgreSQL only;
+    elsewhere workers poll)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_notify(channel, payload)))
+
+
+def bulk_insert(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many rows: ``COPY`` on PostgreSQL for big batches, ``executemany`` otherwise."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
+        columns = [c.name for c in table.columns if c.name in rows[0]]
+        _copy(conn, table.name, columns, rows)
+        return
+    conn.execute(table.insert(), list(rows))
+
+
+def _copy_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: rescore stores UTC-aware datetimes only")
+        return value.astimezone(UTC).replace(tzinfo=None)
+    if isinstance(value, dict | list | tuple):
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    return value
+
+
+def _copy(
+    conn: Connection, table: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> None:
+    names = ", ".join(f'"{c}"' for c in columns)
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cursor, cursor.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row(tuple(_copy_value(row[c]) for c in columns))
+
+
+_EVENT_COLUMNS = (
+    "event_id",
+    "tenant",
+    "pack",
+    "type",
+    "entity",
+    "lane",
+    "occurred_at",
+    "received_at",
+    "payload",
+)
+
+
+def _copy_new_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """COPY into a session-local staging table, then one ``INSERT ... SELECT`` that skips
+    stored ids; ``ord`` keeps the batch's order in the sequence numbers."""
+    conn.exec_driver_sql(
+        "CREATE TEMP TABLE IF NOT EXISTS rescore_events_in ("
+        "ord integer, event_id text, tenant text, pack text, type text, entity text, "
+        "lane text, occurred_at timestamp, received_at timestamp, payload json"
+        ") ON COMMIT DELETE ROWS"
+    )
+    staged = [{"ord": i} | dict(row) for i, row in enumerate(rows)]
+    _copy(conn, "rescore_events_in", ("ord", *_EVENT_COLUMNS), staged)
+    names = ", ".join(_EVENT_COLUMNS)
+    result = conn.exec_driver_sql(
+        f"INSERT INTO rescore_events ({names}) SELECT {names} FROM rescore_events_in "  # noqa: S608
+        "ORDER BY ord ON CONFLICT (tenant, event_id) DO NOTHING RETURNING event_id, seq"
+    )
+    new: dict[str, int] = dict(result.all())
+    conn.exec_driver_sql("TRUNCATE rescore_events_in")
+    return new

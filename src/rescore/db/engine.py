@@ -8,6 +8,12 @@ polls with sleeps of up to 100 ms and no fairness, which under a steady stream o
 transactions starved the workers for seconds (measured: critical p99 8.5 s before, see the
 issue note).
 Driver errors that mean "the database is not there" become :class:`StorageUnavailable`.
+
+PostgreSQL and MariaDB/MySQL get a pool that checks connections before use and the READ
+COMMITTED isolation level on both (MariaDB defaults to REPEATABLE READ, whose gap locks made
+concurrent ingest and claims deadlock-prone; one level for both keeps one behaviour).
+:meth:`Database.listen` gives PostgreSQL's LISTEN, so workers in other processes wake the
+moment critical work is committed.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from sqlalchemy.pool import StaticPool
 
 from rescore.exceptions import InvalidInput, StorageUnavailable
 
-__all__ = ["Database"]
+__all__ = ["Database", "Listener"]
 
 
 def _json_dumps(value: Any) -> str:
@@ -54,6 +60,8 @@ class Database:
             self.engine = sa.create_engine(
                 self.url,
                 pool_pre_ping=True,
+                pool_recycle=3600,
+                isolation_level="READ COMMITTED",
                 json_serializer=_json_dumps,
                 json_deserializer=orjson.loads,
             )
@@ -103,6 +111,63 @@ class Database:
         self.engine.dispose()
         if self.reader is not self.engine:
             self.reader.dispose()
+
+    def listen(self, channel: str) -> Listener | None:
+        """A LISTEN connection on ``channel`` (PostgreSQL); None where the database has none."""
+        if self.dialect != "postgresql":
+            return None
+        return Listener(self.url.set(drivername="postgresql"), channel)
+
+
+class Listener:
+    """One dedicated autocommit connection that LISTENs; ``wait`` blocks until a NOTIFY.
+
+    Example::
+
+        listener = db.listen("rescore_work")
+        while running:
+            if listener.wait(1.0):
+                wake_the_critical_worker()
+    """
+
+    def __init__(self, url: sa.URL, channel: str) -> None:
+        import psycopg
+
+        self._url = url.render_as_string(hide_password=False)
+        self._channel = channel
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        if self._conn is None or self._conn.closed:
+            try:
+                self._conn = psycopg.connect(self._url, autocommit=True)
+                self._conn.execute(f'LISTEN "{self._channel}"')
+            except psycopg.OperationalError as exc:
+                self._conn = None
+                raise StorageUnavailable(f"database unavailable: {exc}") from exc
+        return self._conn
+
+    def wait(self, timeout: float) -> bool:
+        """True when a notification arrived within ``timeout`` seconds (all pending ones are
+        consumed)."""
+        import psycopg
+
+        conn = self._connect()
+        try:
+            got = any(True for _ in conn.notifies(timeout=timeout, stop_after=1))
+            while got and any(True for _ in conn.notifies(timeout=0, stop_after=1)):
+                pass
+        except psycopg.OperationalError as exc:
+            self.close()
+            raise StorageUnavailable(f"database unavailable: {exc}") from exc
+        return got
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 class TurnLock:

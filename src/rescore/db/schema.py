@@ -11,6 +11,11 @@
 
 Every row belongs to a ``tenant`` (seed 003's ``business_id``; ``"default"`` for a single
 business): an API key of one tenant never reads or writes another tenant's rows.
+
+MariaDB/MySQL need two types spelled out: ``DATETIME(6)`` (a plain ``DATETIME`` drops the
+microseconds that order changes and answer ``as_of``) and ``DOUBLE`` (``FLOAT`` is single
+precision there). Every key fits InnoDB's 3072-byte index limit in utf8mb4 (the widest,
+``rescore_scores``' primary key, is 1280 bytes).
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import mysql
+from sqlalchemy.types import TypeEngine
 
 __all__ = ["DEFAULT_TENANT", "api_keys", "events", "history", "metadata", "pending", "scores"]
 
@@ -45,6 +52,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     impl = DateTime
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime())
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -63,6 +75,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 Seq = BigInteger().with_variant(Integer(), "sqlite")
+Value = Float().with_variant(mysql.DOUBLE(asdecimal=False), "mysql", "mariadb")
 Key = String(128)
 Name = String(64)
 
@@ -103,6 +116,7 @@ pending = Table(
     Column("claimed_at", UTCDateTime(), nullable=True),
     Column("claim_watermark", Seq, nullable=True),
     Index("ix_rescore_pending_claim", "state", "priority", "available_at"),
+    Index("ix_rescore_pending_claimed_by", "claimed_by"),
 )
 
 scores = Table(
@@ -113,7 +127,7 @@ scores = Table(
     Column("entity", Key, primary_key=True),
     Column("scorer", Name, primary_key=True),
     Column("version", String(32), nullable=False),
-    Column("value", Float, nullable=False),
+    Column("value", Value, nullable=False),
     Column("components", JSON(), nullable=False),
     Column("reasons", JSON(), nullable=False),
     Column("features", JSON(), nullable=False),
@@ -131,8 +145,8 @@ history = Table(
     Column("entity", Key, nullable=False),
     Column("scorer", Name, nullable=False),
     Column("version", String(32), nullable=False),
-    Column("before_value", Float, nullable=True),
-    Column("after_value", Float, nullable=False),
+    Column("before_value", Value, nullable=True),
+    Column("after_value", Value, nullable=False),
     Column("deltas", JSON(), nullable=False),
     Column("components", JSON(), nullable=False),
     Column("reasons", JSON(), nullable=False),

@@ -8,15 +8,18 @@ Two workers share the engine:
   as ``flush_size`` entities wait, whichever comes first, in batches of ``batch_size``.
 
 Both also wake every ``poll_interval`` to pick up work queued by other processes (a CLI
-``ingest`` beside a running ``worker``). A third thread runs the packs' schedules (nightly
-retraining and the like) when they fall due. ``stop()`` lets the batch in hand finish, then
-hands back anything still claimed.
+``ingest`` beside a running ``worker``); on PostgreSQL a fourth thread LISTENs, so critical
+work queued by another process (the API, a poller) wakes the critical worker at once. A third
+thread runs the packs' schedules (nightly retraining and the like) when they fall due.
+``stop()`` lets the batch in hand finish, then hands back anything still claimed; a batch that
+fails on an error (a deadlock, a lost connection) hands its claims back at once too.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
@@ -24,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from types import TracebackType
 
+from rescore.db.dialect import WAKE_CHANNEL
 from rescore.engine import Engine, IngestResult, Observer
 from rescore.exceptions import StorageUnavailable
 from rescore.routing import Lane
@@ -77,7 +81,8 @@ class EmbeddedRuntime:
     def __init__(self, engine: Engine, *, name: str | None = None) -> None:
         self.engine = engine
         self.settings = engine.settings
-        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        # the random part keeps a restarted process (same host, same pid) apart from the dead one
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
         self.critical_ready = threading.Event()
         self._normal_due = threading.Condition()
         self._normal_waiting = 0
@@ -109,6 +114,8 @@ class EmbeddedRuntime:
             "normal": self._normal_loop,
             "schedule": self._schedule_loop,
         }
+        if self.engine.db.dialect == "postgresql":
+            loops["listen"] = self._listen_loop
         for label, loop in loops.items():
             thread = threading.Thread(target=loop, name=f"rescore-{label}", daemon=True)
             self._threads.append(thread)
@@ -171,6 +178,22 @@ class EmbeddedRuntime:
                 self._drain(Lane.NORMAL)
                 deadline = time.monotonic() + self.settings.flush_interval
 
+    def _listen_loop(self) -> None:
+        """Wake the critical worker when another process commits critical work."""
+        listener = self.engine.db.listen(WAKE_CHANNEL)
+        assert listener is not None
+        try:
+            while not self._stopping.is_set():
+                self.last_beat["listen"] = time.monotonic()
+                try:
+                    if listener.wait(min(1.0, self.settings.poll_interval)):
+                        self.critical_ready.set()
+                except StorageUnavailable as exc:
+                    log.warning("listen: %s; retrying", exc)
+                    self._stopping.wait(self.settings.poll_interval)
+        finally:
+            listener.close()
+
     def _schedule_loop(self) -> None:
         """Run each schedule when it falls due; a failing job is logged, not fatal."""
         schedules = [*core_schedules(self.settings), *self.engine.registry.schedules()]
@@ -205,11 +228,19 @@ class EmbeddedRuntime:
                 self._stopping.wait(self.settings.poll_interval)
                 return
             except Exception:
-                log.exception("%s worker failed on a batch; it will be retaken", lane)
+                log.exception("%s worker failed on a batch; handing it back", lane)
+                self._release(lane)
                 self._stopping.wait(self.settings.poll_interval)
                 return
             if report.claimed == 0:
                 return
+
+    def _release(self, lane: Lane) -> None:
+        try:
+            with self.engine.db.begin() as conn:
+                self.engine.queue.release(conn, self._worker(lane))
+        except Exception:
+            log.warning("could not hand back claimed work; it is retaken after its lease")
 
     def drain_all(self, lanes: Sequence[Lane] = (Lane.CRITICAL, Lane.NORMAL)) -> None:
         """Process everything pending now, in this thread (for CLIs and tests)."""
