@@ -40,11 +40,11 @@ def commands(pack: LeadsPack) -> list[click.Command]:
     @click.option("--as-of", help="Reference time (ISO 8601, UTC); default: the pack's clock.")
     def generate(contacts: int, out: Path, seed: int, chunk_size: int, as_of: str | None) -> None:
         """Write a synthetic population of Mexican contacts and validations to Parquet."""
-        from rescore.cli import _progress
+        from rescore.cli import progress_bar
         from rescore.packs.leads.generator import write_parquet
 
         at = _as_of(as_of) if as_of else pack.as_of()
-        with _progress() as progress:
+        with progress_bar() as progress:
             task = progress.add_task("generating contacts", total=contacts)
             counts = write_parquet(
                 out,

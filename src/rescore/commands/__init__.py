@@ -1,0 +1,1 @@
+"""The ``rescore`` subcommands, by theme; importing a module registers its commands."""

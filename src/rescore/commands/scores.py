@@ -1,0 +1,275 @@
+"""Commands that rescore, show, explain and export scores."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+from rich.table import Table
+
+from rescore.cli import (
+    console,
+    engine_options,
+    env_var,
+    errors,
+    main,
+    make_settings,
+    opened,
+    progress_bar,
+)
+from rescore.engine import Engine
+from rescore.plugins import discover
+from rescore.settings import Settings
+
+
+@main.command("rescore")
+@engine_options
+@click.argument("pack")
+@click.argument("entities", nargs=-1)
+@click.option("--all", "everyone", is_flag=True, help="Rescore every entity in the source.")
+@click.option(
+    "--batch-size", type=click.IntRange(1), help="Entities per batch.", **env_var("batch_size")
+)
+@click.option(
+    "--from-parquet",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="With --all and a vectorized pack: read the population from this Parquet folder.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --all and a vectorized pack: write the scores to this Parquet folder.",
+)
+@click.option("--no-store", is_flag=True, help="With --out: skip writing the score store.")
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(1000),
+    default=500_000,
+    help="Entities scored at once by a vectorized pack.",
+)
+def rescore_cmd(
+    pack: str,
+    entities: Sequence[str],
+    everyone: bool,
+    from_parquet: Path | None,
+    out: Path | None,
+    no_store: bool,
+    chunk_size: int,
+    **options: Any,
+) -> None:
+    """Rescore ENTITIES of PACK now (or --all of them), every scorer, with a progress bar.
+
+    With --all, a pack that offers a vectorized form (leads) scores its whole population in
+    chunks, from the source database or --from-parquet, and writes the score store (history
+    only where a score changed) and/or Parquet files (--out; --no-store skips the store).
+    """
+    if bool(entities) == everyone:
+        raise click.UsageError("name entities or pass --all (not both)")
+    settings = make_settings(**options)
+    population = (from_parquet, out, no_store, chunk_size)
+    if everyone and _rescore_population(settings, pack, *population):
+        return
+    if from_parquet or out or no_store:
+        raise click.UsageError(
+            "--from-parquet, --out and --no-store need --all and a vectorized pack"
+        )
+    with opened(settings) as engine:
+        keys = list(engine.entity_keys(pack)) if everyone else list(entities)
+        changed = failed = 0
+        with progress_bar() as progress:
+            task = progress.add_task(f"rescoring {pack}", total=len(keys))
+            for start in range(0, len(keys), settings.batch_size):
+                report = engine.recompute(
+                    pack, keys[start : start + settings.batch_size], tenant=settings.tenant
+                )
+                changed += sum(1 for o in report.outcomes if o.changes)
+                failed += len(report.failures)
+                for failure in report.failures[:5]:
+                    errors.print(f"{failure.work.entity}: {failure.error}", highlight=False)
+                progress.advance(task, report.claimed)
+    console.print(f"rescored {len(keys) - failed} of {len(keys)}; {changed} changed")
+    if failed:
+        sys.exit(1)
+
+
+def _rescore_population(
+    settings: Settings,
+    pack_name: str,
+    from_parquet: Path | None,
+    out: Path | None,
+    no_store: bool,
+    chunk_size: int,
+) -> bool:
+    """Rescore a vectorized pack's whole population; False if the pack has no such form."""
+    from rescore.population import (
+        DatabaseSource,
+        ParquetSource,
+        Source,
+        rescore_population,
+        vectorized,
+    )
+
+    pack = discover(settings.packs)[pack_name]
+    form = vectorized(pack)
+    if form is None:
+        return False
+    if no_store and out is None:
+        raise click.UsageError("--no-store needs --out (the scores must go somewhere)")
+    started = time.perf_counter()
+    if no_store and from_parquet is not None:
+        engine = None
+        source: Source = ParquetSource(from_parquet)
+    else:
+        engine = Engine.from_settings(settings)
+        engine.migrate()
+        source = ParquetSource(from_parquet) if from_parquet else DatabaseSource(engine.source)
+    try:
+        with progress_bar() as progress:
+            task = progress.add_task(f"rescoring {pack_name}", total=form.population_size(source))
+            report = rescore_population(
+                engine,
+                pack_name,
+                pack,
+                source,
+                chunk_size=chunk_size,
+                out=out,
+                store=not no_store,
+                tenant=settings.tenant,
+                progress=lambda n: progress.advance(task, n),
+            )
+    finally:
+        if engine is not None:
+            engine.close()
+    seconds = time.perf_counter() - started
+    console.print(
+        f"rescored {report.entities:,} in {seconds:.1f} s ({report.entities / seconds:,.0f}/s): "
+        f"scoring {report.score_seconds:.1f} s, parquet {report.parquet_seconds:.1f} s, "
+        f"store {report.store_seconds:.1f} s; {report.changed:,} changed"
+        + (f", {report.stale:,} stale" if report.stale else "")
+        + (f"; wrote {len(report.files)} files to {out}" if out else ""),
+        highlight=False,
+    )
+    return True
+
+
+class IsoDateTime(click.ParamType[datetime]):
+    """An ISO 8601 time; without a zone it is taken as UTC."""
+
+    name = "ISO-TIME"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            parsed = datetime.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time, e.g. 2026-01-23T10:30:00Z", param, ctx)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+@main.command()
+@engine_options
+@click.argument("pack")
+@click.argument("entity")
+@click.option(
+    "--as-of", "as_of", type=IsoDateTime(), help="Show the scores in force then (ISO 8601)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def show(pack: str, entity: str, as_of: datetime | None, as_json: bool, **options: Any) -> None:
+    """Show ENTITY's scores with their breakdown, now or --as-of a past time."""
+    settings = make_settings(**options)
+    with opened(settings) as engine:
+        if as_of is not None:
+            rows = {
+                n: (e.after, e.components, e.version)
+                for n, e in engine.as_of(pack, entity, as_of, tenant=settings.tenant).items()
+            }
+        else:
+            rows = {
+                n: (s.value, s.components, s.version)
+                for n, s in engine.current(pack, entity, tenant=settings.tenant).items()
+            }
+    if as_json:
+        data = {n: {"value": v, "components": c, "version": ver} for n, (v, c, ver) in rows.items()}
+        click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+        return
+    table = Table(title=f"{pack} {entity}" + (f" as of {as_of}" if as_of else ""))
+    for column in ("scorer", "value", "breakdown", "version"):
+        table.add_column(column)
+    for name, (value, components, version) in rows.items():
+        parts = ", ".join(f"{k} {v:g}" for k, v in components.items())
+        table.add_row(name, f"{value:g}", parts, version)
+    console.print(table)
+
+
+@main.command()
+@engine_options
+@click.argument("pack")
+@click.argument("entity")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, help="Changes to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def explain(pack: str, entity: str, limit: int, as_json: bool, **options: Any) -> None:
+    """Why did ENTITY's score change? Each change with its component deltas and events."""
+    settings = make_settings(**options)
+    with opened(settings) as engine:
+        found = engine.explain(pack, entity, tenant=settings.tenant, limit=limit)
+    if as_json:
+        click.echo(orjson.dumps(found.as_dict(), option=orjson.OPT_INDENT_2).decode())
+        return
+    console.print(
+        f"[bold]{pack} {entity}[/bold]: "
+        + ", ".join(f"{n} {s.value:g}" for n, s in found.current.items())
+    )
+    for change in found.changes:
+        before = "new" if change.before is None else f"{change.before:g}"
+        moved = {k: v for k, v in change.deltas.items() if v}
+        causes = [found.causes[i] for i in change.event_ids if i in found.causes]
+        why = (
+            ", ".join(f"{c.type} ({c.occurred_at:%Y-%m-%d %H:%M})" for c in causes)
+            or "manual rescore"
+        )
+        console.print(
+            f"{change.changed_at:%Y-%m-%d %H:%M:%S} {change.scorer}: {before} -> "
+            f"{change.after:g}  [{', '.join(f'{k} {v:+g}' for k, v in moved.items())}]  "
+            f"because: {why}",
+            highlight=False,
+            markup=False,
+        )
+
+
+@main.command()
+@engine_options
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the snapshot files.",
+    **env_var("snapshot_dir"),
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "parquet", "both"]),
+    default="both",
+    help="Snapshot format.",
+)
+@click.option("--pack", help="Only this pack.")
+def export(out: Path | None, fmt: str, pack: str | None, **options: Any) -> None:
+    """Export every current score to CSV and/or Parquet, one wide row per entity."""
+    from rescore.snapshot import FORMATS, export_snapshot  # polars: only when exporting
+
+    settings = make_settings(**options)
+    formats = FORMATS if fmt == "both" else (fmt,)
+    with opened(settings) as engine:
+        paths = export_snapshot(engine, out or settings.snapshot_dir, formats=formats, pack=pack)
+    if not paths:
+        console.print("no scores to export yet: run `rescore rescore PACK --all` or a worker first")
+    for path in paths:
+        console.print(f"wrote {path}")

@@ -1,0 +1,144 @@
+"""What the engine reports: ingest results, rescoring outcomes, failures, explanations, and
+the observer hooks that receive them (metrics, live displays, waking workers, cache
+invalidation)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from rescore.events import Event
+from rescore.queue import PendingWork
+from rescore.routing import Lane
+from rescore.store import Change, HistoryEntry, StoredScore
+
+__all__ = [
+    "BatchReport",
+    "Cause",
+    "Explanation",
+    "Failure",
+    "IngestResult",
+    "Observer",
+    "Outcome",
+]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class IngestResult:
+    """What ingest did: new events stored, duplicates acknowledged, entities queued by lane."""
+
+    accepted: int
+    duplicates: int
+    queued: Mapping[str, int]
+    events: tuple[Event, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Cause:
+    """An event that moved a score, as history and latency reports need it."""
+
+    event_id: str
+    type: str
+    lane: Lane
+    seq: int
+    occurred_at: datetime
+    received_at: datetime
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Outcome:
+    """One entity rescored: what changed and which events caused it."""
+
+    tenant: str
+    pack: str
+    entity: str
+    lane: Lane | None
+    changes: tuple[Change, ...]
+    causes: tuple[Cause, ...]
+    stale: bool
+    committed_at: datetime
+    values: Mapping[str, float] = field(default_factory=dict)  # of the scorers that ran
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Failure:
+    work: PendingWork
+    error: str
+    dead: bool
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BatchReport:
+    """One worker step: how many rows it claimed, what it wrote, what failed."""
+
+    claimed: int = 0
+    outcomes: tuple[Outcome, ...] = ()
+    failures: tuple[Failure, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Explanation:
+    """Why an entity's scores are what they are: current values, changes and their events."""
+
+    pack: str
+    entity: str
+    current: Mapping[str, StoredScore]
+    changes: tuple[HistoryEntry, ...]
+    causes: Mapping[str, Cause]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (the CLI's ``--json`` and the HTTP API answer with it)."""
+        return {
+            "pack": self.pack,
+            "entity": self.entity,
+            "current": {
+                n: {"value": s.value, "components": dict(s.components), "version": s.version}
+                for n, s in self.current.items()
+            },
+            "changes": [self._change(c) for c in self.changes],
+        }
+
+    def _change(self, change: HistoryEntry) -> dict[str, Any]:
+        causes = [self.causes[i] for i in change.event_ids if i in self.causes]
+        return {
+            "scorer": change.scorer,
+            "version": change.version,
+            "before": change.before,
+            "after": change.after,
+            "deltas": dict(change.deltas),
+            "reasons": list(change.reasons),
+            "changed_at": change.changed_at.isoformat(),
+            "events": [
+                {
+                    "event_id": e.event_id,
+                    "type": e.type,
+                    "lane": e.lane.value,
+                    "occurred_at": e.occurred_at.isoformat(),
+                    "payload": dict(e.payload),
+                }
+                for e in causes
+            ],
+        }
+
+
+class Observer:
+    """Hooks around the engine's steps (metrics, live displays, waking workers).
+
+    Subclass and override what you need; every hook is a no-op here. Hooks run after the
+    transaction they report on has committed.
+    """
+
+    def ingested(self, result: IngestResult) -> None:
+        """Events were stored and work was queued."""
+
+    def recomputed(self, outcomes: Sequence[Outcome]) -> None:
+        """Entities were rescored and written."""
+
+    def failed(self, failure: Failure) -> None:
+        """An entity's recompute failed (and maybe was dead-lettered)."""
+
+    def requeued(self, queued: Mapping[str, int]) -> None:
+        """Events arrived for entities while they were being rescored; they wait again."""
