@@ -313,8 +313,11 @@ def _celery(*, beat: bool, concurrency: int, queues: str, **options: Any) -> Non
     settings = make_settings(**options)
     if not settings.broker_url:
         raise click.UsageError("--celery needs --broker-url (or RESCORE_BROKER_URL)")
-    with opened(settings):
-        pass  # migrate once here, not in every task
+    engine = Engine.from_settings(settings)
+    try:
+        engine.migrate()  # once here, not in every task
+    finally:
+        engine.close()
     app = create_celery(settings)
     if beat:
         schedule = Path(".rescore") / "celerybeat-schedule"
