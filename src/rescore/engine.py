@@ -420,7 +420,8 @@ class Engine:
         """Rescore entities now, every scorer, outside the queue (manual or batch rescoring).
 
         The write carries each entity's newest event as its watermark, so it never hides a
-        newer queued event's effect."""
+        newer queued event's effect. An entity a worker is rescoring at this moment is left
+        to that worker (its outcome says ``stale``)."""
         self.registry[pack]
         with self.db.read() as conn:
             marks = self._watermarks(conn, tenant, pack, entities)
@@ -442,7 +443,9 @@ class Engine:
         ]
         ok, bad = self._compute(tenant, pack, planned)
         with self.db.begin() as conn:
-            written = self.store.write(conn, [c for c, _ in ok], self.clock())
+            busy = self.queue.in_flight(conn, tenant, pack, [c.entity for c, _ in ok])
+            mine = [c for c, _ in ok if c.entity not in busy]
+            written = self.store.write(conn, mine, self.clock())
         committed = self.clock()
         kept = {c.entity for c in written}
         outcomes = tuple(self._outcome(c, None, [], c.entity not in kept, committed) for c, _ in ok)

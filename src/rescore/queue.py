@@ -123,6 +123,25 @@ class WorkQueue:
             found.update(tuple(r) for r in conn.execute(for_write(conn, query)))
         return found & set(keys)
 
+    def in_flight(
+        self, conn: Connection, tenant: str, pack: str, entities: Sequence[str]
+    ) -> set[str]:
+        """Of ``entities``, those a worker is rescoring now, locked until the transaction ends.
+
+        A manual recompute leaves them to that worker: two writers of the same change would
+        both write its history row."""
+        found: set[str] = set()
+        wanted = sorted(set(entities))
+        for start in range(0, len(wanted), 500):
+            query = sa.select(pending.c.entity).where(
+                pending.c.tenant == tenant,
+                pending.c.pack == pack,
+                pending.c.entity.in_(wanted[start : start + 500]),
+                pending.c.state == CLAIMED,
+            )
+            found.update(conn.execute(for_write(conn, query)).scalars())
+        return found
+
     def claim(
         self,
         conn: Connection,

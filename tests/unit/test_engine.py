@@ -211,3 +211,15 @@ def test_tenants_are_isolated(engine: Engine) -> None:
         engine.current("toy", "x")  # the default tenant has no scores
     with engine.db.read() as conn:
         assert engine.queue.counts(conn, tenant="acme") == {"critical": 0, "normal": 0, "dead": 0}
+
+
+def test_recompute_leaves_an_entity_a_worker_is_rescoring_to_that_worker(engine: Engine) -> None:
+    put_items(engine, x=(10, 20), y=(1, 1))
+    engine.ingest([event("e1", "a_changed", "x")])
+    with engine.db.begin() as conn:
+        engine.queue.claim(conn, "busy-worker", engine.clock(), lane=None, limit=10)
+    report = engine.recompute("toy", ["x", "y"])
+    by_entity = {o.entity: o for o in report.outcomes}
+    assert by_entity["x"].stale, "x is being rescored by busy-worker"
+    assert not by_entity["y"].stale
+    assert history_rows(engine) == 3, "only y's three scorers were written"
