@@ -6,7 +6,7 @@ Routing is data each pack declares (``Pack.register_event_types``), never code i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -90,6 +90,3 @@ class Router:
 
     def routes(self, pack: str) -> Mapping[str, Route]:
         return self._by_pack.get(pack, {})
-
-    def types(self, pack: str) -> Iterable[str]:
-        return sorted(self._by_pack.get(pack, {}))

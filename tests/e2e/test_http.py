@@ -12,6 +12,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from conftest import event
 from helpers import run, serving
 from rescore.packs.credit.simulator import default_client
 
@@ -60,16 +61,6 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     ).stdout.strip()
     with serving(where, env) as url:
         yield Api(url, db, keys)
-
-
-def event(event_id: str, type_: str, entity: str, **payload: Any) -> dict[str, Any]:
-    return {
-        "event_id": event_id,
-        "type": type_,
-        "entity": entity,
-        "occurred_at": "2026-01-23T10:30:00Z",
-        "payload": payload,
-    }
 
 
 def test_health_needs_no_key_and_ready_reports_its_checks(api: Api) -> None:

@@ -37,31 +37,53 @@ Key = tuple[str, str, str]  # tenant, pack, entity
 META_COLUMNS = ("tenant", "entity", "watermark", "computed_at")
 
 
-def score_view(
-    tenant: str, pack: str, entity: str, stored: Mapping[str, StoredScore]
+def view(
+    tenant: str, pack: str, entity: str, scores: Mapping[str, dict[str, Any]]
 ) -> dict[str, Any]:
-    """The JSON-ready view of an entity's current scores (without the per-request fields)."""
-    updated = max(s.computed_at for s in stored.values())
+    """The JSON-ready view of an entity's scores (without the per-request fields); each score
+    is a dict as :func:`score_dict` makes it."""
     return {
         "tenant": tenant,
         "pack": pack,
         "entity": entity,
-        "scores": {
-            name: {
-                "value": s.value,
-                "components": dict(s.components),
-                "reasons": list(s.reasons),
-                "version": s.version,
-                "watermark": s.watermark,
-                "changed_at": s.changed_at.isoformat(),
-                "computed_at": s.computed_at.isoformat(),
-            }
-            for name, s in stored.items()
-        },
-        "versions": {name: s.version for name, s in stored.items()},
-        "watermark": max(s.watermark for s in stored.values()),
-        "updated_at": updated.isoformat(),
+        "scores": dict(scores),
+        "versions": {name: s["version"] for name, s in scores.items()},
+        "watermark": max(s["watermark"] for s in scores.values()),
+        "updated_at": max((s["computed_at"] for s in scores.values()), key=datetime.fromisoformat),
     }
+
+
+def score_dict(
+    value: float,
+    components: Mapping[str, float],
+    reasons: Sequence[str],
+    version: str,
+    watermark: int,
+    changed_at: datetime,
+    computed_at: datetime,
+) -> dict[str, Any]:
+    return {
+        "value": value,
+        "components": dict(components),
+        "reasons": list(reasons),
+        "version": version,
+        "watermark": watermark,
+        "changed_at": changed_at.isoformat(),
+        "computed_at": computed_at.isoformat(),
+    }
+
+
+def score_view(
+    tenant: str, pack: str, entity: str, stored: Mapping[str, StoredScore]
+) -> dict[str, Any]:
+    """The view of an entity's current scores."""
+    scores = {
+        name: score_dict(
+            s.value, s.components, s.reasons, s.version, s.watermark, s.changed_at, s.computed_at
+        )
+        for name, s in stored.items()
+    }
+    return view(tenant, pack, entity, scores)
 
 
 class Lookup(Observer):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 __all__ = [
     "MAX_BATCH",
@@ -196,6 +196,3 @@ class ReadyOut(BaseModel):
     workers: bool | None = Field(description="None when this process runs no workers.")
     lag_seconds: dict[str, float] = Field(description="Age of the oldest waiting work, by lane.")
     max_lag_seconds: dict[str, float]
-
-
-StrictNumber = StrictInt | StrictFloat

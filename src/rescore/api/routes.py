@@ -21,6 +21,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from rescore.api.deps import Admin, ApiState, Reader, State, Writer, state_of
+from rescore.api.lookup import score_dict, view
 from rescore.api.models import (
     MAX_BATCH,
     ErrorOut,
@@ -214,26 +215,14 @@ def _as_of_view(state: ApiState, key: tuple[str, str, str], at: datetime) -> dic
     tenant, pack, entity = key
     at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
     found = state.engine.as_of(pack, entity, at, tenant=tenant)
+    scores = {
+        n: score_dict(
+            e.after, e.components, e.reasons, e.version, e.watermark, e.changed_at, e.changed_at
+        )
+        for n, e in found.items()
+    }
     newest = max(e.changed_at for e in found.values())
-    return {
-        "tenant": tenant,
-        "pack": pack,
-        "entity": entity,
-        "scores": {
-            n: {
-                "value": e.after,
-                "components": dict(e.components),
-                "reasons": list(e.reasons),
-                "version": e.version,
-                "watermark": e.watermark,
-                "changed_at": e.changed_at.isoformat(),
-                "computed_at": e.changed_at.isoformat(),
-            }
-            for n, e in found.items()
-        },
-        "versions": {n: e.version for n, e in found.items()},
-        "watermark": max(e.watermark for e in found.values()),
-        "updated_at": newest.isoformat(),
+    return view(tenant, pack, entity, scores) | {
         "age_seconds": round((at - newest).total_seconds(), 3),
         "pending": False,
         "stale": False,
