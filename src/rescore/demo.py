@@ -228,8 +228,7 @@ def _pace(started: float, sent: int, rate: float) -> None:
 def _wait_for_queue(engine: Engine, runtime: EmbeddedRuntime, console: Console) -> None:
     deadline = time.monotonic() + engine.settings.flush_interval * 5 + 30
     while time.monotonic() < deadline:
-        with engine.db.read() as conn:
-            counts = engine.queue.counts(conn)
+        counts = engine.pending_counts(tenant=None)
         if counts["critical"] == 0 and counts["normal"] == 0:
             return
         time.sleep(0.05)

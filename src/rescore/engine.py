@@ -19,21 +19,22 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from rescore.compute import Computer, Planned, cause_of
 from rescore.db.dialect import insert_new_events
 from rescore.db.engine import Database
 from rescore.db.schema import DEFAULT_TENANT, events
 from rescore.events import Event, EventIn, parse_events
-from rescore.exceptions import EntityNotFound, InvalidEvent, RescoreError, UnknownEventType
+from rescore.exceptions import EntityNotFound, InvalidEvent, UnknownEventType
+from rescore.keys import KeyStore
 from rescore.plugins import PackRegistry, discover
 from rescore.queue import PendingWork, WorkQueue
 from rescore.reports import (
@@ -46,7 +47,6 @@ from rescore.reports import (
     Outcome,
 )
 from rescore.routing import Lane
-from rescore.scoring import ScoreResult, evaluate
 from rescore.settings import Settings
 from rescore.store import Computed, HistoryEntry, ScoreStore, StoredScore, chunks
 
@@ -63,15 +63,11 @@ __all__ = [
 ]
 
 
+log = logging.getLogger(__name__)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(kw_only=True, slots=True)
-class _Planned:
-    work: PendingWork
-    causes: list[Cause]
-    names: tuple[str, ...]
 
 
 class Engine:
@@ -99,18 +95,18 @@ class Engine:
             lease_seconds=settings.lease_seconds,
         )
         self.store = ScoreStore()
+        self.keys = KeyStore(db)
+        self.computer = Computer(db=db, source=self.source, registry=registry, store=self.store)
 
     @classmethod
-    def from_settings(cls, settings: Settings, **kwargs: Any) -> Engine:
-        db = Database(settings.database_url)
+    def from_settings(cls, settings: Settings, *, create: bool = True, **kwargs: Any) -> Engine:
+        """The engine for ``settings``, no adapters attached (``rescore.bootstrap`` attaches
+        them). ``create=False`` refuses a SQLite file that does not exist yet."""
+        db = Database(settings.database_url, create=create)
         source = None
         if settings.source_url and settings.source_url != settings.database_url:
-            source = Database(settings.source_url)
-        engine = cls(db, discover(settings.packs), settings, source=source, **kwargs)
-        from rescore.runtime import observers_for  # the Celery dispatcher, the Redis cache
-
-        engine.observers.extend(observers_for(settings))
-        return engine
+            source = Database(settings.source_url, field="source_url", create=create)
+        return cls(db, discover(settings.packs), settings, source=source, **kwargs)
 
     def migrate(self, *, source_tables: bool = True) -> None:
         """Bring the core tables to the latest migration; create packs' source tables if
@@ -145,8 +141,7 @@ class Engine:
             queued=queued,
             events=tuple(stored),
         )
-        for observer in self.observers:
-            observer.ingested(result)
+        self._emit("ingested", result)
         return result
 
     def _event_rows(
@@ -231,7 +226,7 @@ class Engine:
             )
         if not claimed:
             return BatchReport()
-        computed, failures = self._compute_claimed(claimed)
+        computed, failures = self.computer.claimed(claimed)
         with self.db.begin(urgent=urgent) as conn:
             # a claim retaken after its lease belongs to the other worker now: write only ours
             mine = self.queue.held(conn, worker, claimed)
@@ -260,15 +255,23 @@ class Engine:
         queued = {"critical": 0, "normal": 0}
         for w in back:
             queued[w.lane.value] += 1
-        for observer in self.observers:
-            observer.requeued(queued)
+        self._emit("requeued", queued)
 
     def _notify(self, outcomes: Sequence[Outcome], failures: Sequence[Failure]) -> None:
-        for observer in self.observers:
-            if outcomes:
-                observer.recomputed(outcomes)
-            for failure in failures:
-                observer.failed(failure)
+        if outcomes:
+            self._emit("recomputed", outcomes)
+        for failure in failures:
+            self._emit("failed", failure)
+
+    def _emit(self, hook: str, *args: Any) -> None:
+        """Call ``hook`` on every observer after a commit. What was committed stays
+        committed: an observer that raises is logged and skipped, never turned into the
+        caller's error (dramatiq's ``emit_after`` does the same)."""
+        for observer in list(self.observers):
+            try:
+                getattr(observer, hook)(*args)
+            except Exception:
+                log.exception("observer %s failed in %s; ignored", type(observer).__name__, hook)
 
     @staticmethod
     def _outcome(
@@ -285,109 +288,6 @@ class Engine:
             committed_at=at,
             values={name: result.value for name, result in c.results.items()},
         )
-
-    def _compute_claimed(
-        self, claimed: Sequence[PendingWork]
-    ) -> tuple[list[tuple[Computed, _Planned]], list[tuple[PendingWork, str]]]:
-        groups: dict[tuple[str, str], list[PendingWork]] = defaultdict(list)
-        for w in claimed:
-            groups[(w.tenant, w.pack)].append(w)
-        computed: list[tuple[Computed, _Planned]] = []
-        failures: list[tuple[PendingWork, str]] = []
-        for (tenant, pack), works in groups.items():
-            with self.db.read() as conn:
-                causes = self._causes(conn, tenant, pack, works)
-            planned = [self._plan(pack, w, causes.get(w.entity, [])) for w in works]
-            ok, bad = self._compute(tenant, pack, planned)
-            computed.extend(ok)
-            failures.extend((p.work, error) for p, error in bad)
-        return computed, failures
-
-    def _plan(self, pack: str, work: PendingWork, causes: list[Cause]) -> _Planned:
-        graph = self.registry.graph(pack)
-        routes = self.registry.router.routes(pack)
-        named = {s for c in causes for s in routes[c.type].scorers}
-        names = graph.affected(named) if named else graph.order
-        return _Planned(work=work, causes=causes, names=names)
-
-    def _compute(
-        self, tenant: str, pack: str, planned: Sequence[_Planned]
-    ) -> tuple[list[tuple[Computed, _Planned]], list[tuple[_Planned, str]]]:
-        """Load inputs for many entities at once and run their scorers; failures stay per
-        entity so one bad entity does not sink its batch."""
-        graph = self.registry.graph(pack)
-        entities = [p.work.entity for p in planned]
-        known: dict[str, dict[str, StoredScore]] = {}
-        if any(len(p.names) < len(graph) for p in planned):  # else nothing stored is read
-            with self.db.read() as conn:
-                known = self.store.current(conn, pack, entities, tenant=tenant)
-        needed = [graph.plan(p.names, known.get(p.work.entity, {})) for p in planned]
-        parts = graph.parts({n for names in needed for n in names})
-        with self.source.read() as conn:
-            inputs = self.registry[pack].load_inputs(conn, entities, parts)
-        ok: list[tuple[Computed, _Planned]] = []
-        bad: list[tuple[_Planned, str]] = []
-        for p in planned:
-            try:
-                results = self._score(pack, p.work.entity, p.names, inputs, known)
-            except RescoreError as exc:
-                bad.append((p, f"{type(exc).__name__}: {exc}"))
-                continue
-            ok.append((self._computed(tenant, pack, p, results), p))
-        return ok, bad
-
-    def _score(
-        self,
-        pack: str,
-        entity: str,
-        names: Sequence[str],
-        inputs: Mapping[str, Mapping[str, Any]],
-        known: Mapping[str, Mapping[str, StoredScore]],
-    ) -> dict[str, ScoreResult]:
-        if entity not in inputs:
-            label = self.registry[pack].entity_label
-            raise EntityNotFound(f"no {label} {entity!r} in the {pack} source data")
-        stored = {n: s.as_result() for n, s in known.get(entity, {}).items()}
-        return evaluate(self.registry.graph(pack), inputs[entity], names, stored)
-
-    def _computed(
-        self, tenant: str, pack: str, p: _Planned, results: Mapping[str, ScoreResult]
-    ) -> Computed:
-        graph = self.registry.graph(pack)
-        return Computed(
-            tenant=tenant,
-            pack=pack,
-            entity=p.work.entity,
-            results=results,
-            versions={n: graph[n].version for n in results},
-            watermark=p.work.watermark,
-            event_ids=tuple(c.event_id for c in p.causes),
-        )
-
-    def _causes(
-        self, conn: Connection, tenant: str, pack: str, works: Sequence[PendingWork]
-    ) -> dict[str, list[Cause]]:
-        """The events each claimed entity has not yet reflected (its pending range)."""
-        ranges = {w.entity: (w.first_seq, w.watermark) for w in works}
-        low = min(lo for lo, _ in ranges.values())
-        found: dict[str, list[Cause]] = defaultdict(list)
-        for part in chunks(sorted(ranges)):
-            query = (
-                sa.select(events)
-                .where(
-                    events.c.tenant == tenant,
-                    events.c.pack == pack,
-                    events.c.entity.in_(part),
-                    events.c.seq >= low,
-                    events.c.lane != Lane.NONE.value,
-                )
-                .order_by(events.c.seq)
-            )
-            for row in conn.execute(query):
-                lo, hi = ranges[row.entity]
-                if lo <= row.seq <= hi:
-                    found[row.entity].append(_cause(row))
-        return found
 
     def settle(self, events: Sequence[Event], *, worker: str, timeout: float) -> bool:
         """Read-after-write: rescore the entities of ``events`` now, in this thread, and wait
@@ -424,10 +324,10 @@ class Engine:
         to that worker (its outcome says ``stale``)."""
         self.registry[pack]
         with self.db.read() as conn:
-            marks = self._watermarks(conn, tenant, pack, entities)
+            marks = _watermarks(conn, tenant, pack, entities)
         graph = self.registry.graph(pack)
         planned = [
-            _Planned(
+            Planned(
                 work=PendingWork(
                     tenant=tenant,
                     pack=pack,
@@ -441,7 +341,7 @@ class Engine:
             )
             for e in entities
         ]
-        ok, bad = self._compute(tenant, pack, planned)
+        ok, bad = self.computer.compute(tenant, pack, planned)
         with self.db.begin() as conn:
             busy = self.queue.in_flight(conn, tenant, pack, [c.entity for c, _ in ok])
             mine = [c for c, _ in ok if c.entity not in busy]
@@ -452,20 +352,6 @@ class Engine:
         failures = tuple(Failure(work=p.work, error=error, dead=False) for p, error in bad)
         self._notify(outcomes, failures)
         return BatchReport(claimed=len(planned), outcomes=outcomes, failures=failures)
-
-    @staticmethod
-    def _watermarks(
-        conn: Connection, tenant: str, pack: str, entities: Sequence[str]
-    ) -> dict[str, int]:
-        marks: dict[str, int] = {}
-        for part in chunks(sorted(set(entities))):
-            query = (
-                sa.select(events.c.entity, sa.func.max(events.c.seq))
-                .where(events.c.tenant == tenant, events.c.pack == pack, events.c.entity.in_(part))
-                .group_by(events.c.entity)
-            )
-            marks.update(dict(conn.execute(query).all()))
-        return marks
 
     def entity_keys(self, pack: str) -> Iterator[str]:
         """Every entity of a pack's source, streamed."""
@@ -517,19 +403,135 @@ class Engine:
                 query = sa.select(events).where(
                     events.c.tenant == tenant, events.c.event_id.in_(part)
                 )
-                causes.update({row.event_id: _cause(row) for row in conn.execute(query)})
+                causes.update({row.event_id: cause_of(row) for row in conn.execute(query)})
         return Explanation(
             pack=pack, entity=entity, current=current, changes=tuple(changes), causes=causes
         )
 
+    # operations for front ends (CLI, HTTP, packs' routes): none opens its own transaction
 
-def _cause(row: Any) -> Cause:
-    return Cause(
-        event_id=row.event_id,
-        type=row.type,
-        lane=Lane(row.lane),
-        seq=row.seq,
-        occurred_at=row.occurred_at,
-        received_at=row.received_at,
-        payload=row.payload,
+    def pending_counts(self, *, tenant: str | None = DEFAULT_TENANT) -> dict[str, int]:
+        """Work by lane and dead letters, e.g. ``{"critical": 0, "normal": 12, "dead": 1}``
+        (``tenant=None``: every tenant)."""
+        with self.db.read() as conn:
+            return self.queue.counts(conn, tenant=tenant)
+
+    def pending_items(
+        self,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        state: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[PendingWork]:
+        """Rows of pending work (``state="dead"``: the dead letter), most urgent first."""
+        with self.db.read() as conn:
+            return self.queue.list(conn, state=state, tenant=tenant, limit=limit, offset=offset)
+
+    def requeue_dead(
+        self, *, tenant: str = DEFAULT_TENANT, pack: str | None = None, entity: str | None = None
+    ) -> int:
+        """Put dead-lettered entities back in line with fresh attempts; returns how many.
+        An unknown ``pack`` is refused (:class:`UnknownPack` lists the loaded ones)."""
+        if pack is not None:
+            self.registry[pack]
+        with self.db.begin() as conn:
+            count = self.queue.requeue(conn, self.clock(), pack, entity, tenant=tenant)
+        if count:
+            self._emit("requeued", {"critical": count, "normal": 0})
+        return count
+
+    def release(self, worker: str) -> int:
+        """Hand back everything ``worker`` has claimed (graceful shutdown)."""
+        with self.db.begin() as conn:
+            return self.queue.release(conn, worker)
+
+    def lane_lag(self) -> dict[str, float]:
+        """Seconds the oldest waiting work of each lane has waited (0 when empty)."""
+        with self.db.read() as conn:
+            oldest = self.queue.oldest(conn)
+        now = self.clock()
+        return {
+            lane: 0.0 if at is None else max(0.0, (now - at).total_seconds())
+            for lane, at in oldest.items()
+        }
+
+    def history(
+        self,
+        pack: str,
+        entity: str,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        scorer: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[HistoryEntry]:
+        """Every change of an entity's scores, newest first (paged)."""
+        self.registry[pack]
+        with self.db.read() as conn:
+            return self.store.history(
+                conn, pack, entity, tenant=tenant, scorer=scorer, limit=limit, offset=offset
+            )
+
+    def lookup(
+        self, pack: str, entity: str, *, tenant: str = DEFAULT_TENANT
+    ) -> tuple[dict[str, StoredScore], bool]:
+        """An entity's current scores and whether work on it is pending, read in one
+        snapshot so the two agree; :class:`EntityNotFound` if never scored."""
+        self.registry[pack]
+        with self.db.read() as conn:
+            found = self.store.current(conn, pack, [entity], tenant=tenant).get(entity)
+            if not found:
+                raise EntityNotFound(f"{pack} has no scores for {entity!r}", field="entity")
+            return found, self.queue.has(conn, tenant, pack, entity)
+
+    def iter_scores(self, pack: str | None = None, *, tenant: str | None = None) -> Iterator[Any]:
+        """Every current score row (one per entity and scorer) in a stable order, streamed."""
+        if pack is not None:
+            self.registry[pack]
+        with self.db.read() as conn:
+            yield from self.store.iter_all(conn, pack, tenant=tenant)
+
+    def write_scores(self, batch: Sequence[Computed]) -> list[Computed]:
+        """Write scores computed outside the queue (population rescoring) through the same
+        watermark check as every other write; returns those written, changes filled in."""
+        with self.db.begin() as conn:
+            written = self.store.write(conn, batch, self.clock())
+        committed = self.clock()
+        kept = {(c.tenant, c.pack, c.entity) for c in written}
+        outcomes = tuple(self._outcome(c, None, [], False, committed) for c in written)
+        if kept:
+            self._emit("recomputed", outcomes)
+        return written
+
+    def event_watermarks(
+        self, pack: str, *, tenant: str = DEFAULT_TENANT, entities: Sequence[str] | None = None
+    ) -> dict[str, int]:
+        """Each entity's newest event sequence (all the pack's entities when ``entities`` is
+        None, in one grouped query)."""
+        with self.db.read() as conn:
+            return _watermarks(conn, tenant, pack, entities)
+
+    def known_entities(self, pack: str, entities: Sequence[str]) -> set[str] | None:
+        """Which of ``entities`` the pack's source has, or None when the pack cannot tell
+        cheaply (:meth:`Pack.known_entities`)."""
+        with self.source.read() as conn:
+            return self.registry[pack].known_entities(conn, entities)
+
+
+def _watermarks(
+    conn: Connection, tenant: str, pack: str, entities: Sequence[str] | None
+) -> dict[str, int]:
+    query = (
+        sa.select(events.c.entity, sa.func.max(events.c.seq))
+        .where(events.c.tenant == tenant, events.c.pack == pack)
+        .group_by(events.c.entity)
     )
+    if entities is None:
+        return {str(e): int(seq) for e, seq in conn.execute(query)}
+    marks: dict[str, int] = {}
+    for part in chunks(sorted(set(entities))):
+        marks.update(
+            {str(e): int(seq) for e, seq in conn.execute(query.where(events.c.entity.in_(part)))}
+        )
+    return marks

@@ -2,8 +2,9 @@
 
 The hierarchy::
 
-    RescoreError                      (500)
-    ├── InvalidInput                  (422)  bad data from a caller; names the field
+    RescoreError                      (500)  exit 1
+    ├── ConfigurationError            (500)  exit 2: only the user can fix it (URL, path, setting)
+    ├── InvalidInput                  (422)  exit 1: bad data from a caller; names the field
     │   ├── InvalidEvent              (422)  an event that cannot be accepted
     │   └── UnknownEventType          (422)  a type no loaded pack routes
     ├── NotFound                      (404)
@@ -11,17 +12,20 @@ The hierarchy::
     │   ├── UnknownScorer             (404)
     │   └── EntityNotFound            (404)  the source has no such entity
     ├── PluginError                   (500)  a pack is malformed or clashes with another
-    ├── StorageUnavailable            (503)  the database cannot be reached
+    ├── ServiceUnavailable            (503)  exit 75: a service is down; retrying will help
+    │   └── StorageUnavailable        (503)  the database cannot be reached
     └── ScoringError                  (500)  a scorer failed or broke its contract
 
 Each subclass's docstring is its default message and each carries the ``http_status`` that the
-HTTP layer answers with, so one handler serves them all. Driver errors (SQLAlchemy, sqlite3) are
-converted to these at the storage boundary: callers never see a driver exception.
+HTTP layer answers with and the ``exit_code`` the CLI exits with, so one handler serves each
+front end. Driver and OS errors are converted to these by one table (``rescore.boundary``):
+callers never see a driver exception.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "ConfigurationError",
     "EntityNotFound",
     "InvalidEvent",
     "InvalidInput",
@@ -29,6 +33,7 @@ __all__ = [
     "PluginError",
     "RescoreError",
     "ScoringError",
+    "ServiceUnavailable",
     "StorageUnavailable",
     "UnknownEventType",
     "UnknownPack",
@@ -40,11 +45,18 @@ class RescoreError(Exception):
     """Something went wrong in rescore."""
 
     http_status = 500
+    exit_code = 1
 
     def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
         self.message = message or (self.__doc__ or "").strip()
         self.field = field
         super().__init__(f"{field}: {self.message}" if field else self.message)
+
+
+class ConfigurationError(RescoreError):
+    """rescore is not set up right; only a change of configuration fixes this."""
+
+    exit_code = 2
 
 
 class InvalidInput(RescoreError):
@@ -83,10 +95,15 @@ class PluginError(RescoreError):
     """A pack is malformed or clashes with another pack."""
 
 
-class StorageUnavailable(RescoreError):
-    """The database cannot be reached; try again when it is back."""
+class ServiceUnavailable(RescoreError):
+    """A service rescore needs cannot be reached; try again when it is back."""
 
     http_status = 503
+    exit_code = 75  # EX_TEMPFAIL: retrying later may succeed
+
+
+class StorageUnavailable(ServiceUnavailable):
+    """The database cannot be reached; try again when it is back."""
 
 
 class ScoringError(RescoreError):

@@ -85,6 +85,11 @@ class Pack(ABC):
     def entity_keys(self, conn: Connection) -> Iterator[str]:
         """Every entity in the source, in a stable order (for population rescoring)."""
 
+    def known_entities(self, conn: Connection, entities: Sequence[str]) -> set[str] | None:
+        """Which of ``entities`` the source has, if the pack can tell with one cheap query
+        (ingest then warns about the others at once); None, the default, when it cannot."""
+        return None
+
     def generate_demo_data(self, conn: Connection, *, seed: int, size: int | None = None) -> int:
         """Fill the source tables with realistic demo data; return how many entities."""
         raise PluginError(f"pack {self.name!r} ships no demo data")

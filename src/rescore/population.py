@@ -28,10 +28,9 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import polars as pl
-import sqlalchemy as sa
 
 from rescore.db.engine import Database
-from rescore.db.schema import DEFAULT_TENANT, events
+from rescore.db.schema import DEFAULT_TENANT
 from rescore.engine import Engine
 from rescore.exceptions import PluginError
 from rescore.plugins import Pack
@@ -162,13 +161,7 @@ def rescore_population(
 
 def _watermarks(engine: Engine, tenant: str, pack: str) -> dict[str, int]:
     """Each entity's newest event (one grouped query for the whole pack)."""
-    query = (
-        sa.select(events.c.entity, sa.func.max(events.c.seq))
-        .where(events.c.tenant == tenant, events.c.pack == pack)
-        .group_by(events.c.entity)
-    )
-    with engine.db.read() as conn:
-        return {str(entity): int(seq) for entity, seq in conn.execute(query)}
+    return engine.event_watermarks(pack, tenant=tenant)
 
 
 def _store(
@@ -183,8 +176,7 @@ def _store(
     batch: list[Computed] = []
 
     def flush() -> None:
-        with engine.db.begin() as conn:
-            written = engine.store.write(conn, batch, engine.clock())
+        written = engine.write_scores(batch)
         report.stale += len(batch) - len(written)
         report.changed += sum(1 for c in written if c.changes)
         batch.clear()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -313,3 +313,33 @@ class WorkQueue:
             query = query.where(pending.c.tenant == tenant)
         found: dict[str, int] = {k: n for k, n in conn.execute(query).all()}  # noqa: C416
         return {k: found.get(k, 0) for k in ("critical", "normal", "dead")}
+
+    def has(self, conn: Connection, tenant: str, pack: str, entity: str) -> bool:
+        """True while the entity has work waiting, claimed or dead-lettered."""
+        query = sa.select(pending.c.entity).where(
+            pending.c.tenant == tenant, pending.c.pack == pack, pending.c.entity == entity
+        )
+        return conn.execute(query).first() is not None
+
+    def oldest(self, conn: Connection) -> dict[str, datetime | None]:
+        """When the oldest waiting row of each lane was queued (None when the lane is empty)."""
+        found: dict[str, datetime | None] = {}
+        for lane, cond in (
+            ("critical", pending.c.priority >= Lane.CRITICAL.priority),
+            ("normal", pending.c.priority < Lane.CRITICAL.priority),
+        ):
+            query = sa.select(sa.func.min(pending.c.enqueued_at)).where(
+                pending.c.state == WAITING, cond
+            )
+            found[lane] = _aware(conn.execute(query).scalar())
+        return found
+
+
+def _aware(value: Any) -> datetime | None:
+    """A stored time as an aware UTC datetime (SQLite hands back strings or naive times)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    found: datetime = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return found

@@ -43,8 +43,7 @@ def export_snapshot(
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for name in [pack] if pack else engine.registry.names:
-        with engine.db.read() as conn:
-            rows = _wide_rows(engine.store.iter_all(conn, name))
+        rows = _wide_rows(engine.iter_scores(name))
         if not rows:
             continue
         frame = pl.DataFrame(rows, infer_schema_length=None)

@@ -24,7 +24,6 @@ from schemathesis.checks import (
 )
 
 from rescore.api import create_app
-from rescore.api.keys import KeyStore
 from rescore.demo import prepare_pack
 from rescore.engine import Engine
 from rescore.settings import Settings
@@ -51,7 +50,7 @@ class _Quiet:
 
 
 prepare_pack(_engine, "credit", _Quiet(), seed=5, size=40)  # type: ignore[arg-type]
-_, KEY = KeyStore(_engine.db).create("default", "admin", datetime.now(UTC))
+_, KEY = _engine.keys.create("default", "admin", datetime.now(UTC))
 app = create_app(_settings, engine=_engine, workers=False)
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from conftest import Clock, make_engine
 from rescore.api import deps
-from rescore.api.keys import Principal, Scope
+from rescore.keys import Principal, Scope
 from rescore.engine import Engine
 from rescore.packs.leads import EVENT_ROUTES, LeadsPack, analytics, score_contact
 from rescore.packs.leads.generator import write_parquet

@@ -137,15 +137,15 @@ def test_critical_event_during_a_normal_claim_is_announced_on_ack(engine: Engine
     engine.observers.append(spy)
     put_items(engine, x=(1, 1))
     engine.ingest([event("e1", "b_changed", "x")])
-    original = engine._compute_claimed
+    original = engine.computer.claimed
 
     def compute_while_a_default_arrives(claimed: Sequence[PendingWork]) -> Any:
         engine.ingest([event("e2", "a_changed", "x")])  # lands while "w" holds the row
         return original(claimed)
 
-    engine._compute_claimed = compute_while_a_default_arrives  # type: ignore[method-assign]
+    engine.computer.claimed = compute_while_a_default_arrives  # type: ignore[method-assign]
     engine.work("w", Lane.NORMAL)
     assert spy.requeued_calls == [{"critical": 1, "normal": 0}]
-    engine._compute_claimed = original  # type: ignore[method-assign]
+    engine.computer.claimed = original  # type: ignore[method-assign]
     report = engine.work("w", Lane.CRITICAL)
     assert [c.event_id for c in report.outcomes[0].causes] == ["e2"]

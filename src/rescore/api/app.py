@@ -18,9 +18,9 @@ from fastapi.responses import JSONResponse
 
 from rescore import __version__
 from rescore.api.deps import SECURITY_SCHEMES, ApiState
-from rescore.api.keys import KeyStore
 from rescore.api.lookup import Lookup
 from rescore.api.routes import router
+from rescore.bootstrap import open_engine
 from rescore.engine import Engine
 from rescore.exceptions import RescoreError, StorageUnavailable
 from rescore.runtime.embedded import EmbeddedRuntime
@@ -50,7 +50,7 @@ def create_app(
     """Build the app. ``workers=False`` serves without rescoring in this process (when
     separate workers run)."""
     settings = settings or Settings()
-    engine = engine or Engine.from_settings(settings)
+    engine = engine or open_engine(settings)
     lookup = Lookup(
         engine, ttl=settings.cache_ttl, snapshot_dir=settings.snapshot_dir, shared=_shared(settings)
     )
@@ -58,7 +58,7 @@ def create_app(
     state = ApiState(
         engine=engine,
         settings=settings,
-        keys=KeyStore(engine.db),
+        keys=engine.keys,
         lookup=lookup,
         runtime=EmbeddedRuntime(engine) if workers else None,
     )

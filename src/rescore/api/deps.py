@@ -17,9 +17,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
-from rescore.api.keys import KeyStore, Principal, Scope
 from rescore.api.lookup import Lookup
 from rescore.engine import Engine
+from rescore.keys import KeyStore, Principal, Scope
 from rescore.runtime.embedded import EmbeddedRuntime
 from rescore.settings import Settings
 

@@ -21,11 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
-from rescore.db.schema import pending
 from rescore.engine import Engine, IngestResult, Observer, Outcome
-from rescore.exceptions import EntityNotFound, StorageUnavailable
+from rescore.exceptions import StorageUnavailable
 from rescore.store import StoredScore
 
 if TYPE_CHECKING:
@@ -167,17 +164,8 @@ class Lookup(Observer):
     def _from_database(self, key: Key) -> dict[str, Any]:
         """Scores and pending work read in one snapshot, so they agree with each other."""
         tenant, pack, entity = key
-        self.engine.registry[pack]
-        with self.engine.db.read() as conn:
-            stored = self.engine.store.current(conn, pack, [entity], tenant=tenant).get(entity)
-            if not stored:
-                raise EntityNotFound(f"{pack} has no scores for {entity!r}", field="entity")
-            waiting = conn.execute(
-                sa.select(pending.c.entity).where(
-                    pending.c.tenant == tenant, pending.c.pack == pack, pending.c.entity == entity
-                )
-            ).first()
-        return score_view(tenant, pack, entity, stored) | {"pending": waiting is not None}
+        stored, waiting = self.engine.lookup(pack, entity, tenant=tenant)
+        return score_view(tenant, pack, entity, stored) | {"pending": waiting}
 
     def _remember(self, key: Key, view: dict[str, Any], generation: int) -> None:
         with self._lock:

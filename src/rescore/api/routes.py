@@ -11,12 +11,10 @@ import base64
 import binascii
 import os
 import threading
-import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-import sqlalchemy as sa
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
@@ -36,12 +34,10 @@ from rescore.api.models import (
     RequeueOut,
     ScoreView,
 )
-from rescore.db.schema import pending
 from rescore.engine import IngestResult
 from rescore.events import EventIn
 from rescore.exceptions import InvalidEvent, RescoreError
-from rescore.queue import DEAD, WAITING
-from rescore.routing import Lane
+from rescore.queue import DEAD
 
 __all__ = ["AUTH", "POSTED", "PayloadTooLarge", "errors", "router", "settle_and_view"]
 
@@ -246,12 +242,9 @@ def get_history(
     offset: Offset = 0,
     scorer: Annotated[str | None, Query(max_length=64)] = None,
 ) -> HistoryOut:
-    engine = state.engine
-    engine.registry[pack]
-    with engine.db.read() as conn:
-        rows = engine.store.history(
-            conn, pack, entity, tenant=who.tenant, scorer=scorer, limit=limit, offset=offset
-        )
+    rows = state.engine.history(
+        pack, entity, tenant=who.tenant, scorer=scorer, limit=limit, offset=offset
+    )
     items = [
         {
             "id": r.id,
@@ -297,9 +290,8 @@ def _pending_out(
     state: ApiState, tenant: str, status: str | None, limit: int, offset: int
 ) -> PendingOut:
     engine = state.engine
-    with engine.db.read() as conn:
-        counts = engine.queue.counts(conn, tenant=tenant)
-        rows = engine.queue.list(conn, state=status, tenant=tenant, limit=limit, offset=offset)
+    counts = engine.pending_counts(tenant=tenant)
+    rows = engine.pending_items(tenant=tenant, state=status, limit=limit, offset=offset)
     items = [
         {
             "pack": w.pack,
@@ -362,13 +354,7 @@ def post_requeue(
     state: State,
     body: Annotated[RequeueIn, Body()] = RequeueIn(),  # noqa: B008
 ) -> RequeueOut:
-    engine = state.engine
-    with engine.db.begin() as conn:
-        count = engine.queue.requeue(
-            conn, engine.clock(), body.pack, body.entity, tenant=who.tenant
-        )
-    if count and state.runtime is not None:
-        state.runtime.critical_ready.set()
+    count = state.engine.requeue_dead(tenant=who.tenant, pack=body.pack, entity=body.entity)
     return RequeueOut(requeued=count)
 
 
@@ -390,7 +376,7 @@ async def healthz() -> HealthOut:
 def readyz(request: Request, response: Response) -> ReadyOut:
     state = state_of(request)
     database = state.engine.db.ping()
-    lag = _lane_lag(state) if database else {"critical": 0.0, "normal": 0.0}
+    lag = state.engine.lane_lag() if database else {"critical": 0.0, "normal": 0.0}
     limits = _max_lag(state)
     workers = state.runtime.alive if state.runtime is not None else None
     ready = database and workers is not False and all(lag[k] <= limits[k] for k in lag)
@@ -407,29 +393,3 @@ def _max_lag(state: ApiState) -> dict[str, float]:
         "critical": settings.max_critical_lag,
         "normal": settings.flush_interval * 3 + settings.max_critical_lag,
     }
-
-
-def _lane_lag(state: ApiState) -> dict[str, float]:
-    """Age of the oldest waiting row of each lane (0 when the lane is empty)."""
-    now = time.time()
-    lags: dict[str, float] = {}
-    with state.engine.db.read() as conn:
-        for lane, cond in (
-            ("critical", pending.c.priority >= Lane.CRITICAL.priority),
-            ("normal", pending.c.priority < Lane.CRITICAL.priority),
-        ):
-            oldest = conn.execute(
-                sa.select(sa.func.min(pending.c.enqueued_at)).where(
-                    pending.c.state == WAITING, cond
-                )
-            ).scalar()
-            lags[lane] = 0.0 if oldest is None else max(0.0, now - _timestamp(oldest))
-    return lags
-
-
-def _timestamp(value: Any) -> float:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return float(value.timestamp())

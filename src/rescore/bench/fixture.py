@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rescore.api.keys import KeyStore
 from rescore.engine import Engine
 from rescore.settings import Settings
 
@@ -42,7 +41,7 @@ def deployment(seed: int = 7) -> Iterator[Deployment]:
             cedulas = tuple(engine.entity_keys("credit"))
             for start in range(0, len(cedulas), 500):
                 engine.recompute("credit", cedulas[start : start + 500])
-            _, key = KeyStore(engine.db).create("default", "admin", datetime.now(UTC))
+            _, key = engine.keys.create("default", "admin", datetime.now(UTC))
         finally:
             engine.close()
         yield Deployment(folder=Path(folder), database_url=url, key=key, cedulas=cedulas)

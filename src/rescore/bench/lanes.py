@@ -185,6 +185,5 @@ def normal_throughput(seconds: float, batch: int = 1000) -> Measurement:
 
 
 def _pending(engine: Engine) -> bool:
-    with engine.db.read() as conn:
-        counts = engine.queue.counts(conn)
+    counts = engine.pending_counts(tenant=None)
     return bool(counts["normal"] or counts["critical"])

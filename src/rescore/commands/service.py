@@ -113,11 +113,9 @@ def keys() -> None:
 @click.option("--label", help="A note to recognise the key by.", envvar="RESCORE_KEYS_LABEL")
 def keys_create(scope: str, label: str | None, **options: Any) -> None:
     """Make an API key for --tenant and print it (it is shown once, never stored)."""
-    from rescore.api.keys import KeyStore
-
     settings = make_settings(**options)
     with opened(settings) as engine:
-        key_id, key = KeyStore(engine.db).create(settings.tenant, scope, datetime.now(UTC), label)
+        key_id, key = engine.keys.create(settings.tenant, scope, datetime.now(UTC), label)
     errors.print(f"key {key_id} for tenant {settings.tenant!r}, scope {scope}:", highlight=False)
     click.echo(key)
 
@@ -126,10 +124,8 @@ def keys_create(scope: str, label: str | None, **options: Any) -> None:
 @engine_options
 def keys_list(**options: Any) -> None:
     """List API keys (ids, tenants, scopes; never the secrets)."""
-    from rescore.api.keys import KeyStore
-
     with opened(make_settings(**options)) as engine:
-        found = KeyStore(engine.db).list()
+        found = engine.keys.list()
     table = Table("key id", "tenant", "scope", "label", "created", "revoked")
     for k in found:
         revoked = f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else ""
@@ -144,10 +140,8 @@ def keys_list(**options: Any) -> None:
 @click.argument("key_id")
 def keys_revoke(key_id: str, **options: Any) -> None:
     """Revoke a key by its id; it stops working within 30 seconds everywhere."""
-    from rescore.api.keys import KeyStore
-
     with opened(make_settings(**options)) as engine:
-        done = KeyStore(engine.db).revoke(key_id, datetime.now(UTC))
+        done = engine.keys.revoke(key_id, datetime.now(UTC))
     if not done:
         raise click.UsageError(f"no active key {key_id!r}: see `rescore keys list`")
     console.print(f"revoked {key_id}")

@@ -30,10 +30,10 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.pool import StaticPool
 
-from rescore.exceptions import InvalidInput, StorageUnavailable
+from rescore.boundary import SCHEMES, converted
+from rescore.exceptions import ConfigurationError, RescoreError, StorageUnavailable
 
 __all__ = ["Database", "Listener"]
 
@@ -45,27 +45,46 @@ def _json_dumps(value: Any) -> str:
 class Database:
     """A database rescore writes to (or a pack reads its source from)."""
 
-    def __init__(self, url: str) -> None:
-        try:
-            self.url = make_url(url)
-        except sa.exc.ArgumentError as exc:
-            raise InvalidInput(f"not a database URL: {url!r}", field="database_url") from exc
-        self.dialect = self.url.get_backend_name()
-        self._write_turn: TurnLock | None = None
-        if self.dialect == "sqlite":
-            self._write_turn = TurnLock()
-            self.engine = self._sqlite_engine(immediate=True)
-            self.reader = self.engine if self._in_memory else self._sqlite_engine(immediate=False)
-        else:
-            self.engine = sa.create_engine(
-                self.url,
-                pool_pre_ping=True,
-                pool_recycle=3600,
-                isolation_level="READ COMMITTED",
-                json_serializer=_json_dumps,
-                json_deserializer=orjson.loads,
-            )
-            self.reader = self.engine
+    def __init__(self, url: str, *, field: str = "database_url", create: bool = True) -> None:
+        """``create=False`` refuses a SQLite file that does not exist (instead of creating an
+        empty one); ``field`` names the setting the URL came from, for error messages."""
+        with converted(where=_redacted(url)):
+            try:
+                self.url = make_url(url)
+            except sa.exc.ArgumentError as exc:
+                raise ConfigurationError(
+                    f"{field}: {_redacted(url)!r} is not a database URL: use {SCHEMES}"
+                ) from exc
+            self.where = self.url.render_as_string(hide_password=True)
+            self.dialect = self.url.get_backend_name()
+            self._write_turn: TurnLock | None = None
+            if self.dialect == "sqlite":
+                self._open_sqlite(create=create, field=field)
+            else:
+                self._open_server()
+
+    def _open_sqlite(self, *, create: bool, field: str) -> None:
+        if not self._in_memory:
+            path = Path(self.url.database or "")
+            if not create and not path.exists():
+                raise ConfigurationError(
+                    f"{field}: no database at {path}: create it with `rescore init` "
+                    "(or point RESCORE_DATABASE_URL at an existing one)"
+                )
+        self._write_turn = TurnLock()
+        self.engine = self._sqlite_engine(immediate=True)
+        self.reader = self.engine if self._in_memory else self._sqlite_engine(immediate=False)
+
+    def _open_server(self) -> None:
+        self.engine = sa.create_engine(
+            self.url,
+            pool_pre_ping=True,
+            pool_recycle=3600,
+            isolation_level="READ COMMITTED",
+            json_serializer=_json_dumps,
+            json_deserializer=orjson.loads,
+        )
+        self.reader = self.engine
 
     @property
     def _in_memory(self) -> bool:
@@ -89,13 +108,13 @@ class Database:
 
         ``urgent`` puts this transaction ahead of other waiting writers of this process."""
         turn = self._write_turn.turn(urgent=urgent) if self._write_turn else nullcontext()
-        with turn, _converted(), self.engine.begin() as conn:
+        with turn, converted(where=self.where), self.engine.begin() as conn:
             yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only snapshot; never blocks writers on SQLite (WAL)."""
-        with _converted(), self.reader.connect() as conn:
+        with converted(where=self.where), self.reader.connect() as conn:
             yield conn
 
     def ping(self) -> bool:
@@ -103,7 +122,7 @@ class Database:
         try:
             with self.read() as conn:
                 conn.execute(sa.text("SELECT 1"))
-        except StorageUnavailable:
+        except RescoreError:
             return False
         return True
 
@@ -199,12 +218,12 @@ class TurnLock:
                 self._turns.notify_all()
 
 
-@contextmanager
-def _converted() -> Iterator[None]:
+def _redacted(url: str) -> str:
+    """The URL without its password, for messages and logs."""
     try:
-        yield
-    except (OperationalError, InterfaceError) as exc:
-        raise StorageUnavailable(f"database unavailable: {exc.orig or exc}") from exc
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@", 1)[-1] if "@" in url else url
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -35,6 +35,7 @@ from celery import Celery
 from celery.schedules import crontab
 from kombu.entity import Queue
 
+from rescore.bootstrap import open_engine
 from rescore.engine import Engine, IngestResult, Observer
 from rescore.routing import Lane
 from rescore.runtime.embedded import core_schedules
@@ -110,7 +111,7 @@ class _Worker:
         with self._lock:
             if self._engine is None or self._pid != os.getpid():
                 self._pid = os.getpid()
-                self._engine = Engine.from_settings(self.settings)
+                self._engine = open_engine(self.settings)
                 token = secrets.token_hex(2)
                 self.name = f"celery-{socket.gethostname()}-{self._pid}-{token}"
             return self._engine

@@ -134,8 +134,7 @@ class EmbeddedRuntime:
             self.engine.observers.remove(self._waker)
         for lane in Lane.CRITICAL, Lane.NORMAL:
             try:
-                with self.engine.db.begin() as conn:
-                    self.engine.queue.release(conn, self._worker(lane))
+                self.engine.release(self._worker(lane))
             except StorageUnavailable:
                 log.warning("could not release claimed work; it is retaken after its lease")
 
@@ -237,8 +236,7 @@ class EmbeddedRuntime:
 
     def _release(self, lane: Lane) -> None:
         try:
-            with self.engine.db.begin() as conn:
-                self.engine.queue.release(conn, self._worker(lane))
+            self.engine.release(self._worker(lane))
         except Exception:
             log.warning("could not hand back claimed work; it is retaken after its lease")
 

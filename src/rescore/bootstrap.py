@@ -1,0 +1,47 @@
+"""Wiring: an engine with the adapters its settings ask for, built outside the engine.
+
+The engine imports no adapter; this module is where the Celery dispatcher (``broker_url``) and
+the shared Redis cache's invalidator (``cache_url``) are attached as observers. Every front end
+(CLI, HTTP app, Celery worker) opens its engine here, so they are wired the same way::
+
+    engine = open_engine(Settings(database_url="sqlite:///scores.db"), create=True)
+    engine.migrate()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rescore.engine import Engine
+from rescore.reports import Observer
+from rescore.settings import Settings
+
+__all__ = ["adapters_for", "open_engine"]
+
+
+def open_engine(
+    settings: Settings, *, observers: Iterable[Observer] = (), create: bool = False
+) -> Engine:
+    """The engine for ``settings`` with its adapters attached, then ``observers``.
+
+    ``create=False`` (every command but ``init`` and the demo) refuses a SQLite file that does
+    not exist instead of creating an empty one."""
+    engine = Engine.from_settings(settings, create=create)
+    engine.observers.extend(adapters_for(settings))
+    engine.observers.extend(observers)
+    return engine
+
+
+def adapters_for(settings: Settings) -> list[Observer]:
+    """What the configured services need to hear of every ingest and rescore: the Celery
+    dispatcher when a broker is set, the shared-cache invalidator when a Redis cache is."""
+    found: list[Observer] = []
+    if settings.broker_url:
+        from rescore.runtime.celery import Dispatcher
+
+        found.append(Dispatcher(settings))
+    if settings.cache_url:
+        from rescore.cache import RedisCache
+
+        found.append(RedisCache(settings.cache_url, ttl=settings.cache_ttl).invalidator())
+    return found
