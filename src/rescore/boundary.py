@@ -117,8 +117,8 @@ def _not_utf8(exc: BaseException, where: str) -> RescoreError:
     )
 
 
-_DB_MISSING = "{where} does not exist ({error}): create it first (for SQLite, `rescore init`)"
-_DB_DENIED = "{where} refused the credentials ({error}): check the user and password in the URL"
+_DB_MISSING = "{where}: no such database; create it on the server, then run `rescore init`"
+_DB_DENIED = "{where} refused the credentials ({error}); check the user and password"
 _DB_DOWN = "{where} cannot be reached ({error}); try again when it is back"
 
 #: The table, most specific first. Driver errors are matched on SQLAlchemy's wrapper's

@@ -28,7 +28,12 @@ import orjson
 
 from rescore.engine import Engine
 from rescore.events import parse_events
-from rescore.exceptions import InvalidEvent, StorageUnavailable, UnknownEventType
+from rescore.exceptions import (
+    InvalidEvent,
+    ServiceUnavailable,
+    StorageUnavailable,
+    UnknownEventType,
+)
 
 __all__ = ["BusConsumer", "ConsumeResult"]
 
@@ -71,10 +76,28 @@ class BusConsumer:
         self._sub: Any = None
 
     async def connect(self) -> None:
+        """Connect, failing fast with :class:`ServiceUnavailable` when the first connection
+        cannot be made; once connected, reconnect for as long as it takes."""
         import nats
+        from nats.errors import NoServersError
         from nats.js.errors import NotFoundError
 
-        self._nc = await nats.connect(self.servers, max_reconnect_attempts=-1)
+        try:
+            # nats-py drops a server only after max_reconnect_attempts (> 0) failures; -1
+            # would retry the first connection forever, printing a traceback each time.
+            self._nc = await nats.connect(
+                self.servers,
+                max_reconnect_attempts=1,
+                reconnect_time_wait=0.5,
+                connect_timeout=2,
+                error_cb=_log_error,
+            )
+        except (NoServersError, OSError) as exc:
+            raise ServiceUnavailable(
+                f"NATS at {self.servers} cannot be reached ({exc or type(exc).__name__}); "
+                "is it running?"
+            ) from None
+        self._nc.options["max_reconnect_attempts"] = -1  # from now on, ride out outages
         js = self._nc.jetstream()
         try:
             await js.stream_info(self.stream)
@@ -151,3 +174,8 @@ class BusConsumer:
             log.warning("bus: message %s refused: %s", seq, exc)
             return None
         return [e.model_dump() for e in parsed]
+
+
+async def _log_error(exc: Exception) -> None:
+    """One warning line per connection problem (nats-py's default prints a traceback)."""
+    log.warning("NATS: %s", exc or type(exc).__name__)

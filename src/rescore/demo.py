@@ -9,10 +9,12 @@ event-to-fresh-score latency of each lane. It ends by itself with a summary.
 from __future__ import annotations
 
 import math
+import sqlite3
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,15 +23,28 @@ from rich.live import Live
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from rescore.bootstrap import open_engine
 from rescore.engine import Engine, IngestResult, Observer, Outcome
+from rescore.exceptions import ConfigurationError
 from rescore.metrics import percentile
 from rescore.routing import Lane
 from rescore.runtime.embedded import EmbeddedRuntime
 from rescore.settings import Settings
 
-__all__ = ["DemoOptions", "DemoRecorder", "percentile", "prepare_pack", "run_demo"]
+__all__ = [
+    "DEMO_DATABASE_URL",
+    "DemoOptions",
+    "DemoRecorder",
+    "is_demo_database",
+    "percentile",
+    "prepare_pack",
+    "run_demo",
+]
 
 PACK = "credit"
+DEMO_DATABASE_URL = "sqlite:///.rescore/demo.db"
+#: SQLite's application_id of a database the demo created ("rscd").
+DEMO_MARK = 0x72736364
 HEADLINE = "hybrid"
 
 
@@ -125,24 +140,61 @@ def _latency_table(recorder: DemoRecorder) -> Table:
     return table
 
 
-def _fresh_database(url: str) -> None:
+def _sqlite_path(url: str) -> Path | None:
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{parsed.database}{suffix}").unlink(missing_ok=True)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database or "")
+
+
+def is_demo_database(path: Path) -> bool:
+    """True when ``path`` is a SQLite file the demo created (it carries the demo's mark)."""
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        try:
+            mark = conn.execute("PRAGMA application_id").fetchone()[0]
+        except sqlite3.DatabaseError:
+            return False  # not SQLite at all: certainly not ours
+    return bool(mark == DEMO_MARK)
+
+
+def _fresh_database(url: str) -> None:
+    """Remove the previous demo database, and only a demo database: any other file at that
+    path is the user's, so the demo refuses rather than deleting it."""
+    path = _sqlite_path(url)
+    if path is None or not path.exists():
+        return
+    if not is_demo_database(path):
+        raise ConfigurationError(
+            f"{path} exists and is not a rescore demo database; the demo never deletes a "
+            f"database it did not create: pass another file, e.g. --database-url "
+            f"{DEMO_DATABASE_URL}, or --keep-data to add the demo to it"
+        )
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _mark_demo_database(url: str) -> None:
+    """Stamp a SQLite file the demo created, so a later demo may replace it."""
+    path = _sqlite_path(url)
+    if path is not None:
+        with closing(sqlite3.connect(path)) as conn:
+            conn.execute(f"PRAGMA application_id = {DEMO_MARK}")
 
 
 def run_demo(options: DemoOptions, console: Console) -> DemoRecorder:
     """Run the demo and print its summary; returns what was recorded (tests read it)."""
+    created = options.fresh and _sqlite_path(options.database_url) is not None
     if options.fresh:
         _fresh_database(options.database_url)
     settings = Settings(
         database_url=options.database_url, flush_interval=options.flush_interval, packs=[PACK]
     )
     recorder = DemoRecorder()
-    engine = Engine.from_settings(settings, observers=[recorder])
+    engine = open_engine(settings, observers=[recorder], create=True)
     try:
         engine.migrate()
+        if created:
+            _mark_demo_database(options.database_url)
         prepare_pack(engine, PACK, console, seed=options.seed, size=options.clients)
         with EmbeddedRuntime(engine) as runtime:
             _replay(engine, options, recorder, console)

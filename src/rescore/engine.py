@@ -33,7 +33,7 @@ from rescore.db.dialect import insert_new_events
 from rescore.db.engine import Database
 from rescore.db.schema import DEFAULT_TENANT, events
 from rescore.events import Event, EventIn, parse_events
-from rescore.exceptions import EntityNotFound, InvalidEvent, UnknownEventType
+from rescore.exceptions import ConfigurationError, EntityNotFound, InvalidEvent, UnknownEventType
 from rescore.keys import KeyStore
 from rescore.plugins import PackRegistry, discover
 from rescore.queue import PendingWork, WorkQueue
@@ -116,6 +116,23 @@ class Engine:
         upgrade(self.db)
         if source_tables:
             create_source_tables(self.source, self.registry)
+
+    def require_schema(self) -> None:
+        """Refuse to work on a database whose tables are missing or older than this version
+        (only ``rescore init`` creates them, only ``rescore migrate`` upgrades them)."""
+        from rescore.db.migrate import current_revision, head_revision
+
+        found, head = current_revision(self.db), head_revision()
+        if found == head:
+            return
+        where = self.db.where
+        if found is None:
+            raise ConfigurationError(
+                f"{where} has no rescore tables: create them with `rescore init`"
+            )
+        raise ConfigurationError(
+            f"{where} is at schema {found}, this rescore needs {head}: run `rescore migrate`"
+        )
 
     def close(self) -> None:
         self.db.dispose()
@@ -440,6 +457,11 @@ class Engine:
         if count:
             self._emit("requeued", {"critical": count, "normal": 0})
         return count
+
+    def next_retry(self, *, tenant: str | None = DEFAULT_TENANT) -> datetime | None:
+        """When the earliest entity waiting in backoff after a failure is tried again."""
+        with self.db.read() as conn:
+            return self.queue.next_retry(conn, self.clock(), tenant=tenant)
 
     def release(self, worker: str) -> int:
         """Hand back everything ``worker`` has claimed (graceful shutdown)."""

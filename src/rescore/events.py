@@ -87,7 +87,7 @@ def parse_events(raws: Iterable[Any], *, label: str = "event") -> list[EventIn]:
         except InvalidEvent as exc:
             problems.append(f"{label} {index}: {exc.message}")
     if problems:
-        raise InvalidEvent(_summary(problems), field=_first_field(problems))
+        raise InvalidEvent(_summary(problems), field=_first_field(problems), problems=problems)
     return parsed
 
 

@@ -24,6 +24,8 @@ callers never see a driver exception.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
     "ConfigurationError",
     "EntityNotFound",
@@ -47,9 +49,18 @@ class RescoreError(Exception):
     http_status = 500
     exit_code = 1
 
-    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        field: str | None = None,
+        problems: Sequence[str] = (),
+    ) -> None:
         self.message = message or (self.__doc__ or "").strip()
         self.field = field
+        #: One line per problem when a batch was refused whole (nothing of it was stored);
+        #: the CLI prints them one a line.
+        self.problems = tuple(problems)
         super().__init__(f"{field}: {self.message}" if field else self.message)
 
 

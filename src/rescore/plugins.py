@@ -159,6 +159,33 @@ class PackRegistry:
         self[name]
         return self._graphs[name]
 
+    def describe(self) -> list[dict[str, Any]]:
+        """Each loaded pack as plain data: its event types with their lanes and scorers, and
+        its scorers in dependency order with their versions (``rescore packs --json``)."""
+        return [
+            {
+                "name": name,
+                "description": self._packs[name].description,
+                "entity": self._packs[name].entity_label,
+                "event_types": {
+                    type_: {
+                        "lane": route.lane.value,
+                        "scorers": list(route.scorers),
+                        "description": route.description,
+                    }
+                    for type_, route in sorted(self.router.routes(name).items())
+                },
+                "scorers": {
+                    scorer: {
+                        "version": self._graphs[name][scorer].version,
+                        "depends_on": list(self._graphs[name][scorer].depends_on),
+                    }
+                    for scorer in self._graphs[name].order
+                },
+            }
+            for name in self.names
+        ]
+
     def schedules(self) -> list[Schedule]:
         """Every pack's schedules; names must be unique across packs."""
         found: dict[str, Schedule] = {}

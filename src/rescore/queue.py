@@ -334,6 +334,15 @@ class WorkQueue:
             found[lane] = _aware(conn.execute(query).scalar())
         return found
 
+    def next_retry(self, conn: Connection, now: datetime, *, tenant: str | None) -> datetime | None:
+        """When the earliest row waiting in backoff may be tried again (None: none waits)."""
+        query = sa.select(sa.func.min(pending.c.available_at)).where(
+            pending.c.state == WAITING, pending.c.available_at > now
+        )
+        if tenant is not None:
+            query = query.where(pending.c.tenant == tenant)
+        return _aware(conn.execute(query).scalar())
+
 
 def _aware(value: Any) -> datetime | None:
     """A stored time as an aware UTC datetime (SQLite hands back strings or naive times)."""

@@ -6,12 +6,16 @@ the rest of the code receives it explicitly: no global configuration object.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEFAULT_DATABASE_URL", "Settings"]
+from rescore.exceptions import ConfigurationError
+
+__all__ = ["DEFAULT_DATABASE_URL", "Settings", "settings_from"]
 
 DEFAULT_DATABASE_URL = "sqlite:///.rescore/rescore.db"
 
@@ -75,3 +79,23 @@ class Settings(BaseSettings):
     @property
     def effective_source_url(self) -> str:
         return self.source_url or self.database_url
+
+
+def settings_from(values: Mapping[str, Any]) -> Settings:
+    """Settings from explicit values (CLI flags; None means "not given"), the rest from
+    ``RESCORE_*`` variables and defaults. A bad value is a :class:`ConfigurationError` that
+    names both the flag and the variable, since either may have carried it."""
+    given = {k: v for k, v in values.items() if v is not None}
+    if isinstance(given.get("packs"), str):
+        given["packs"] = [p.strip() for p in given["packs"].split(",") if p.strip()]
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "settings"
+        flag = "--" + name.replace("_", "-")
+        got = first.get("input")
+        shown = f" (got {got!r})" if isinstance(got, str | int | float) else ""
+        raise ConfigurationError(
+            f"{flag} / RESCORE_{name.upper()}: {first['msg']}{shown}"
+        ) from None

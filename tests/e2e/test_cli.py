@@ -51,13 +51,13 @@ def test_demo_runs_and_summarizes_latency_per_lane(demo_dir: Path) -> None:
 def test_explain_shows_changes_with_their_events(demo_dir: Path) -> None:
     out = (demo_dir / "demo.out").read_text()
     cedula = out.split("rescore explain credit ")[1].split()[0]
-    done = run("explain", "credit", cedula, "--database-url", DB, "--json", cwd=demo_dir)
+    done = run("--database-url", DB, "explain", "credit", cedula, "--json", cwd=demo_dir)
     found = json.loads(done.stdout)
     assert found["entity"] == cedula
     caused = [c for c in found["changes"] if c["events"]]
     assert caused, "a demo mover must have a change caused by an event"
     assert all("deltas" in c and "before" in c for c in found["changes"])
-    text = run("explain", "credit", cedula, "--database-url", DB, cwd=demo_dir).stdout
+    text = run("--database-url", DB, "explain", "credit", cedula, cwd=demo_dir).stdout
     assert "because:" in text
     assert re.search(r"-> [\d.]+  \[\w+ [+-][\d.]+", text), "component deltas are shown"
 
@@ -66,22 +66,22 @@ def test_show_as_of_the_past_differs_from_now(demo_dir: Path) -> None:
     out = (demo_dir / "demo.out").read_text()
     cedula = out.split("rescore explain credit ")[1].split()[0]
     found = json.loads(
-        run("explain", "credit", cedula, "--database-url", DB, "--json", cwd=demo_dir).stdout
+        run("--database-url", DB, "explain", "credit", cedula, "--json", cwd=demo_dir).stdout
     )
     first = found["changes"][-1]["changed_at"]  # the initial scoring
     now = json.loads(
-        run("show", "credit", cedula, "--database-url", DB, "--json", cwd=demo_dir).stdout
+        run("--database-url", DB, "show", "credit", cedula, "--json", cwd=demo_dir).stdout
     )
     then = json.loads(
         run(
-            "show", "credit", cedula, "--database-url", DB, "--json", "--as-of", first, cwd=demo_dir
+            "--database-url", DB, "show", "credit", cedula, "--json", "--as-of", first, cwd=demo_dir
         ).stdout
     )
     assert now["hybrid"]["value"] != then["hybrid"]["value"]
 
 
 def test_export_writes_csv_and_parquet(demo_dir: Path) -> None:
-    run("export", "--database-url", DB, "--out", "snap", cwd=demo_dir)
+    run("--database-url", DB, "export", "--out", "snap", cwd=demo_dir)
     csv_frame = pl.read_csv(demo_dir / "snap" / "credit_scores.csv", infer_schema_length=None)
     parquet_frame = pl.read_parquet(demo_dir / "snap" / "credit_scores.parquet")
     assert csv_frame.height == parquet_frame.height == 80
@@ -91,7 +91,7 @@ def test_export_writes_csv_and_parquet(demo_dir: Path) -> None:
 
 
 def test_rescore_all_with_progress(demo_dir: Path) -> None:
-    done = run("rescore", "credit", "--all", "--database-url", DB, cwd=demo_dir)
+    done = run("--database-url", DB, "rescore", "credit", "--all", cwd=demo_dir)
     assert "rescored 80 of 80" in done.stdout
 
 
@@ -114,7 +114,11 @@ def test_ingest_worker_and_dead_letter_flow(tmp_path: Path) -> None:
     out = run("ingest", str(events), cwd=tmp_path, env=env).stdout
     assert "accepted 2, duplicates 0; queued 1 critical and 0 normal" in out
     assert "accepted 0, duplicates 2" in run("ingest", str(events), cwd=tmp_path, env=env).stdout
-    run("worker", "--once", cwd=tmp_path, env=env)  # client 999 is not in the source
+    once = run("worker", "--once", cwd=tmp_path, env=env, check=False)  # 999 is unknown
+    assert once.returncode == 1, "a failed entity makes worker --once fail"
+    assert "rescored 0 entities" in once.stdout
+    assert "failed: credit 999: EntityNotFound" in once.stderr
+    assert "1 failed, 1 of them dead-lettered" in once.stdout
     listed = run("dead-letter", "list", cwd=tmp_path, env=env).stdout
     assert "999" in listed
     assert "EntityNotFound" in listed
@@ -124,6 +128,7 @@ def test_ingest_worker_and_dead_letter_flow(tmp_path: Path) -> None:
 
 def test_bad_input_is_a_clear_error_and_stores_nothing(tmp_path: Path) -> None:
     env = {"RESCORE_DATABASE_URL": "sqlite:///bad.db"}
+    run("init", cwd=tmp_path, env=env)
     bad = tmp_path / "bad.csv"
     bad.write_text(
         "event_id,type,entity,occurred_at\ne1,client_default,1,2026-01-23T10:30:00Z\ne2,teleport,1,2026-01-23\n"
@@ -142,17 +147,19 @@ def test_usage_errors_exit_non_zero_with_a_message(tmp_path: Path) -> None:
     done = run("rescore", "credit", cwd=tmp_path, check=False)
     assert done.returncode == 2
     assert "name entities or pass --all" in done.stderr
+    run("--database-url", "sqlite:///x.db", "init", cwd=tmp_path)
     done = run(
-        "explain", "nopack", "1", "--database-url", "sqlite:///x.db", cwd=tmp_path, check=False
+        "--database-url", "sqlite:///x.db", "explain", "nopack", "1", cwd=tmp_path, check=False
     )
     assert done.returncode == 1
-    assert "no pack 'nopack'" in done.stderr
+    assert "no pack 'nopack' is loaded; loaded: credit, leads" in done.stderr
 
 
 def test_help_names_every_environment_variable(tmp_path: Path) -> None:
+    assert "RESCORE_DATABASE_URL" in run("--help", cwd=tmp_path).stdout
     out = run("worker", "--help", cwd=tmp_path).stdout
+    assert "--database-url" not in out, "connection options belong to the group"
     for var in (
-        "RESCORE_DATABASE_URL",
         "RESCORE_FLUSH_INTERVAL",
         "RESCORE_FLUSH_SIZE",
         "RESCORE_BATCH_SIZE",

@@ -57,7 +57,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         for scope in ("read", "write", "admin")
     }
     keys["other"] = run(
-        "keys", "create", "--scope", "admin", "--tenant", "other", cwd=where, env=env
+        "--tenant", "other", "keys", "create", "--scope", "admin", cwd=where, env=env
     ).stdout.strip()
     with serving(where, env) as url:
         yield Api(url, db, keys)

@@ -67,15 +67,16 @@ def test_generate_rescore_analytics_and_train(tmp_path: Path) -> None:
     assert scores["total_score"].max() <= 100
 
     db = f"sqlite:///{tmp_path}/scores.db"
+    run("--database-url", db, "--packs", "leads", "init", cwd=tmp_path)
     out = run(
-        "rescore", "leads", "--all", "--from-parquet", "pop", "--database-url", db, cwd=tmp_path
+        "--database-url", db, "rescore", "leads", "--all", "--from-parquet", "pop", cwd=tmp_path
     )
     assert "3,000 changed" in out
     out = run(
-        "rescore", "leads", "--all", "--from-parquet", "pop", "--database-url", db, cwd=tmp_path
+        "--database-url", db, "rescore", "leads", "--all", "--from-parquet", "pop", cwd=tmp_path
     )
     assert "; 0 changed" in out
-    shown = json.loads(run("show", "leads", "17", "--json", "--database-url", db, cwd=tmp_path))
+    shown = json.loads(run("--database-url", db, "show", "leads", "17", "--json", cwd=tmp_path))
     expected = scores.filter(pl.col("entity") == "17").row(0, named=True)
     assert shown["lead_score"]["value"] == expected["total_score"]
 

@@ -207,3 +207,23 @@ def test_an_empty_source_cannot_be_simulated() -> None:
     PACK.source_metadata().create_all(engine)
     with engine.begin() as conn, pytest.raises(PluginError, match="demo data"):
         PACK.simulator(1).step(conn)
+
+
+def test_demo_clients_are_the_same_on_any_day() -> None:
+    """The README, --help and the API examples name demo clients: they must exist every day."""
+    from datetime import date
+
+    import sqlalchemy as sa
+
+    from rescore.packs.credit import demo as credit_demo
+    from rescore.packs.credit.schema import clients, metadata
+
+    found = []
+    for today in (date(2026, 1, 23), date(2026, 11, 30)):
+        engine = sa.create_engine("sqlite://")
+        metadata.create_all(engine)
+        with engine.begin() as conn:
+            credit_demo.generate(conn, seed=7, size=50, today=today)
+            found.append(list(conn.execute(sa.select(clients.c.cedula)).scalars()))
+    assert found[0] == found[1]
+    assert set(credit_demo.SHOWCASE_CEDULAS) <= set(found[0])

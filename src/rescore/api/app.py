@@ -38,7 +38,7 @@ Business events in; only the entities they touch are rescored (critical events a
 normal ones coalesced and batched); every score served with its breakdown, its freshness and
 the events that moved it.
 
-Authenticate with an API key made by `rescore keys create --tenant T --scope read|write|admin`,
+Authenticate with an API key made by `rescore --tenant T keys create --scope read|write|admin`,
 sent as `Authorization: Bearer <key>` or `X-API-Key: <key>`. A key's tenant bounds what it
 reads and writes.
 """

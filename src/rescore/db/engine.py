@@ -67,9 +67,10 @@ class Database:
         if not self._in_memory:
             path = Path(self.url.database or "")
             if not create and not path.exists():
+                flag = field.replace("_", "-").lstrip("-")
                 raise ConfigurationError(
-                    f"{field}: no database at {path}: create it with `rescore init` "
-                    "(or point RESCORE_DATABASE_URL at an existing one)"
+                    f"no database at {path}: create it with `rescore init`, or point "
+                    f"--{flag} (RESCORE_{flag.replace('-', '_').upper()}) at an existing one"
                 )
         self._write_turn = TurnLock()
         self.engine = self._sqlite_engine(immediate=True)

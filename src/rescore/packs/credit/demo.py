@@ -1,8 +1,10 @@
 """Realistic, reproducible demo data for the credit pack.
 
-Everything comes from one ``random.Random(seed)`` and a reference date (the pack clock's
-today), so the same seed on the same day gives the same rows, and "recent" means recent to the
-scorers. Each client gets a hidden risk (the chance of paying an instalment late); most
+Everything comes from the seed and a reference date (the pack clock's today): the clients'
+cédulas from the seed alone (the showcase clients the docs use come first), each client's
+history from its own ``random.Random`` seeded by the seed and its cédula, so the same seed
+gives the same clients on any day and the same rows on the same day, and "recent" means recent
+to the scorers. Each client gets a hidden risk (the chance of paying an instalment late); most
 clients are punctual, a few drift into overdue instalments, payment plans and default.
 
 Rows are built in memory and written with one bulk insert per table, in foreign-key order.
@@ -19,7 +21,15 @@ from sqlalchemy import Connection, Table, func, select
 
 from rescore.packs.credit.schema import clients, loans, payment_plans, payments
 
-__all__ = ["DEFAULT_SIZE", "add_months", "generate", "new_cedula", "random_name"]
+__all__ = [
+    "DEFAULT_SIZE",
+    "SHOWCASE_CEDULAS",
+    "add_months",
+    "demo_cedulas",
+    "generate",
+    "new_cedula",
+    "random_name",
+]
 
 DEFAULT_SIZE = 1870  # the seed's client count
 BUREAU_SHARE = 0.88  # clients with an Experian/HCPN score
@@ -44,6 +54,21 @@ def add_months(day: date, months: int) -> date:
     """``day`` moved by whole months, the day of month capped at 28 (instalment calendars)."""
     index = day.year * 12 + day.month - 1 + months
     return date(index // 12, index % 12 + 1, min(day.day, 28))
+
+
+#: Clients every demo database has (the README, ``--help`` and the API examples use them).
+SHOWCASE_CEDULAS = ("1001257568", "1000740529", "80283877")
+
+
+def demo_cedulas(seed: int, size: int, taken: set[str]) -> list[str]:
+    """The demo's cédulas: the showcase clients first, then ones drawn from the seed alone,
+    so the same seed gives the same clients on any day."""
+    found = [c for c in SHOWCASE_CEDULAS[:size] if c not in taken]
+    taken.update(found)
+    ids = random.Random(seed)
+    while len(found) < size:
+        found.append(new_cedula(ids, taken))
+    return found
 
 
 def new_cedula(rng: random.Random, taken: set[str]) -> str:
@@ -83,11 +108,12 @@ def generate(conn: Connection, *, seed: int, size: int, today: date) -> int:
     """Insert ``size`` clients with loans, instalments and plans; return ``size``."""
     if size < 0:
         raise ValueError(f"size must be >= 0, not {size}")
-    rng = random.Random(seed)
     batch = _Batch(_next_id(conn, loans), _next_id(conn, payments), _next_id(conn, payment_plans))
     taken = set(conn.execute(select(clients.c.cedula)).scalars())
-    for _ in range(size):
-        _client(rng, batch, new_cedula(rng, taken), today)
+    for cedula in demo_cedulas(seed, size, taken):
+        # one generator per client: a client's history depends on the seed, its cédula and
+        # the date only, never on how many draws the clients before it took
+        _client(random.Random(f"{seed}:{cedula}"), batch, cedula, today)
     for table, rows in (
         (clients, batch.clients),
         (loans, batch.loans),

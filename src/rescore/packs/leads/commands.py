@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 import orjson
-from rich.table import Table
 
+from rescore.packs.sdk import Session, console, echo, pass_session, progress_bar
 from rescore.population import DatabaseSource, ParquetSource, Source
 
 if TYPE_CHECKING:
@@ -20,7 +20,6 @@ __all__ = ["commands"]
 
 def commands(pack: LeadsPack) -> list[click.Command]:
     """The pack's CLI commands, bound to ``pack``."""
-    from rescore.cli import console, engine_options, make_settings, opened
 
     @click.command()
     @click.option("--contacts", type=click.IntRange(1), required=True, help="Contacts to create.")
@@ -40,7 +39,6 @@ def commands(pack: LeadsPack) -> list[click.Command]:
     @click.option("--as-of", help="Reference time (ISO 8601, UTC); default: the pack's clock.")
     def generate(contacts: int, out: Path, seed: int, chunk_size: int, as_of: str | None) -> None:
         """Write a synthetic population of Mexican contacts and validations to Parquet."""
-        from rescore.cli import progress_bar
         from rescore.packs.leads.generator import write_parquet
 
         at = _as_of(as_of) if as_of else pack.as_of()
@@ -54,20 +52,20 @@ def commands(pack: LeadsPack) -> list[click.Command]:
                 chunk_size=chunk_size,
                 progress=lambda n: progress.advance(task, n),
             )
-        console.print(
+        echo(
             f"wrote {counts['contacts']:,} contacts and {counts['validations']:,} validations "
             f"to {out} (as of {at.isoformat()})"
         )
 
     @click.command("analytics")
-    @engine_options
     @click.option(
         "--from-parquet",
         type=click.Path(exists=True, file_okay=False, path_type=Path),
         help="Read a Parquet population instead of the source database.",
     )
     @click.option("--json", "as_json", is_flag=True, help="Print the JSON payload.")
-    def analytics_cmd(from_parquet: Path | None, as_json: bool, **options: Any) -> None:
+    @pass_session
+    def analytics_cmd(session: Session, from_parquet: Path | None, as_json: bool) -> None:
         """Score distribution, platform success rates, premium, validated and multi-platform
         counts, as the seed's dashboard shows them."""
         from rescore.packs.leads.analytics import BANDS, analytics
@@ -75,12 +73,14 @@ def commands(pack: LeadsPack) -> list[click.Command]:
         if from_parquet is not None:
             found = analytics(pack, ParquetSource(from_parquet))
         else:
-            with opened(make_settings(**options)) as engine:
+            with session.engine() as engine:
                 source: Source = DatabaseSource(engine.source)
                 found = analytics(pack, source)
         if as_json:
             click.echo(orjson.dumps(found.as_json(), option=orjson.OPT_INDENT_2).decode())
             return
+        from rich.table import Table
+
         table = Table(title=f"lead scoring: {found.total_contacts:,} contacts")
         table.add_column("measure")
         table.add_column("value", justify="right")
@@ -92,7 +92,7 @@ def commands(pack: LeadsPack) -> list[click.Command]:
         table.add_row("average score", f"{found.average_score:.1f}")
         table.add_row("validated contacts", f"{found.validated_contacts_count:,}")
         table.add_row("multi-platform", f"{found.multi_platform_count:,}")
-        console.print(table)
+        console().print(table)
 
     return [generate, analytics_cmd]
 

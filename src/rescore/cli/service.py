@@ -7,24 +7,28 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.table import Table
 
-from rescore.cli import (
+from rescore.cli.framework import (
     CONTEXT,
+    Session,
     console,
-    engine_options,
-    env_var,
-    errors,
-    main,
-    make_settings,
-    opened,
+    echo,
+    pass_session,
+    setting_option,
+    warn,
 )
 
+__all__ = ["bench", "keys", "serve"]
 
-@main.command()
-@engine_options
-@click.option("--host", help="Address to listen on.", **env_var("host"))
-@click.option("--port", type=click.IntRange(1, 65535), help="Port to listen on.", **env_var("port"))
+
+@click.command()
+@setting_option("--host", setting="host", help="Address to listen on. [default: 127.0.0.1]")
+@setting_option(
+    "--port",
+    setting="port",
+    type=click.IntRange(1, 65535),
+    help="Port to listen on. [default: 8000]",
+)
 @click.option("--no-workers", is_flag=True, help="Serve only; rescoring runs in other workers.")
 @click.option(
     "--log-level",
@@ -32,22 +36,26 @@ from rescore.cli import (
     default="info",
     help="uvicorn's log level.",
 )
-def serve(no_workers: bool, log_level: str, **options: Any) -> None:
+@pass_session
+def serve(session: Session, /, no_workers: bool, log_level: str, **options: Any) -> None:
     """Run the HTTP API (and, unless --no-workers, the embedded workers) under uvicorn.
 
     Every endpoint but /healthz and /readyz needs an API key: make one with
-    `rescore keys create --tenant default --scope admin`. OpenAPI docs at /docs.
+    `rescore keys create --scope admin`. OpenAPI docs at /docs. Ctrl-C (or SIGTERM) stops
+    gracefully: requests in flight finish and claimed work is handed back.
     """
     import uvicorn
 
     from rescore.api import create_app
 
-    settings = make_settings(**options)
+    settings = session.settings(**options)
+    with session.engine(**options):
+        pass  # refuse a missing or unmigrated database before listening
     app = create_app(settings, workers=not no_workers)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
 
 
-@main.command()
+@click.command()
 @click.option("--quick", is_flag=True, help="Short runs (about a minute in all).")
 @click.option(
     "--json",
@@ -80,7 +88,7 @@ def bench(quick: bool, json_path: Path | None, only: str | None, full_population
     if unknown:
         known = ", ".join(benchmarks.BENCHMARKS)
         raise click.UsageError(f"unknown benchmark(s) {', '.join(unknown)}; known: {known}")
-    with console.status("benchmarking...") as status:
+    with console().status("benchmarking...") as status:
         results = benchmarks.run(
             benchmarks.BenchOptions(
                 quick=quick,
@@ -90,41 +98,45 @@ def bench(quick: bool, json_path: Path | None, only: str | None, full_population
             wanted,
             progress=lambda name: status.update(f"running {name}..."),
         )
-    benchmarks.print_table(console, results)
+    benchmarks.print_table(console(), results)
     if json_path is not None:
-        benchmarks.write_json(json_path, results)
-        console.print(f"wrote {json_path}")
+        from rescore.boundary import converted
+
+        with converted(where=str(json_path)):
+            benchmarks.write_json(json_path, results)
+        echo(f"wrote {json_path}")
 
 
-@main.group(context_settings=CONTEXT)
+@click.group(context_settings=CONTEXT)
 def keys() -> None:
     """API keys of the HTTP service: create, list, revoke."""
 
 
 @keys.command("create")
-@engine_options
 @click.option(
     "--scope",
     type=click.Choice(["read", "write", "admin"]),
     required=True,
     help="read: lookups; write: also ingest; admin: also the queue and dead letters.",
-    envvar="RESCORE_KEYS_SCOPE",
 )
-@click.option("--label", help="A note to recognise the key by.", envvar="RESCORE_KEYS_LABEL")
-def keys_create(scope: str, label: str | None, **options: Any) -> None:
-    """Make an API key for --tenant and print it (it is shown once, never stored)."""
-    settings = make_settings(**options)
-    with opened(settings) as engine:
-        key_id, key = engine.keys.create(settings.tenant, scope, datetime.now(UTC), label)
-    errors.print(f"key {key_id} for tenant {settings.tenant!r}, scope {scope}:", highlight=False)
+@click.option("--label", help="A note to recognise the key by.")
+@pass_session
+def keys_create(session: Session, scope: str, label: str | None) -> None:
+    """Make an API key for the group's --tenant and print it (shown once, never stored)."""
+    tenant = session.tenant
+    with session.engine() as engine:
+        key_id, key = engine.keys.create(tenant, scope, datetime.now(UTC), label)
+    warn(f"key {key_id} for tenant {tenant!r}, scope {scope}:")
     click.echo(key)
 
 
 @keys.command("list")
-@engine_options
-def keys_list(**options: Any) -> None:
+@pass_session
+def keys_list(session: Session) -> None:
     """List API keys (ids, tenants, scopes; never the secrets)."""
-    with opened(make_settings(**options)) as engine:
+    from rich.table import Table
+
+    with session.engine() as engine:
         found = engine.keys.list()
     table = Table("key id", "tenant", "scope", "label", "created", "revoked")
     for k in found:
@@ -132,16 +144,16 @@ def keys_list(**options: Any) -> None:
         table.add_row(
             k.key_id, k.tenant, k.scope, k.label or "", f"{k.created_at:%Y-%m-%d %H:%M}", revoked
         )
-    console.print(table)
+    console().print(table)
 
 
 @keys.command("revoke")
-@engine_options
 @click.argument("key_id")
-def keys_revoke(key_id: str, **options: Any) -> None:
+@pass_session
+def keys_revoke(session: Session, key_id: str) -> None:
     """Revoke a key by its id; it stops working within 30 seconds everywhere."""
-    with opened(make_settings(**options)) as engine:
+    with session.engine() as engine:
         done = engine.keys.revoke(key_id, datetime.now(UTC))
     if not done:
         raise click.UsageError(f"no active key {key_id!r}: see `rescore keys list`")
-    console.print(f"revoked {key_id}")
+    echo(f"revoked {key_id}")

@@ -2,39 +2,39 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import orjson
-from rich.table import Table
 
-from rescore.cli import (
+from rescore.cli.framework import (
+    Session,
     console,
-    engine_options,
-    env_var,
-    errors,
-    main,
-    make_settings,
-    opened,
+    echo,
+    pass_session,
     progress_bar,
+    setting_option,
+    warn,
 )
-from rescore.engine import Engine
-from rescore.plugins import discover
-from rescore.settings import Settings
+
+if TYPE_CHECKING:
+    from rescore.settings import Settings
+
+__all__ = ["IsoDateTime", "explain", "export", "rescore_cmd", "show"]
 
 
-@main.command("rescore")
-@engine_options
+@click.command("rescore")
 @click.argument("pack")
 @click.argument("entities", nargs=-1)
 @click.option("--all", "everyone", is_flag=True, help="Rescore every entity in the source.")
-@click.option(
-    "--batch-size", type=click.IntRange(1), help="Entities per batch.", **env_var("batch_size")
+@setting_option(
+    "--batch-size",
+    setting="batch_size",
+    type=click.IntRange(1),
+    help="Entities per batch. [default: 500]",
 )
 @click.option(
     "--from-parquet",
@@ -53,7 +53,9 @@ from rescore.settings import Settings
     default=500_000,
     help="Entities scored at once by a vectorized pack.",
 )
+@pass_session
 def rescore_cmd(
+    session: Session,
     pack: str,
     entities: Sequence[str],
     everyone: bool,
@@ -61,7 +63,7 @@ def rescore_cmd(
     out: Path | None,
     no_store: bool,
     chunk_size: int,
-    **options: Any,
+    batch_size: int | None,
 ) -> None:
     """Rescore ENTITIES of PACK now (or --all of them), every scorer, with a progress bar.
 
@@ -71,15 +73,15 @@ def rescore_cmd(
     """
     if bool(entities) == everyone:
         raise click.UsageError("name entities or pass --all (not both)")
-    settings = make_settings(**options)
+    settings = session.settings(batch_size=batch_size)
     population = (from_parquet, out, no_store, chunk_size)
-    if everyone and _rescore_population(settings, pack, *population):
+    if everyone and _rescore_population(session, settings, pack, *population):
         return
     if from_parquet or out or no_store:
         raise click.UsageError(
             "--from-parquet, --out and --no-store need --all and a vectorized pack"
         )
-    with opened(settings) as engine:
+    with session.engine(batch_size=batch_size) as engine:
         keys = list(engine.entity_keys(pack)) if everyone else list(entities)
         changed = failed = 0
         with progress_bar() as progress:
@@ -91,14 +93,15 @@ def rescore_cmd(
                 changed += sum(1 for o in report.outcomes if o.changes)
                 failed += len(report.failures)
                 for failure in report.failures[:5]:
-                    errors.print(f"{failure.work.entity}: {failure.error}", highlight=False)
+                    warn(f"{failure.work.entity}: {failure.error}")
                 progress.advance(task, report.claimed)
-    console.print(f"rescored {len(keys) - failed} of {len(keys)}; {changed} changed")
+    echo(f"rescored {len(keys) - failed} of {len(keys)}; {changed} changed")
     if failed:
-        sys.exit(1)
+        raise SystemExit(1)
 
 
 def _rescore_population(
+    session: Session,
     settings: Settings,
     pack_name: str,
     from_parquet: Path | None,
@@ -107,6 +110,9 @@ def _rescore_population(
     chunk_size: int,
 ) -> bool:
     """Rescore a vectorized pack's whole population; False if the pack has no such form."""
+    from rescore.bootstrap import open_engine
+    from rescore.boundary import converted
+    from rescore.plugins import discover
     from rescore.population import (
         DatabaseSource,
         ParquetSource,
@@ -126,11 +132,11 @@ def _rescore_population(
         engine = None
         source: Source = ParquetSource(from_parquet)
     else:
-        engine = Engine.from_settings(settings)
-        engine.migrate()
+        engine = open_engine(settings)
+        engine.require_schema()
         source = ParquetSource(from_parquet) if from_parquet else DatabaseSource(engine.source)
     try:
-        with progress_bar() as progress:
+        with converted(where=str(out or from_parquet or "")), progress_bar() as progress:
             task = progress.add_task(f"rescoring {pack_name}", total=form.population_size(source))
             report = rescore_population(
                 engine,
@@ -147,13 +153,12 @@ def _rescore_population(
         if engine is not None:
             engine.close()
     seconds = time.perf_counter() - started
-    console.print(
+    echo(
         f"rescored {report.entities:,} in {seconds:.1f} s ({report.entities / seconds:,.0f}/s): "
         f"scoring {report.score_seconds:.1f} s, parquet {report.parquet_seconds:.1f} s, "
         f"store {report.store_seconds:.1f} s; {report.changed:,} changed"
         + (f", {report.stale:,} stale" if report.stale else "")
-        + (f"; wrote {len(report.files)} files to {out}" if out else ""),
-        highlight=False,
+        + (f"; wrote {len(report.files)} files to {out}" if out else "")
     )
     return True
 
@@ -175,59 +180,61 @@ class IsoDateTime(click.ParamType[datetime]):
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
-@main.command()
-@engine_options
+@click.command()
 @click.argument("pack")
 @click.argument("entity")
 @click.option(
     "--as-of", "as_of", type=IsoDateTime(), help="Show the scores in force then (ISO 8601)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def show(pack: str, entity: str, as_of: datetime | None, as_json: bool, **options: Any) -> None:
+@pass_session
+def show(session: Session, pack: str, entity: str, as_of: datetime | None, as_json: bool) -> None:
     """Show ENTITY's scores with their breakdown, now or --as-of a past time."""
-    settings = make_settings(**options)
-    with opened(settings) as engine:
+    tenant = session.tenant
+    with session.engine() as engine:
         if as_of is not None:
             rows = {
                 n: (e.after, e.components, e.version)
-                for n, e in engine.as_of(pack, entity, as_of, tenant=settings.tenant).items()
+                for n, e in engine.as_of(pack, entity, as_of, tenant=tenant).items()
             }
         else:
             rows = {
                 n: (s.value, s.components, s.version)
-                for n, s in engine.current(pack, entity, tenant=settings.tenant).items()
+                for n, s in engine.current(pack, entity, tenant=tenant).items()
             }
     if as_json:
+        import orjson
+
         data = {n: {"value": v, "components": c, "version": ver} for n, (v, c, ver) in rows.items()}
         click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
         return
+    from rich.table import Table
+
     table = Table(title=f"{pack} {entity}" + (f" as of {as_of}" if as_of else ""))
     for column in ("scorer", "value", "breakdown", "version"):
         table.add_column(column)
     for name, (value, components, version) in rows.items():
         parts = ", ".join(f"{k} {v:g}" for k, v in components.items())
         table.add_row(name, f"{value:g}", parts, version)
-    console.print(table)
+    console().print(table)
 
 
-@main.command()
-@engine_options
+@click.command()
 @click.argument("pack")
 @click.argument("entity")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, help="Changes to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-def explain(pack: str, entity: str, limit: int, as_json: bool, **options: Any) -> None:
+@pass_session
+def explain(session: Session, pack: str, entity: str, limit: int, as_json: bool) -> None:
     """Why did ENTITY's score change? Each change with its component deltas and events."""
-    settings = make_settings(**options)
-    with opened(settings) as engine:
-        found = engine.explain(pack, entity, tenant=settings.tenant, limit=limit)
+    with session.engine() as engine:
+        found = engine.explain(pack, entity, tenant=session.tenant, limit=limit)
     if as_json:
+        import orjson
+
         click.echo(orjson.dumps(found.as_dict(), option=orjson.OPT_INDENT_2).decode())
         return
-    console.print(
-        f"[bold]{pack} {entity}[/bold]: "
-        + ", ".join(f"{n} {s.value:g}" for n, s in found.current.items())
-    )
+    echo(f"{pack} {entity}: " + ", ".join(f"{n} {s.value:g}" for n, s in found.current.items()))
     for change in found.changes:
         before = "new" if change.before is None else f"{change.before:g}"
         moved = {k: v for k, v in change.deltas.items() if v}
@@ -236,22 +243,19 @@ def explain(pack: str, entity: str, limit: int, as_json: bool, **options: Any) -
             ", ".join(f"{c.type} ({c.occurred_at:%Y-%m-%d %H:%M})" for c in causes)
             or "manual rescore"
         )
-        console.print(
+        echo(
             f"{change.changed_at:%Y-%m-%d %H:%M:%S} {change.scorer}: {before} -> "
             f"{change.after:g}  [{', '.join(f'{k} {v:+g}' for k, v in moved.items())}]  "
-            f"because: {why}",
-            highlight=False,
-            markup=False,
+            f"because: {why}"
         )
 
 
-@main.command()
-@engine_options
-@click.option(
+@click.command()
+@setting_option(
     "--out",
+    setting="snapshot_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the snapshot files.",
-    **env_var("snapshot_dir"),
+    help="Folder for the snapshot files. [default: .rescore/snapshots]",
 )
 @click.option(
     "--format",
@@ -261,15 +265,17 @@ def explain(pack: str, entity: str, limit: int, as_json: bool, **options: Any) -
     help="Snapshot format.",
 )
 @click.option("--pack", help="Only this pack.")
-def export(out: Path | None, fmt: str, pack: str | None, **options: Any) -> None:
+@pass_session
+def export(session: Session, snapshot_dir: Path | None, fmt: str, pack: str | None) -> None:
     """Export every current score to CSV and/or Parquet, one wide row per entity."""
+    from rescore.boundary import converted
     from rescore.snapshot import FORMATS, export_snapshot  # polars: only when exporting
 
-    settings = make_settings(**options)
+    out = session.settings(snapshot_dir=snapshot_dir).snapshot_dir
     formats = FORMATS if fmt == "both" else (fmt,)
-    with opened(settings) as engine:
-        paths = export_snapshot(engine, out or settings.snapshot_dir, formats=formats, pack=pack)
+    with session.engine() as engine, converted(where=str(out)):
+        paths = export_snapshot(engine, out, formats=formats, pack=pack)
     if not paths:
-        console.print("no scores to export yet: run `rescore rescore PACK --all` or a worker first")
+        echo("no scores to export yet: run `rescore rescore PACK --all` or a worker first")
     for path in paths:
-        console.print(f"wrote {path}")
+        echo(f"wrote {path}")

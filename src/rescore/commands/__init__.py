@@ -1,1 +1,0 @@
-"""The ``rescore`` subcommands, by theme; importing a module registers its commands."""
