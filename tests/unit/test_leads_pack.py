@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 
 from conftest import Clock, make_engine
 from rescore.api import deps
-from rescore.keys import Principal, Scope
 from rescore.engine import Engine
+from rescore.keys import Principal, Scope
 from rescore.packs.leads import EVENT_ROUTES, LeadsPack, analytics, score_contact
 from rescore.packs.leads.generator import write_parquet
 from rescore.packs.leads.schema import contacts, platform_validations
