@@ -178,4 +178,4 @@ class BusConsumer:
 
 async def _log_error(exc: Exception) -> None:
     """One warning line per connection problem (nats-py's default prints a traceback)."""
-    log.warning("NATS: %s", exc or type(exc).__name__)
+    log.info("NATS: %s", exc or type(exc).__name__)

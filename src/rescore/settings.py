@@ -93,9 +93,7 @@ def settings_from(values: Mapping[str, Any]) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]) if first["loc"] else "settings"
-        flag = "--" + name.replace("_", "-")
+        source = "--" + name.replace("_", "-") if name in given else f"RESCORE_{name.upper()}"
         got = first.get("input")
         shown = f" (got {got!r})" if isinstance(got, str | int | float) else ""
-        raise ConfigurationError(
-            f"{flag} / RESCORE_{name.upper()}: {first['msg']}{shown}"
-        ) from None
+        raise ConfigurationError(f"{source}: {first['msg']}{shown}") from None

@@ -241,6 +241,10 @@ class RescoreGroup(click.Group):
         except click.Abort:
             click.echo("aborted", err=True)
             sys.exit(130)
+        except click.NoSuchOption as exc:
+            _hint_group_option(self, exc)
+            exc.show()
+            sys.exit(exc.exit_code)
         except click.ClickException as exc:
             exc.show()
             sys.exit(exc.exit_code)
@@ -251,6 +255,16 @@ class RescoreGroup(click.Group):
             if isinstance(exc, SystemExit):
                 raise
             sys.exit(_last_resort(exc, debug=_debug_requested()))
+
+
+def _hint_group_option(group: click.Group, exc: click.NoSuchOption) -> None:
+    """``rescore show ... --database-url X``: say that the option goes before the command."""
+    own = {opt for p in group.params if isinstance(p, click.Option) for opt in p.opts}
+    if exc.option_name in own:
+        exc.message = (
+            f"{exc.option_name} is an option of rescore itself: put it before the command, "
+            f"e.g. rescore {exc.option_name} ... {exc.ctx.info_name if exc.ctx else 'COMMAND'}"
+        )
 
 
 def command_path(ctx: click.Context) -> tuple[str, ...]:
