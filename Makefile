@@ -27,9 +27,10 @@ env: $(STAMP)  ## create .venv from the lock file
 demo: $(STAMP)  ## set up, then run the credit demo on an embedded SQLite file
 	$(BIN)/rescore demo
 
-lint: $(STAMP)  ## ruff
+lint: $(STAMP)  ## ruff, and the import contracts in pyproject.toml (lint-imports)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)  ## mypy strict on src/
 	$(BIN)/mypy

@@ -37,7 +37,7 @@ def adapters_for(settings: Settings) -> list[Observer]:
     dispatcher when a broker is set, the shared-cache invalidator when a Redis cache is."""
     found: list[Observer] = []
     if settings.broker_url:
-        from rescore.runtime.celery import Dispatcher
+        from rescore.dispatch import Dispatcher
 
         found.append(Dispatcher(settings))
     if settings.cache_url:

@@ -117,6 +117,10 @@ class Engine:
         if source_tables:
             create_source_tables(self.source, self.registry)
 
+    def ping(self) -> bool:
+        """True when the database answers (readiness probes)."""
+        return self.db.ping()
+
     def require_schema(self) -> None:
         """Refuse to work on a database whose tables are missing or older than this version
         (only ``rescore init`` creates them, only ``rescore migrate`` upgrades them)."""

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from conftest import AScore, BScore, Clock, Total, ToyPack, event, make_engine, put_items
 from rescore.db.schema import history
-from rescore.engine import Engine
+from rescore.engine import Engine, IngestResult, Observer, Outcome
 from rescore.exceptions import EntityNotFound, PluginError, ScoringError
 from rescore.scoring import Inputs, Scorer, ScoreResult, ScorerGraph, check_result, evaluate
 from rescore.store import Computed
@@ -223,3 +223,33 @@ def test_recompute_leaves_an_entity_a_worker_is_rescoring_to_that_worker(engine:
     assert by_entity["x"].stale, "x is being rescored by busy-worker"
     assert not by_entity["y"].stale
     assert history_rows(engine) == 3, "only y's three scorers were written"
+
+
+def test_a_failing_observer_never_turns_a_stored_event_into_an_error(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Hooks run after the commit: what was stored stays stored and the caller hears success."""
+
+    class Broken(Observer):
+        def ingested(self, result: IngestResult) -> None:
+            raise RuntimeError("metrics backend down")
+
+        def recomputed(self, outcomes: Sequence[Outcome]) -> None:
+            raise RuntimeError("cache down")
+
+    seen: list[int] = []
+
+    class Counting(Observer):
+        def ingested(self, result: IngestResult) -> None:
+            seen.append(result.accepted)
+
+    engine.observers.extend([Broken(), Counting()])
+    put_items(engine, x=(10, 20))
+    result = engine.ingest([event("e1", "a_changed", "x")])
+    assert result.accepted == 1
+    assert seen == [1], "the observers after the broken one still run"
+    report = engine.work("w")
+    assert report.outcomes, "a failing recomputed hook does not undo the write"
+    assert engine.current("toy", "x")["total"].value == 30
+    assert "metrics backend down" in caplog.text
+    assert "cache down" in caplog.text

@@ -375,7 +375,7 @@ async def healthz() -> HealthOut:
 )
 def readyz(request: Request, response: Response) -> ReadyOut:
     state = state_of(request)
-    database = state.engine.db.ping()
+    database = state.engine.ping()
     lag = state.engine.lane_lag() if database else {"critical": 0.0, "normal": 0.0}
     limits = _max_lag(state)
     workers = state.runtime.alive if state.runtime is not None else None

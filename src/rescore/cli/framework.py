@@ -242,9 +242,9 @@ class RescoreGroup(click.Group):
             click.echo("aborted", err=True)
             sys.exit(130)
         except click.NoSuchOption as exc:
-            _hint_group_option(self, exc)
-            exc.show()
-            sys.exit(exc.exit_code)
+            shown = _hint_group_option(self, exc)
+            shown.show()
+            sys.exit(shown.exit_code)
         except click.ClickException as exc:
             exc.show()
             sys.exit(exc.exit_code)
@@ -257,14 +257,17 @@ class RescoreGroup(click.Group):
             sys.exit(_last_resort(exc, debug=_debug_requested()))
 
 
-def _hint_group_option(group: click.Group, exc: click.NoSuchOption) -> None:
+def _hint_group_option(group: click.Group, exc: click.NoSuchOption) -> click.UsageError:
     """``rescore show ... --database-url X``: say that the option goes before the command."""
     own = {opt for p in group.params if isinstance(p, click.Option) for opt in p.opts}
-    if exc.option_name in own:
-        exc.message = (
-            f"{exc.option_name} is an option of rescore itself: put it before the command, "
-            f"e.g. rescore {exc.option_name} ... {exc.ctx.info_name if exc.ctx else 'COMMAND'}"
-        )
+    if exc.option_name not in own:
+        return exc
+    command = exc.ctx.info_name if exc.ctx else "COMMAND"
+    return click.UsageError(
+        f"{exc.option_name} is an option of rescore itself: put it before the command, "
+        f"e.g. rescore {exc.option_name} ... {command}",
+        ctx=exc.ctx,
+    )
 
 
 def command_path(ctx: click.Context) -> tuple[str, ...]:

@@ -27,53 +27,35 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
-from kombu.entity import Queue
 
 from rescore.bootstrap import open_engine
-from rescore.engine import Engine, IngestResult, Observer
+from rescore.dispatch import (
+    CRITICAL_QUEUE,
+    CRITICAL_TASK,
+    FLUSH_TASK,
+    JOB_TASK,
+    NORMAL_QUEUE,
+    celery_app,
+)
+from rescore.engine import Engine
 from rescore.routing import Lane
 from rescore.runtime.embedded import core_schedules
 from rescore.schedule import Schedule
 from rescore.settings import Settings
 
-__all__ = ["CRITICAL_QUEUE", "NORMAL_QUEUE", "Dispatcher", "create_celery", "drain"]
+__all__ = ["CRITICAL_QUEUE", "NORMAL_QUEUE", "create_celery", "drain"]
 
 log = logging.getLogger(__name__)
-
-CRITICAL_QUEUE = "critical"
-NORMAL_QUEUE = "normal"
-CRITICAL_TASK = "rescore.critical"
-FLUSH_TASK = "rescore.flush"
-JOB_TASK = "rescore.job"
 
 
 def create_celery(settings: Settings) -> Celery:
     """A Celery app for ``settings``: queues, routes, reliability options, tasks and beat."""
-    if not settings.broker_url:
-        raise ValueError("the Celery runtime needs a broker: set RESCORE_BROKER_URL")
-    app = Celery("rescore", broker=settings.broker_url, set_as_current=False)
-    app.conf.update(
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        task_ignore_result=True,
-        worker_prefetch_multiplier=1,
-        task_queues=(Queue(CRITICAL_QUEUE), Queue(NORMAL_QUEUE)),  # type: ignore[no-untyped-call]
-        task_default_queue=NORMAL_QUEUE,
-        task_routes={CRITICAL_TASK: {"queue": CRITICAL_QUEUE}},
-        task_publish_retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
-        broker_connection_retry_on_startup=True,
-        # Redis redelivers a dead worker's unacked message after this many seconds
-        broker_transport_options={"visibility_timeout": max(60.0, 2 * settings.lease_seconds)},
-        worker_hijack_root_logger=False,
-        enable_utc=True,
-        timezone="UTC",
-    )
+    app = celery_app(settings)
     _register_tasks(app, settings)
     return app
 
@@ -157,40 +139,3 @@ def _beat_schedules(settings: Settings) -> list[Schedule]:
     from rescore.plugins import discover
 
     return [*core_schedules(settings), *discover(settings.packs).schedules()]
-
-
-class Dispatcher(Observer):
-    """Sends work to Celery as ingest commits it: critical at once, normal once
-    ``flush_size`` entities were queued by this process (beat flushes the rest)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._app: Celery | None = None
-        self._normal = 0
-        self._lock = threading.Lock()
-
-    @property
-    def app(self) -> Celery:
-        if self._app is None:
-            self._app = create_celery(self.settings)
-        return self._app
-
-    def ingested(self, result: IngestResult) -> None:
-        self.requeued(result.queued)
-
-    def requeued(self, queued: Mapping[str, int]) -> None:
-        if queued.get("critical"):
-            self._send(CRITICAL_TASK, CRITICAL_QUEUE)
-        with self._lock:
-            self._normal += queued.get("normal", 0)
-            due = self._normal >= self.settings.flush_size
-            if due:
-                self._normal = 0
-        if due:
-            self._send(FLUSH_TASK, NORMAL_QUEUE)
-
-    def _send(self, task: str, queue: str) -> None:
-        try:
-            self.app.send_task(task, queue=queue)
-        except Exception as exc:  # the beat sweep picks the work up anyway
-            log.warning("could not send %s to the broker (%s); beat's sweep will run it", task, exc)
