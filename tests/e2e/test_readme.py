@@ -1,40 +1,116 @@
-"""The README's HTTP quick start works exactly as written (on a free port, in a scratch folder)."""
+"""The README's examples work exactly as written (on a free port, in a scratch folder), and so
+do the examples ``rescore --help`` shows."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from helpers import clean_env, free_port
+from helpers import RESCORE, clean_env, free_port, run
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def readme_block(marker: str) -> str:
+def readme_block(marker: str, language: str = "sh") -> str:
     text = (ROOT / "README.md").read_text()
-    found = re.search(rf"<!-- {marker} -->\n```sh\n(.*?)```", text, re.DOTALL)
+    found = re.search(rf"<!-- {marker} -->\n```{language}\n(.*?)```", text, re.DOTALL)
     assert found, f"README has no block marked {marker}"
     return found.group(1)
 
 
-def test_http_quickstart_runs_as_written(tmp_path: Path) -> None:
-    script = readme_block("http-quickstart").replace("8000", str(free_port()))
-    (tmp_path / ".venv").symlink_to(ROOT / ".venv")
+def run_block(script: str, where: Path, *, timeout: float = 300) -> str:
+    """Run a shell block as a user pastes it; fail with its output if any command fails."""
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", "set -m\n" + script],
-        cwd=tmp_path,
+        cwd=where,
         env=clean_env(),
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
     )
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
-    assert '"fresh":true' in done.stdout
-    assert '"status":"success"' in done.stdout
-    assert '"ready":true' in done.stdout
+    return done.stdout
+
+
+def scratch(tmp_path: Path) -> Path:
+    (tmp_path / ".venv").symlink_to(ROOT / ".venv")
+    return tmp_path
+
+
+def test_http_quickstart_runs_as_written(tmp_path: Path) -> None:
+    script = readme_block("http-quickstart").replace("8000", str(free_port()))
+    out = run_block(script, scratch(tmp_path))
+    assert '"fresh":true' in out
+    assert '"status":"success"' in out
+    assert '"ready":true' in out
+
+
+def test_the_blocks_after_the_demo_run_as_written(tmp_path: Path) -> None:
+    where = scratch(tmp_path)
+    run("demo", "--events", "300", "--rate", "1000", cwd=where)  # make demo, a shorter replay
+    out = run_block(readme_block("after-demo"), where)
+    assert "credit 80283877: " in out
+    assert "wrote /tmp/rescore-snapshot/credit_scores.csv" in out
+    out = run_block(readme_block("feeding-events"), where)
+    assert "accepted 2, duplicates 0" in out
+    assert "rescored 2 entities" in out
+    python = subprocess.run(
+        [sys.executable, "-c", readme_block("python-api", "python")],
+        cwd=where,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert float(python.stdout.splitlines()[0]) > 0
+
+
+def test_scoring_your_own_data_runs_as_written(tmp_path: Path) -> None:
+    out = run_block(readme_block("own-data"), scratch(tmp_path))
+    assert "rescored 1 of 1; 1 changed" in out
+    assert "hybrid" in out
+
+
+def help_examples() -> list[str]:
+    text = run("--help", cwd=ROOT).stdout
+    block = text.split("Start here:", 1)[1].split("\n\n", 1)[0]
+    return [re.split(r"\s{2,}", line.strip())[0] for line in block.strip().splitlines()]
+
+
+def test_the_examples_rescore_help_shows_work(tmp_path: Path) -> None:
+    examples = help_examples()
+    assert [e.split()[1] for e in examples] == ["demo", "init", "ingest", "worker", "explain"]
+    (tmp_path / "events.jsonl").write_text(
+        '{"event_id": "h-1", "type": "payment_late", "entity": "1001257568",'
+        ' "occurred_at": "2026-01-23T10:30:00Z"}\n'
+    )
+    for example in examples:
+        args = example.split()[1:]
+        if args == ["worker"]:
+            worker = subprocess.Popen(
+                [*RESCORE, *args], cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE, text=True
+            )
+            assert worker.stdout is not None
+            assert "running" in worker.stdout.readline()
+            os.kill(worker.pid, signal.SIGINT)
+            assert worker.wait(timeout=30) == 0
+            worker.stdout.close()
+        else:
+            run(*args, cwd=tmp_path)
+
+
+@pytest.mark.slow
+def test_pip_install_then_demo_in_a_fresh_virtualenv(tmp_path: Path) -> None:
+    """The README's pip block, as written, from a copy of this checkout."""
+    script = readme_block("pip-install").replace("/tmp/rescore-env", str(tmp_path / "env"))
+    out = run_block(script, ROOT, timeout=900)
+    assert "event → fresh score latency" in out

@@ -102,11 +102,11 @@ def main(ctx: click.Context, /, debug: bool, **options: Any) -> None:
 
     \b
     Start here:
-      rescore demo                      the credit demo on .rescore/demo.db
-      rescore init --demo-data          create the tables and the demo clients
-      rescore ingest events.jsonl       add events (JSON lines or CSV)
-      rescore worker                    rescore queued work until Ctrl-C
-      rescore explain credit 1001257568 why did this client's score change?
+      rescore demo                        the credit demo on .rescore/demo.db
+      rescore init --demo-data            create the tables and the demo clients
+      rescore ingest events.jsonl         add events (JSON lines or CSV)
+      rescore worker                      rescore queued work until Ctrl-C
+      rescore explain credit 1001257568   why did this client's score change?
 
     The options above go before the command, e.g.
     `rescore --database-url sqlite:///scores.db pending`.
