@@ -303,10 +303,11 @@ def _summary(
             table.add_row(o.entity, f"{before:.0f}", f"{after:.0f}", causes, _why(o))
         console.print(table)
         console.print(
-            f"why? [bold]rescore explain {PACK} {biggest[0].entity} "
-            f"--database-url {options.database_url}[/bold]"
+            f"why? [bold]rescore --database-url {options.database_url} explain {PACK} "
+            f"{biggest[0].entity}[/bold]",
+            soft_wrap=True,
         )
     from rescore.snapshot import export_snapshot  # polars: only when exporting
 
     paths = export_snapshot(engine, engine.settings.snapshot_dir, pack=PACK)
-    console.print("snapshot: " + ", ".join(str(p) for p in paths))
+    console.print("snapshot: " + ", ".join(str(p) for p in paths), soft_wrap=True)

@@ -50,7 +50,7 @@ def test_demo_runs_and_summarizes_latency_per_lane(demo_dir: Path) -> None:
 
 def test_explain_shows_changes_with_their_events(demo_dir: Path) -> None:
     out = (demo_dir / "demo.out").read_text()
-    cedula = out.split("rescore explain credit ")[1].split()[0]
+    cedula = out.split(" explain credit ")[1].split()[0]
     done = run("--database-url", DB, "explain", "credit", cedula, "--json", cwd=demo_dir)
     found = json.loads(done.stdout)
     assert found["entity"] == cedula
@@ -64,7 +64,7 @@ def test_explain_shows_changes_with_their_events(demo_dir: Path) -> None:
 
 def test_show_as_of_the_past_differs_from_now(demo_dir: Path) -> None:
     out = (demo_dir / "demo.out").read_text()
-    cedula = out.split("rescore explain credit ")[1].split()[0]
+    cedula = out.split(" explain credit ")[1].split()[0]
     found = json.loads(
         run("--database-url", DB, "explain", "credit", cedula, "--json", cwd=demo_dir).stdout
     )

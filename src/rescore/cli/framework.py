@@ -92,8 +92,9 @@ def warn(message: str) -> None:
 
 
 def echo(message: str) -> None:
-    """Print plain text (no rich markup is interpreted: ids may contain brackets)."""
-    console().print(message, markup=False, highlight=False)
+    """Print one plain line, never wrapped or styled (ids may contain brackets; scripts and
+    tests read these lines)."""
+    click.echo(message)
 
 
 def progress_bar() -> Progress:

@@ -36,6 +36,8 @@ MIX: dict[str, float] = {
 }
 #: What to do instead when nothing fits the drawn type (no open plan to default, say).
 FALLBACK = ("payment_made", "limit_increase")
+#: The demo client the day opens by writing off (the README's `explain` example).
+SHOWCASE_DEFAULTER = "80283877"
 ON_TIME_SHARE = 0.85  # of payments made, the share paying an instalment not yet overdue
 
 Event = dict[str, Any]
@@ -47,6 +49,7 @@ class CreditSimulator(DemoSimulator):
     def __init__(self, seed: int, *, today: date) -> None:
         super().__init__(seed)
         self.now = datetime.combine(today, time(8), tzinfo=UTC)
+        self._opened = False
         self._actions: dict[str, Callable[[Connection], Event | None]] = {
             "payment_made": self._payment_made,
             "payment_late": self._payment_late,
@@ -64,6 +67,11 @@ class CreditSimulator(DemoSimulator):
 
     def step(self, conn: Connection) -> dict[str, Any]:
         self.now += timedelta(seconds=self.rng.randint(5, 60))
+        if not self._opened:  # the day opens with the showcase default the README explains
+            self._opened = True
+            opening = self._default(conn, SHOWCASE_DEFAULTER)
+            if opening is not None:
+                return opening
         kind = self.rng.choices(list(MIX), list(MIX.values()))[0]
         for action in (kind, *FALLBACK):
             event = self._actions[action](conn)
@@ -258,19 +266,23 @@ class CreditSimulator(DemoSimulator):
 
     def _client_default(self, conn: Connection) -> Event | None:
         client = self._client_in_arrears(conn)
-        if client is None:
-            return None
+        return None if client is None else self._default(conn, client.cedula)
+
+    def _default(self, conn: Connection, cedula: str) -> Event | None:
+        """Write ``cedula`` off, if it has an active loan."""
         loan_ids = list(
             conn.execute(
                 select(loans.c.id)
-                .where(loans.c.cedula == client.cedula, loans.c.status == "active")
+                .where(loans.c.cedula == cedula, loans.c.status == "active")
                 .order_by(loans.c.id)
             ).scalars()
         )
-        written_off = default_client(conn, client.cedula, self.today)
-        self._touch(conn, client.cedula, status="defaulted")
+        if not loan_ids:
+            return None
+        written_off = default_client(conn, cedula, self.today)
+        self._touch(conn, cedula, status="defaulted")
         payload = {"loan_ids": loan_ids, "instalments_defaulted": written_off}
-        return self._event("client_default", client.cedula, payload)
+        return self._event("client_default", cedula, payload)
 
 
 def _insert(conn: Connection, statement: Insert) -> int:
