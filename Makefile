@@ -18,7 +18,7 @@ $(CURDIR)/.tools/bin/uv:
 
 $(STAMP): requirements/dev.txt pyproject.toml | $(UV)
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
-	$(UV) pip sync --quiet --python $(BIN)/python requirements/dev.txt
+	$(UV) pip sync --quiet --compile-bytecode --python $(BIN)/python requirements/dev.txt
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 

@@ -169,3 +169,16 @@ def test_help_names_every_environment_variable(tmp_path: Path) -> None:
     demo_help = run("demo", "--help", cwd=tmp_path).stdout
     assert "RESCORE_DEMO_SEED" in demo_help
     assert "RESCORE_DEMO_KEEP_RUNNING" in demo_help
+
+
+def test_packs_lists_event_types_with_lanes_and_scorers_with_versions(tmp_path: Path) -> None:
+    found = json.loads(run("packs", "--json", cwd=tmp_path).stdout)
+    credit = next(p for p in found if p["name"] == "credit")
+    assert credit["event_types"]["client_default"]["lane"] == "critical"
+    assert credit["event_types"]["limit_increase"]["lane"] == "none"
+    assert list(credit["scorers"])[-1] == "hybrid", "scorers come in dependency order"
+    assert credit["scorers"]["hybrid"]["depends_on"] == ["platam"]
+    assert all(s["version"] for s in credit["scorers"].values())
+    text = run("--packs", "leads", "packs", cwd=tmp_path).stdout
+    assert "validation_upserted" in text
+    assert "client_default" not in text, "--packs limits what is loaded"
