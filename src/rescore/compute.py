@@ -37,6 +37,7 @@ class Planned:
     work: PendingWork
     causes: list[Cause]
     names: tuple[str, ...]
+    trigger: str = "event"
 
 
 class Computer:
@@ -126,6 +127,7 @@ class Computer:
             versions={n: graph[n].version for n in results},
             watermark=p.work.watermark,
             event_ids=tuple(c.event_id for c in p.causes),
+            trigger=p.trigger,
         )
 
     def _causes(

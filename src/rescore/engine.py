@@ -47,6 +47,7 @@ from rescore.reports import (
     Outcome,
 )
 from rescore.routing import Lane
+from rescore.scoring import ScoreResult
 from rescore.settings import Settings
 from rescore.store import Computed, HistoryEntry, ScoreStore, StoredScore, chunks
 
@@ -336,9 +337,15 @@ class Engine:
         return max((s.watermark for s in stored.values()), default=0)
 
     def recompute(
-        self, pack: str, entities: Sequence[str], *, tenant: str = DEFAULT_TENANT
+        self,
+        pack: str,
+        entities: Sequence[str],
+        *,
+        tenant: str = DEFAULT_TENANT,
+        trigger: str = "manual",
     ) -> BatchReport:
-        """Rescore entities now, every scorer, outside the queue (manual or batch rescoring).
+        """Rescore entities now, every scorer, outside the queue (manual or batch rescoring;
+        ``trigger`` is what history records as the cause: manual, reconciliation).
 
         The write carries each entity's newest event as its watermark, so it never hides a
         newer queued event's effect. An entity a worker is rescoring at this moment is left
@@ -359,6 +366,7 @@ class Engine:
                 ),
                 causes=[],
                 names=graph.order,
+                trigger=trigger,
             )
             for e in entities
         ]
@@ -538,6 +546,45 @@ class Engine:
         with self.db.read() as conn:
             return _watermarks(conn, tenant, pack, entities)
 
+    def stored_scores(
+        self, pack: str, entities: Sequence[str], *, tenant: str = DEFAULT_TENANT
+    ) -> dict[str, dict[str, StoredScore]]:
+        """The stored scores of many entities: ``{entity: {scorer: StoredScore}}``."""
+        self.registry[pack]
+        with self.db.read() as conn:
+            return self.store.current(conn, pack, entities, tenant=tenant)
+
+    def score_now(
+        self, pack: str, entities: Sequence[str], *, tenant: str = DEFAULT_TENANT
+    ) -> tuple[dict[str, Mapping[str, ScoreResult]], dict[str, str]]:
+        """Every scorer of ``entities`` from their current source data, written nowhere
+        (reconciliation compares it with what is stored); failures by entity."""
+        graph = self.registry.graph(pack)
+        planned = [
+            Planned(
+                work=PendingWork(
+                    tenant=tenant, pack=pack, entity=e, priority=0, first_seq=0, watermark=0
+                ),
+                causes=[],
+                names=graph.order,
+            )
+            for e in entities
+        ]
+        ok, bad = self.computer.compute(tenant, pack, planned)
+        return {c.entity: c.results for c, _ in ok}, {p.work.entity: e for p, e in bad}
+
+    def last_event_types(
+        self, pack: str, entities: Sequence[str], *, tenant: str = DEFAULT_TENANT
+    ) -> dict[str, str]:
+        """The type of the newest event of each entity that has one."""
+        with self.db.read() as conn:
+            return _last_types(conn, tenant, pack, entities)
+
+    def notify(self, hook: str, *args: Any) -> None:
+        """Tell the observers about work done beside the engine (reconciliation), isolated
+        like every other hook."""
+        self._emit(hook, *args)
+
     def known_entities(self, pack: str, entities: Sequence[str]) -> set[str] | None:
         """Which of ``entities`` the pack's source has, or None when the pack cannot tell
         cheaply (:meth:`Pack.known_entities`)."""
@@ -561,3 +608,18 @@ def _watermarks(
             {str(e): int(seq) for e, seq in conn.execute(query.where(events.c.entity.in_(part)))}
         )
     return marks
+
+
+def _last_types(
+    conn: Connection, tenant: str, pack: str, entities: Sequence[str]
+) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for part in chunks(sorted(set(entities))):
+        newest = (
+            sa.select(sa.func.max(events.c.seq))
+            .where(events.c.tenant == tenant, events.c.pack == pack, events.c.entity.in_(part))
+            .group_by(events.c.entity)
+        )
+        query = sa.select(events.c.entity, events.c.type).where(events.c.seq.in_(newest))
+        found.update({str(e): str(t) for e, t in conn.execute(query)})
+    return found

@@ -192,6 +192,7 @@ def _store(
                 results=found,
                 versions={n: graph[n].version for n in found},
                 watermark=marks.get(entity, 0),
+                trigger="population",
             )
         )
         if len(batch) >= STORE_BATCH:

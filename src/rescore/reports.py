@@ -111,6 +111,7 @@ class Explanation:
             "deltas": dict(change.deltas),
             "reasons": list(change.reasons),
             "changed_at": change.changed_at.isoformat(),
+            "trigger": change.trigger,
             "events": [
                 {
                     "event_id": e.event_id,
@@ -142,3 +143,7 @@ class Observer:
 
     def requeued(self, queued: Mapping[str, int]) -> None:
         """Events arrived for entities while they were being rescored; they wait again."""
+
+    def reconciled(self, report: Any) -> None:
+        """A reconciliation compared a pack's stored scores with a recompute
+        (a :class:`rescore.reconcile.ReconcileReport`: drift found, repairs made)."""

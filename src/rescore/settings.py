@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         description="Redis URL of a lookup cache shared by every process (default: each "
         "process caches in memory).",
     )
+    reconcile_at: str = Field(
+        "03:00",
+        pattern=r"^$|^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="When (HH:MM, UTC) both runtimes reconcile every pack nightly; empty: never.",
+    )
     host: str = Field("127.0.0.1", description="Address `rescore serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `rescore serve` listens on.")
 

@@ -85,6 +85,7 @@ class HistoryEntry:
     event_ids: tuple[str, ...]
     watermark: int
     changed_at: datetime
+    trigger: str = "event"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -98,6 +99,7 @@ class Computed:
     watermark: int
     tenant: str = DEFAULT_TENANT
     event_ids: tuple[str, ...] = ()
+    trigger: str = "event"  # what history records as the cause when event_ids is empty
     changes: list[Change] = field(default_factory=list)
 
 
@@ -236,6 +238,7 @@ class ScoreStore:
             "event_ids": list(item.event_ids),
             "watermark": item.watermark,
             "changed_at": now,
+            "trigger": item.trigger,
         }
 
     @staticmethod
@@ -347,4 +350,5 @@ def _entry_of(row: Any) -> HistoryEntry:
         event_ids=tuple(row.event_ids),
         watermark=row.watermark,
         changed_at=row.changed_at,
+        trigger=row.trigger,
     )

@@ -182,3 +182,15 @@ def test_packs_lists_event_types_with_lanes_and_scorers_with_versions(tmp_path: 
     text = run("--packs", "leads", "packs", cwd=tmp_path).stdout
     assert "validation_upserted" in text
     assert "client_default" not in text, "--packs limits what is loaded"
+
+
+def test_reconcile_reports_a_clean_population(tmp_path: Path) -> None:
+    env = {"RESCORE_DATABASE_URL": "sqlite:///r.db", "RESCORE_PACKS": "credit"}
+    run("init", "--demo-data", cwd=tmp_path, env=env)
+    out = run("reconcile", "credit", cwd=tmp_path, env=env).stdout
+    assert "credit: checked 1,870, 0 drifted, 0 repaired" in out
+    found = json.loads(
+        run("reconcile", "credit", "--no-repair", "--json", cwd=tmp_path, env=env).stdout
+    )
+    assert found["checked"] == 1870
+    assert found["by_scorer"] == {}

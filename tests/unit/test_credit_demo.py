@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections import Counter
 from datetime import date, datetime
@@ -40,10 +39,7 @@ def dump(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
 
 @pytest.fixture(scope="module")
 def default_data() -> dict[str, list[tuple[Any, ...]]]:
-    started = time.perf_counter()
-    engine = fresh(seed=42, size=None)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 3.0, f"1,870 clients took {elapsed:.2f}s"
+    engine = fresh(seed=42, size=None)  # its speed is measured by `rescore bench`, not here
     return dump(engine)
 
 

@@ -31,6 +31,7 @@ COMMANDS = {
     "show": "rescore.cli.scores:show",
     "explain": "rescore.cli.scores:explain",
     "export": "rescore.cli.scores:export",
+    "reconcile": "rescore.cli.scores:reconcile",
     "serve": "rescore.cli.service:serve",
     "keys": "rescore.cli.service:keys",
     "bench": "rescore.cli.service:bench",

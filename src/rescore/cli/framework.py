@@ -98,7 +98,8 @@ def echo(message: str) -> None:
 
 
 def progress_bar() -> Progress:
-    """The progress bar long commands show (packs' commands use it too)."""
+    """The progress bar long commands show, on standard error so that what they print on
+    standard output (JSON, say) stays clean; packs' commands use it too."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -112,8 +113,15 @@ def progress_bar() -> Progress:
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
-        console=console(),
+        console=_progress_console(),
     )
+
+
+@cache
+def _progress_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 # environment variables ---------------------------------------------------------------------

@@ -23,7 +23,15 @@ from rescore.cli.framework import (
 if TYPE_CHECKING:
     from rescore.settings import Settings
 
-__all__ = ["IsoDateTime", "explain", "export", "rescore_cmd", "show"]
+__all__ = ["IsoDateTime", "explain", "export", "reconcile", "rescore_cmd", "show"]
+
+#: How explain words a change no event caused.
+TRIGGERS = {
+    "event": "manual rescore",
+    "manual": "manual rescore",
+    "population": "population rescoring",
+    "reconciliation": "reconciliation (the stored score had drifted from a recompute)",
+}
 
 
 @click.command("rescore")
@@ -239,9 +247,8 @@ def explain(session: Session, pack: str, entity: str, limit: int, as_json: bool)
         before = "new" if change.before is None else f"{change.before:g}"
         moved = {k: v for k, v in change.deltas.items() if v}
         causes = [found.causes[i] for i in change.event_ids if i in found.causes]
-        why = (
-            ", ".join(f"{c.type} ({c.occurred_at:%Y-%m-%d %H:%M})" for c in causes)
-            or "manual rescore"
+        why = ", ".join(f"{c.type} ({c.occurred_at:%Y-%m-%d %H:%M})" for c in causes) or (
+            TRIGGERS.get(change.trigger, change.trigger)
         )
         echo(
             f"{change.changed_at:%Y-%m-%d %H:%M:%S} {change.scorer}: {before} -> "
@@ -279,3 +286,51 @@ def export(session: Session, snapshot_dir: Path | None, fmt: str, pack: str | No
         echo("no scores to export yet: run `rescore rescore PACK --all` or a worker first")
     for path in paths:
         echo(f"wrote {path}")
+
+
+@click.command()
+@click.argument("pack")
+@click.option("--no-repair", is_flag=True, help="Only report the drift; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_session
+def reconcile(session: Session, pack: str, no_repair: bool, as_json: bool) -> None:
+    """Recompute PACK's whole population and compare it with the stored scores.
+
+    Where they differ (the source changed in a way no event announced), the stored scores are
+    repaired through the normal write path (history says "reconciliation"), and the drift is
+    reported by scorer and by the event type that last touched each drifted entity: that type
+    probably needs to route to the drifted scorer. Runs nightly in both runtimes too
+    (RESCORE_RECONCILE_AT).
+    """
+    from rescore.reconcile import reconcile as run_reconcile
+
+    with session.engine() as engine:
+        total = sum(1 for _ in engine.entity_keys(pack))
+        with progress_bar() as progress:
+            task = progress.add_task(f"reconciling {pack}", total=total)
+            report = run_reconcile(
+                engine,
+                pack,
+                tenant=session.tenant,
+                repair=not no_repair,
+                progress=lambda n: progress.advance(task, n),
+            )
+    if as_json:
+        import orjson
+
+        click.echo(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode())
+        return
+    _print_reconcile(report, repaired=not no_repair)
+
+
+def _print_reconcile(report: Any, *, repaired: bool) -> None:
+    echo(
+        f"{report.pack}: checked {report.checked:,}, {report.drifted_entities:,} drifted"
+        + (f", {report.repaired:,} repaired" if repaired else " (not repaired: --no-repair)")
+    )
+    for scorer, count in report.by_scorer.most_common():
+        echo(f"  scorer {scorer}: {count:,} entities differed from a recompute")
+    for event_type, count in report.by_event_type.most_common():
+        echo(f"  last touched by {event_type}: {count:,} (does its route name every scorer?)")
+    for entity, error in list(report.failures.items())[:10]:
+        warn(f"failed: {entity}: {error}")

@@ -153,6 +153,9 @@ history = Table(
     Column("event_ids", JSON(), nullable=False),
     Column("watermark", Seq, nullable=False),
     Column("changed_at", UTCDateTime(), nullable=False),
+    # what wrote the change: event (a worker, caused by event_ids), manual, population,
+    # reconciliation (the stored score had drifted from a recompute)
+    Column("trigger", String(16), nullable=False, server_default="event"),
     Index("ix_rescore_history_entity", "tenant", "pack", "entity", "changed_at"),
 )
 

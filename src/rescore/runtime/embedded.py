@@ -24,6 +24,7 @@ import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from datetime import time as dt_time
 from datetime import timedelta
 from types import TracebackType
 
@@ -56,17 +57,44 @@ class _Waker(Observer):
 
 
 def core_schedules(settings: Settings) -> list[Schedule]:
-    """rescore's own jobs: the periodic snapshot lookups fall back on when the DB is down."""
-    if not settings.snapshot_interval:
-        return []
-    return [
-        Schedule(
-            name="rescore.snapshot",
-            every=timedelta(seconds=settings.snapshot_interval),
-            run=lambda engine: _export_snapshot(engine, settings),
-            description="Export every current score to CSV and Parquet.",
+    """rescore's own jobs: the periodic snapshot lookups fall back on when the DB is down,
+    and the nightly reconciliation of every pack."""
+    found: list[Schedule] = []
+    if settings.snapshot_interval:
+        found.append(
+            Schedule(
+                name="rescore.snapshot",
+                every=timedelta(seconds=settings.snapshot_interval),
+                run=lambda engine: _export_snapshot(engine, settings),
+                description="Export every current score to CSV and Parquet.",
+            )
         )
-    ]
+    if settings.reconcile_at:
+        hour, minute = (int(part) for part in settings.reconcile_at.split(":"))
+        found.append(
+            Schedule(
+                name="rescore.reconcile",
+                at=dt_time(hour, minute),
+                run=_reconcile_all,
+                description="Compare every pack's stored scores with a recompute; repair drift.",
+            )
+        )
+    return found
+
+
+def _reconcile_all(engine: Engine) -> None:
+    from rescore.reconcile import reconcile
+
+    for pack in engine.registry.names:
+        report = reconcile(engine, pack, tenant=engine.settings.tenant)
+        log.info(
+            "reconciled %s: %d checked, %d drifted, %d repaired; by scorer %s",
+            pack,
+            report.checked,
+            report.drifted_entities,
+            report.repaired,
+            dict(report.by_scorer),
+        )
 
 
 def _export_snapshot(engine: Engine, settings: Settings) -> None:
