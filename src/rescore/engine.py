@@ -11,10 +11,10 @@ Example::
 
     engine = Engine.from_settings(Settings(database_url="sqlite:///scores.db"))
     engine.migrate()
-    engine.ingest([{"event_id": "e1", "type": "client_default", "entity": "1006157869",
+    engine.ingest([{"event_id": "e1", "type": "client_default", "entity": "1018674163",
                     "occurred_at": "2026-01-23T10:30:00Z"}])
     engine.work("worker-1")            # rescoring happens here (or in a runtime's workers)
-    engine.explain("credit", "1006157869")
+    engine.explain("credit", "1018674163")
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ from rescore.compute import Computer, Planned, cause_of
 from rescore.db.dialect import insert_new_events
 from rescore.db.engine import Database
 from rescore.db.schema import DEFAULT_TENANT, events
-from rescore.events import Event, EventIn, parse_events
-from rescore.exceptions import ConfigurationError, EntityNotFound, InvalidEvent, UnknownEventType
+from rescore.events import Event, parse_events
+from rescore.exceptions import ConfigurationError, EntityNotFound
+from rescore.ingest import Limits, event_rows, refuse_reused_ids
 from rescore.keys import KeyStore
 from rescore.plugins import PackRegistry, discover
 from rescore.queue import PendingWork, WorkQueue
@@ -147,12 +148,22 @@ class Engine:
     # ingest -----------------------------------------------------------------------------
 
     def ingest(self, raws: Iterable[Any], *, tenant: str = DEFAULT_TENANT) -> IngestResult:
-        """Validate, store and queue a batch of events of one tenant, all or nothing."""
+        """Validate, store and queue a batch of events of one tenant, all or nothing.
+
+        An ``event_id`` already stored for the same event is acknowledged as a duplicate; one
+        reused for a different event is refused (:class:`EventConflict`, nothing stored)."""
         parsed = parse_events(raws)
-        rows = self._event_rows(parsed, self.clock(), tenant)
+        rows = event_rows(
+            parsed,
+            router=self.registry.router,
+            tenant=tenant,
+            now=self.clock(),
+            limits=Limits.of(self.settings),
+        )
         urgent = any(row["lane"] == Lane.CRITICAL.value for row in rows)
         with self.db.begin(urgent=urgent) as conn:
             new = insert_new_events(conn, rows)
+            refuse_reused_ids(conn, rows, new)
             stored = [
                 self._event(row, new[row["event_id"]]) for row in rows if row["event_id"] in new
             ]
@@ -166,41 +177,9 @@ class Engine:
         self._emit("ingested", result)
         return result
 
-    def _event_rows(
-        self, parsed: Sequence[EventIn], now: datetime, tenant: str
-    ) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        problems: list[str] = []
-        seen: set[str] = set()
-        for index, event in enumerate(parsed, start=1):
-            try:
-                resolved = self.registry.router.resolve(event.type, event.pack)
-            except UnknownEventType as exc:
-                problems.append(f"event {index}: {exc.field}: {exc.message}")
-                continue
-            if event.event_id in seen:
-                continue  # repeated within the batch: the first one counts
-            seen.add(event.event_id)
-            rows.append(
-                {
-                    "event_id": event.event_id,
-                    "tenant": tenant,
-                    "pack": resolved.pack,
-                    "type": event.type,
-                    "entity": event.entity,
-                    "lane": resolved.route.lane.value,
-                    "occurred_at": event.occurred_at,
-                    "received_at": now,
-                    "payload": event.payload,
-                }
-            )
-        if problems:
-            raise InvalidEvent("; ".join(problems[:10]) + " (nothing was stored)", field="type")
-        return rows
-
     @staticmethod
     def _event(row: Mapping[str, Any], seq: int) -> Event:
-        return Event(seq=seq, **row)
+        return Event(seq=seq, **{k: v for k, v in row.items() if k != "digest"})
 
     def _enqueue(self, conn: Connection, stored: Sequence[Event]) -> dict[str, int]:
         work: dict[tuple[str, str, str], PendingWork] = {}

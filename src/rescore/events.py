@@ -3,12 +3,19 @@
 An event is ``{event_id, type, entity, occurred_at, payload}`` plus an optional ``pack`` (needed
 only when two packs declare the same type). Validation is all or nothing: one bad event in a
 batch refuses the batch, with every problem named by position and field.
+
+What is almost certainly a mistake is refused rather than stored: a number as ``occurred_at``
+(pydantic would read it as Unix time), a time that overflows once converted to UTC, control
+characters (NUL) in ids, and numbers in the payload that JSON cannot carry faithfully (NaN,
+infinities, integers beyond 64 bits).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,16 +23,25 @@ from typing import Annotated, Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
-from rescore.exceptions import InvalidEvent
+from rescore.exceptions import InvalidEvent, Problem
 
-__all__ = ["Event", "EventIn", "parse_events", "read_events_file"]
+__all__ = ["Event", "EventIn", "invalid", "json_problem", "parse_events", "read_events_file"]
 
 #: How many problems one error message lists before it says "and N more".
 MAX_LISTED_ERRORS = 10
 
 Identifier = Annotated[StrictStr, Field(min_length=1, max_length=128)]
 TypeName = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+
+#: Integers a payload may carry: what every store and JSON library here reads back exactly.
+INT64 = (-(2**63), 2**63 - 1)
+#: Nesting a payload may have (deeper is a mistake or an attack, never a business event).
+MAX_DEPTH = 32
+
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class EventIn(BaseModel):
@@ -40,17 +56,36 @@ class EventIn(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict)
     pack: TypeName | None = None
 
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _not_a_number(cls, value: Any) -> Any:
+        """pydantic reads a number (or a numeric string) as Unix time; a producer that sends
+        one has almost always made a mistake (milliseconds, a row id), so refuse it."""
+        if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+            raise PydanticCustomError(
+                "datetime_type",
+                "must be an ISO 8601 time such as 2026-01-23T10:30:00Z, not a number",
+            )
+        return value
+
     @field_validator("occurred_at")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
         """A naive time is taken as UTC: sources that omit the zone nearly always mean UTC."""
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:
+            raise PydanticCustomError(
+                "datetime_range", "is out of range once converted to UTC"
+            ) from None
 
     @field_validator("event_id", "entity")
     @classmethod
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
-            raise ValueError("must not be blank")
+            raise PydanticCustomError("value_error", "must not be blank")
+        if _CONTROL.search(value):
+            raise PydanticCustomError("value_error", "must not contain control characters")
         return value
 
 
@@ -73,31 +108,75 @@ class Event:
 def parse_events(raws: Iterable[Any], *, label: str = "event") -> list[EventIn]:
     """Validate a batch; raise :class:`InvalidEvent` naming every bad position and field."""
     parsed: list[EventIn] = []
-    problems: list[str] = []
+    problems: list[Problem] = []
     for index, raw in enumerate(raws, start=1):
-        if isinstance(raw, EventIn):
-            parsed.append(raw)
-            continue
         try:
-            if not isinstance(raw, Mapping):
-                raise InvalidEvent(f"must be an object, not {type(raw).__name__}")
-            parsed.append(EventIn.model_validate(dict(raw)))
+            event = raw if isinstance(raw, EventIn) else _validate(raw)
         except ValidationError as exc:
-            problems.extend(f"{label} {index}: {_where(e)}: {e['msg']}" for e in exc.errors())
+            problems.extend(
+                Problem(index=index, field=_where(e), message=e["msg"]) for e in exc.errors()
+            )
+            continue
         except InvalidEvent as exc:
-            problems.append(f"{label} {index}: {exc.message}")
+            problems.append(Problem(index=index, field="", message=exc.message))
+            continue
+        bad = json_problem(event.payload)
+        if bad is not None:
+            where, message = bad
+            problems.append(Problem(index=index, field=_join("payload", where), message=message))
+        parsed.append(event)
     if problems:
-        raise InvalidEvent(_summary(problems), field=_first_field(problems), problems=problems)
+        raise invalid(problems, label=label)
     return parsed
+
+
+def _validate(raw: Any) -> EventIn:
+    if not isinstance(raw, Mapping):
+        raise InvalidEvent(f"must be an object, not {type(raw).__name__}")
+    return EventIn.model_validate(dict(raw))
+
+
+def invalid(problems: Sequence[Problem], *, label: str = "event") -> InvalidEvent:
+    """One error for a list of problems: a summary for people, the problems for programs."""
+    labelled = [
+        Problem(index=p.index, field=p.field, message=p.message, label=label) for p in problems
+    ]
+    return InvalidEvent(
+        _summary([str(p) for p in labelled]), field=problems[0].field, problems=labelled
+    )
+
+
+def json_problem(value: Any) -> tuple[str, str] | None:
+    """The first value JSON cannot carry faithfully, as (dotted path, message), or None.
+
+    NaN and infinities (``1e400`` parses as infinity) would be stored as null; integers beyond
+    64 bits break the JSON encoders of every store; deep nesting is never a business event."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return path, f"{item} is not a finite number"
+        if (
+            isinstance(item, int)
+            and not isinstance(item, bool)
+            and not INT64[0] <= item <= INT64[1]
+        ):
+            return path, "integer does not fit in 64 bits: send it as a string"
+        if isinstance(item, Mapping | list) and depth >= MAX_DEPTH:
+            return path, f"nested deeper than {MAX_DEPTH} levels"
+        if isinstance(item, Mapping):
+            stack.extend((v, _join(path, str(k)), depth + 1) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((v, _join(path, str(i)), depth + 1) for i, v in enumerate(item))
+    return None
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path and key else path or key
 
 
 def _where(error: Any) -> str:
     return ".".join(str(part) for part in error["loc"]) or "event"
-
-
-def _first_field(problems: Sequence[str]) -> str | None:
-    parts = problems[0].split(": ")
-    return parts[1] if len(parts) > 2 else None
 
 
 def _summary(problems: Sequence[str]) -> str:

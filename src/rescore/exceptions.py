@@ -7,6 +7,9 @@ The hierarchy::
     ├── InvalidInput                  (422)  exit 1: bad data from a caller; names the field
     │   ├── InvalidEvent              (422)  an event that cannot be accepted
     │   └── UnknownEventType          (422)  a type no loaded pack routes
+    ├── TooLarge                      (413)  a body, payload or batch over its limit
+    ├── Conflict                      (409)
+    │   └── EventConflict             (409)  an event_id reused for a different event
     ├── NotFound                      (404)
     │   ├── UnknownPack               (404)
     │   ├── UnknownScorer             (404)
@@ -18,29 +21,52 @@ The hierarchy::
 
 Each subclass's docstring is its default message and each carries the ``http_status`` that the
 HTTP layer answers with and the ``exit_code`` the CLI exits with, so one handler serves each
-front end. Driver and OS errors are converted to these by one table (``rescore.boundary``):
+front end. Invalid input may carry its :class:`Problem` list (one per bad field, with the
+event's position in a batch), so each front end can name every field the way its caller sent
+it. Driver and OS errors are converted to these by one table (``rescore.boundary``):
 callers never see a driver exception.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 __all__ = [
     "ConfigurationError",
+    "Conflict",
     "EntityNotFound",
+    "EventConflict",
     "InvalidEvent",
     "InvalidInput",
     "NotFound",
     "PluginError",
+    "Problem",
     "RescoreError",
     "ScoringError",
     "ServiceUnavailable",
     "StorageUnavailable",
+    "TooLarge",
     "UnknownEventType",
     "UnknownPack",
     "UnknownScorer",
 ]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Problem:
+    """One bad field of a refused input: ``index`` is the 1-based position in a batch (None
+    for a single item), ``field`` a dotted path (``payload.amount``). Printed as the CLI shows
+    it: ``event 2: occurred_at: must be an ISO 8601 time ...``."""
+
+    field: str
+    message: str
+    index: int | None = None
+    label: str = "event"
+
+    def __str__(self) -> str:
+        where = f"{self.label} {self.index}: " if self.index is not None else ""
+        return f"{where}{self.field}: {self.message}" if self.field else where + self.message
 
 
 class RescoreError(Exception):
@@ -54,12 +80,12 @@ class RescoreError(Exception):
         message: str | None = None,
         *,
         field: str | None = None,
-        problems: Sequence[str] = (),
+        problems: Sequence[Problem] = (),
     ) -> None:
         self.message = message or (self.__doc__ or "").strip()
         self.field = field
-        #: One line per problem when a batch was refused whole (nothing of it was stored);
-        #: the CLI prints them one a line.
+        #: Each problem when a batch was refused whole (nothing of it was stored): the CLI
+        #: prints them one a line, the HTTP API as FastAPI-shaped ``detail`` entries.
         self.problems = tuple(problems)
         super().__init__(f"{field}: {self.message}" if field else self.message)
 
@@ -82,6 +108,22 @@ class InvalidEvent(InvalidInput):
 
 class UnknownEventType(InvalidInput):
     """No loaded pack routes this event type."""
+
+
+class TooLarge(RescoreError):
+    """The request is larger than accepted; the message says the limit and its setting."""
+
+    http_status = 413
+
+
+class Conflict(RescoreError):
+    """The request conflicts with what is stored."""
+
+    http_status = 409
+
+
+class EventConflict(Conflict):
+    """This event_id is already used by a different event."""
 
 
 class NotFound(RescoreError):

@@ -74,11 +74,16 @@ class Router:
         packs = self._packs_of.get(type_, [])
         if pack is not None:
             packs = [p for p in packs if p == pack]
+        if pack is not None and pack not in self._by_pack:
+            raise UnknownEventType(
+                f"no pack {pack!r} is loaded; loaded: {', '.join(sorted(self._by_pack))}",
+                field="pack",
+            )
         if not packs:
             where = f" in pack {pack!r}" if pack else ""
+            known = sorted(self._by_pack[pack]) if pack else self.known_types()
             raise UnknownEventType(
-                f"unknown event type {type_!r}{where}; known: {', '.join(self.known_types())}",
-                field="type",
+                f"unknown event type {type_!r}{where}; known: {', '.join(known)}", field="type"
             )
         if len(packs) > 1:
             raise UnknownEventType(

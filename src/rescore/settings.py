@@ -78,6 +78,21 @@ class Settings(BaseSettings):
         pattern=r"^$|^([01][0-9]|2[0-3]):[0-5][0-9]$",
         description="When (HH:MM, UTC) both runtimes reconcile every pack nightly; empty: never.",
     )
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="Largest HTTP request body accepted (413 above)."
+    )
+    max_payload_bytes: int = Field(
+        64 * 1024, ge=64, description="Largest event payload accepted, as JSON (413 above)."
+    )
+    max_event_age_days: float = Field(
+        7305.0,
+        gt=0,
+        description="Refuse an event whose occurred_at is older than this (20 years: an older "
+        "time is nearly always a mistake, such as Unix time 0).",
+    )
+    max_event_lead_seconds: float = Field(
+        86400.0, ge=0, description="Refuse an event whose occurred_at is further ahead than this."
+    )
     host: str = Field("127.0.0.1", description="Address `rescore serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `rescore serve` listens on.")
 

@@ -165,6 +165,7 @@ _EVENT_COLUMNS = (
     "occurred_at",
     "received_at",
     "payload",
+    "digest",
 )
 
 
@@ -174,7 +175,7 @@ def _copy_new_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[s
     conn.exec_driver_sql(
         "CREATE TEMP TABLE IF NOT EXISTS rescore_events_in ("
         "ord integer, event_id text, tenant text, pack text, type text, entity text, "
-        "lane text, occurred_at timestamp, received_at timestamp, payload json"
+        "lane text, occurred_at timestamp, received_at timestamp, payload json, digest text"
         ") ON COMMIT DELETE ROWS"
     )
     staged = [{"ord": i} | dict(row) for i, row in enumerate(rows)]

@@ -1,6 +1,7 @@
 """The core tables. Every name starts with ``rescore_`` so they sit beside a pack's source tables.
 
-- ``rescore_events``: append-only, one row per accepted event; ``seq`` is the watermark unit.
+- ``rescore_events``: append-only, one row per accepted event; ``seq`` is the watermark unit;
+  ``digest`` tells a redelivery (same id, same digest) from a reused id (another digest).
 - ``rescore_pending``: one row per (pack, entity) waiting to be rescored. It keeps the range of
   event sequences not yet reflected (``first_seq``..``watermark``); the scorers to run are
   derived from those events' routes, so the events stay the one record of what happened.
@@ -94,6 +95,7 @@ events = Table(
     Column("occurred_at", UTCDateTime(), nullable=False),
     Column("received_at", UTCDateTime(), nullable=False),
     Column("payload", JSON(), nullable=False),
+    Column("digest", String(64), nullable=True),  # of pack, type, entity, payload (0003)
     Index("ix_rescore_events_entity", "tenant", "pack", "entity", "seq"),
     UniqueConstraint("tenant", "event_id", name="uq_rescore_events_tenant_event_id"),
 )

@@ -1,7 +1,7 @@
 """history rows say what wrote them: an event, a manual rescore, population, reconciliation
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-30
 
 Existing rows were all written by workers or manual rescores; they become ``event`` (the
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

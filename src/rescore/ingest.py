@@ -1,0 +1,139 @@
+"""From validated events to the rows ingest stores, and the checks that need the whole batch.
+
+:meth:`rescore.engine.Engine.ingest` calls these; they are apart to keep the engine short.
+
+- Each event is routed (its pack and lane) and its **digest** computed: a hash of what it says
+  (pack, type, entity, payload). The time is left out on purpose: a producer that retries may
+  stamp a new time on the same event (seed 000's ``/update-score`` does).
+- An ``event_id`` seen twice with different digests, in one batch or against a stored event,
+  is a :class:`EventConflict` (409): silently keeping the first would lose the second.
+- What the settings bound is refused: a payload larger than ``max_payload_bytes`` (413), an
+  ``occurred_at`` outside the window ``max_event_age_days`` back to ``max_event_lead_seconds``
+  ahead (422).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from rescore.db.schema import events
+from rescore.events import EventIn, invalid
+from rescore.exceptions import EventConflict, Problem, TooLarge, UnknownEventType
+from rescore.routing import Router
+from rescore.settings import Settings
+from rescore.store import chunks
+
+__all__ = ["Limits", "digest", "event_rows", "refuse_reused_ids"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Limits:
+    """The bounds an event must respect, from :class:`Settings`."""
+
+    max_payload_bytes: int
+    max_age: timedelta
+    max_lead: timedelta
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        return cls(
+            max_payload_bytes=settings.max_payload_bytes,
+            max_age=timedelta(days=settings.max_event_age_days),
+            max_lead=timedelta(seconds=settings.max_event_lead_seconds),
+        )
+
+
+def digest(pack: str, type_: str, entity: str, payload_json: bytes) -> str:
+    """What an event says, hashed (sha256, hex): equal digests mean the same event."""
+    head = orjson.dumps([pack, type_, entity])
+    return hashlib.sha256(head + b"\0" + payload_json).hexdigest()
+
+
+def event_rows(
+    parsed: Sequence[EventIn], *, router: Router, tenant: str, now: datetime, limits: Limits
+) -> list[dict[str, Any]]:
+    """The rows to insert, one per distinct ``event_id``; raise for any event that cannot be
+    stored (every problem of the batch at once)."""
+    rows: dict[str, dict[str, Any]] = {}
+    problems: list[Problem] = []
+    for index, event in enumerate(parsed, start=1):
+        try:
+            resolved = router.resolve(event.type, event.pack)
+        except UnknownEventType as exc:
+            problems.append(Problem(index=index, field=exc.field or "type", message=exc.message))
+            continue
+        problems.extend(_out_of_window(index, event.occurred_at, now, limits))
+        payload = orjson.dumps(event.payload, option=orjson.OPT_SORT_KEYS)
+        if len(payload) > limits.max_payload_bytes:
+            raise TooLarge(
+                f"event {index}: the payload is {len(payload):,} bytes; at most "
+                f"{limits.max_payload_bytes:,} are accepted (RESCORE_MAX_PAYLOAD_BYTES)",
+                field="payload",
+            )
+        row = {
+            "event_id": event.event_id,
+            "tenant": tenant,
+            "pack": resolved.pack,
+            "type": event.type,
+            "entity": event.entity,
+            "lane": resolved.route.lane.value,
+            "occurred_at": event.occurred_at,
+            "received_at": now,
+            "payload": event.payload,
+            "digest": digest(resolved.pack, event.type, event.entity, payload),
+        }
+        first = rows.setdefault(event.event_id, row)
+        if first["digest"] != row["digest"]:
+            raise EventConflict(
+                f"event {index} reuses event_id {event.event_id!r} of an earlier event of this "
+                "batch with a different body: give each event its own id (nothing was stored)",
+                field="event_id",
+            )
+    if problems:
+        raise invalid(problems)
+    return list(rows.values())
+
+
+def _out_of_window(index: int, at: datetime, now: datetime, limits: Limits) -> list[Problem]:
+    try:
+        oldest, latest = now - limits.max_age, now + limits.max_lead
+    except OverflowError:  # a window wider than the calendar: nothing to refuse
+        return []
+    if oldest <= at <= latest:
+        return []
+    message = (
+        f"{at.isoformat()} is outside the accepted window {oldest:%Y-%m-%dT%H:%MZ} to "
+        f"{latest:%Y-%m-%dT%H:%MZ} (RESCORE_MAX_EVENT_AGE_DAYS, RESCORE_MAX_EVENT_LEAD_SECONDS)"
+    )
+    return [Problem(index=index, field="occurred_at", message=message)]
+
+
+def refuse_reused_ids(
+    conn: Connection, rows: Sequence[Mapping[str, Any]], new: Mapping[str, int]
+) -> None:
+    """Raise :class:`EventConflict` when an event that was not new has a stored twin with a
+    different digest. One query, and only when the batch had duplicates (rows stored before
+    digests existed have none and count as the same event)."""
+    ours = {row["event_id"]: row["digest"] for row in rows if row["event_id"] not in new}
+    if not ours:
+        return
+    tenant = rows[0]["tenant"]
+    for part in chunks(sorted(ours)):
+        query = sa.select(events.c.event_id, events.c.digest).where(
+            events.c.tenant == tenant, events.c.event_id.in_(part)
+        )
+        for event_id, stored in conn.execute(query):
+            if stored is not None and stored != ours[event_id]:
+                raise EventConflict(
+                    f"event_id {event_id!r} is already stored for a different event (another "
+                    "type, entity or payload): give this event its own id (nothing was stored)",
+                    field="event_id",
+                )
