@@ -107,7 +107,19 @@ class Pack(ABC):
         return ()
 
     def register_routes(self) -> Sequence[APIRouter]:
-        """Extra HTTP routes, mounted under ``/v1/packs/<pack>``; none by default."""
+        """Extra HTTP routes, mounted under ``/v1/packs/<pack>``; none by default.
+
+        Write the paths without that prefix (``@router.get("/analytics")`` is served as
+        ``/v1/packs/leads/analytics``) and take authentication and helpers from
+        :mod:`rescore.packs.sdk`. A method and path that another pack or the core already
+        serves is refused when the app is built (:class:`PluginError` naming both)."""
+        return ()
+
+    def register_contract_routes(self) -> Sequence[APIRouter]:
+        """Routes served **at the root**, as they are: only for contracts that existing
+        clients already call at fixed paths (seed 000's ``POST /update-score``,
+        ``/update-batch`` and ``/predict`` for the credit pack). Everything else belongs in
+        :meth:`register_routes`. Collisions are refused as there; none by default."""
         return ()
 
 

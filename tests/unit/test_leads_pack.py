@@ -17,12 +17,13 @@ from fastapi.testclient import TestClient
 
 from conftest import Clock, make_engine
 from rescore.api import deps
+from rescore.api.mount import mount_packs
 from rescore.engine import Engine
 from rescore.keys import Principal, Scope
 from rescore.packs.leads import EVENT_ROUTES, LeadsPack, analytics, score_contact
 from rescore.packs.leads.generator import write_parquet
 from rescore.packs.leads.schema import contacts, platform_validations
-from rescore.plugins import discover
+from rescore.plugins import PackRegistry, discover
 from rescore.population import DatabaseSource, ParquetSource, rescore_population, vectorized
 from rescore.routing import Lane
 from rescore.scoring import evaluate
@@ -196,8 +197,7 @@ def test_analytics_python_api_and_http_route(leads: Engine) -> None:
     }
     assert all(0 <= rate <= 100 for rate in payload["platformSuccessRates"])
     app = FastAPI()
-    for router in pack().register_routes():
-        app.include_router(router)
+    mount_packs(app, PackRegistry([pack()]))  # under /v1/packs/leads, as the service does
     app.state.rescore = SimpleNamespace(engine=leads)
     with TestClient(app) as client:
         reader = typing.get_args(deps.Reader)[1].dependency  # the service's auth check

@@ -1,8 +1,10 @@
 """The HTTP service: ``create_app`` builds it, ``rescore serve`` runs it under uvicorn.
 
 By default the embedded runtime's workers run in the same process, so ``rescore serve`` alone
-ingests, rescores and answers. Routes that packs bring (``Pack.register_routes``) are mounted
-as they are, sharing the same authentication and error handling.
+ingests, rescores and answers. Routes that packs bring are mounted under ``/v1/packs/<pack>``
+(contract routes at the root; see :mod:`rescore.api.mount`), sharing the same authentication
+and error handling. ``/docs`` (Swagger UI) and ``/redoc`` are served with their assets from the
+``fastapi-offline`` package: they work without a network.
 """
 
 from __future__ import annotations
@@ -10,15 +12,18 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from fastapi import FastAPI, Request
-from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
 
 from rescore import __version__
-from rescore.api.deps import SECURITY_SCHEMES, ApiState
+from rescore.api.deps import ApiState
+from rescore.api.guard import BodyGuard, rescore_error, validation_error
 from rescore.api.lookup import Lookup
+from rescore.api.mount import mount_packs
+from rescore.api.openapi import build_openapi
 from rescore.api.routes import router
 from rescore.bootstrap import open_engine
 from rescore.engine import Engine
@@ -62,38 +67,21 @@ def create_app(
         lookup=lookup,
         runtime=EmbeddedRuntime(engine) if workers else None,
     )
-    app = FastAPI(
+    app = FastAPIOffline(
         title="rescore",
         version=__version__,
         description=DESCRIPTION,
         lifespan=_lifespan(state),
+        swagger_ui_parameters={"validatorUrl": None},  # the online validator is a CDN call
     )
     app.state.rescore = state
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
-    app.add_exception_handler(RescoreError, _rescore_error)
+    app.openapi = lambda: build_openapi(app, engine.registry)  # type: ignore[method-assign]
+    app.add_exception_handler(RescoreError, rescore_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     app.include_router(router)
-    for name in engine.registry.names:
-        for pack_router in engine.registry[name].register_routes():
-            app.include_router(pack_router)
+    mount_packs(app, engine.registry)
     return app
-
-
-OPEN = {"/healthz", "/readyz"}
-
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema plus the API-key security every operation but health requires."""
-    if app.openapi_schema is None:
-        schema = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
-        )
-        schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
-        for path, operations in schema["paths"].items():
-            if path not in OPEN:
-                for operation in operations.values():
-                    operation["security"] = [{"bearer": []}, {"apiKey": []}]
-        app.openapi_schema = schema
-    return app.openapi_schema
 
 
 def _shared(settings: Settings) -> RedisCache | None:
@@ -122,15 +110,3 @@ def _lifespan(state: ApiState):  # type: ignore[no-untyped-def]
             state.engine.close()
 
     return lifespan
-
-
-async def _rescore_error(_request: Request, exc: Exception) -> JSONResponse:
-    """One handler for every rescore error. Invalid input (422) takes the same shape as
-    FastAPI's own validation errors, so a client parses one format; the rest are
-    ``{"detail": message, "field": name}``."""
-    assert isinstance(exc, RescoreError)
-    if exc.http_status == 422:
-        loc = ["body", *(exc.field.split(".") if exc.field else [])]
-        detail = [{"loc": loc, "msg": exc.message, "type": "value_error"}]
-        return JSONResponse({"detail": detail}, status_code=422)
-    return JSONResponse({"detail": exc.message, "field": exc.field}, status_code=exc.http_status)

@@ -92,7 +92,11 @@ class IngestOut(BaseModel):
 class PubSubMessage(Strict):
     model_config = ConfigDict(extra="allow", strict=True, populate_by_name=True)
 
-    data: StrictStr = Field(description="Base64 of a JSON object: event_type, cedula, ...")
+    data: StrictStr = Field(
+        description="Base64 of a JSON object: event_type, cedula (or entity), timestamp and "
+        "any other field, which goes into the payload.",
+        json_schema_extra={"contentEncoding": "base64", "contentMediaType": "application/json"},
+    )
     message_id: StrictStr | None = Field(None, alias="messageId")
     publish_time: StrictStr | None = Field(None, alias="publishTime")
     attributes: dict[str, StrictStr] | None = None

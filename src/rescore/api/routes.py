@@ -3,26 +3,27 @@
 Every endpoint but ``/healthz`` and ``/readyz`` needs an API key; the key's tenant bounds what
 the call reads and writes. Errors are ``{"detail": ..., "field": ...}`` with the status the
 error carries (validation errors keep FastAPI's ``{"detail": [{"loc", "msg"}]}`` shape, 422).
+Every operation documents a request and an answer that work on the demo data
+(``rescore init --demo-data``); a test sends each one.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import os
-import threading
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from rescore.api import examples as ex
 from rescore.api.deps import Admin, ApiState, Reader, State, Writer, state_of
+from rescore.api.guard import MalformedBody, fields_as_sent, strict_json
 from rescore.api.lookup import score_dict, view
 from rescore.api.models import (
     MAX_BATCH,
-    ErrorOut,
     ExplainOut,
     HealthOut,
     HistoryOut,
@@ -34,57 +35,42 @@ from rescore.api.models import (
     RequeueOut,
     ScoreView,
 )
+from rescore.api.openapi import EVENTS_BODY
+from rescore.api.shared import AUTH, POSTED, example_body, example_param, ok, settle_and_view
 from rescore.engine import IngestResult
-from rescore.events import EventIn
-from rescore.exceptions import InvalidEvent, RescoreError
+from rescore.exceptions import InvalidEvent, InvalidInput, TooLarge
 from rescore.queue import DEAD
 
-__all__ = ["AUTH", "POSTED", "PayloadTooLarge", "errors", "router", "settle_and_view"]
+__all__ = ["router"]
 
 router = APIRouter()
 
-#: Entities one ``?wait=true`` call may rescore in the request.
-MAX_WAIT_ENTITIES = 100
-
-Pack = Annotated[str, Query(min_length=1, max_length=64)]
+PackName = Annotated[
+    str, Path(min_length=1, max_length=64, openapi_examples=example_param(ex.PACK))
+]
+EntityKey = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        openapi_examples=example_param(ex.CEDULA),
+    ),
+]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 WaitTimeout = Annotated[float, Query(gt=0, le=30, description="Seconds ?wait=true may take.")]
+Wait = Annotated[bool, Query(description="Answer once the touched scores are fresh.")]
 
-
-def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error statuses an endpoint can answer."""
-    return {code: {"model": ErrorOut} for code in codes}
-
-
-AUTH = (401, 403)
-#: What an endpoint with a body can also answer: 400 for a body that is not JSON at all.
-POSTED = (400, *AUTH)
-
-
-class PayloadTooLarge(RescoreError):
-    """The request is larger than this endpoint accepts."""
-
-    http_status = 413
-
-
-def _worker_name() -> str:
-    return f"api-{os.getpid()}-{threading.get_ident()}"
-
-
-def settle_and_view(
-    state: ApiState, result: IngestResult, timeout: float
-) -> tuple[bool, list[dict[str, Any]]]:
-    """Rescore what ``result`` queued now (read-after-write) and return the fresh views."""
-    keys = sorted({(e.tenant, e.pack, e.entity) for e in result.events if e.lane != "none"})
-    if len(keys) > MAX_WAIT_ENTITIES:
-        raise InvalidEvent(
-            f"wait=true rescores at most {MAX_WAIT_ENTITIES} entities per request, "
-            f"this batch touches {len(keys)}: send it without wait",
-            field="wait",
-        )
-    fresh = state.engine.settle(result.events, worker=_worker_name(), timeout=timeout)
-    return fresh, [state.lookup.get(key) for key in keys]
+#: How Pub/Sub's fields map to an event's (for errors that name what the caller sent).
+PUBSUB_FIELDS = {
+    "event_id": "message.messageId",
+    "type": "message.data.event_type",
+    "entity": "message.data.cedula",
+    "occurred_at": "message.data.timestamp",
+    "payload": "message.data",
+    "pack": "message.attributes.pack",
+}
 
 
 # ingest ------------------------------------------------------------------------------------
@@ -95,23 +81,33 @@ def settle_and_view(
     response_model=IngestOut,
     tags=["events"],
     summary="Ingest one event or a batch (idempotent on event_id)",
-    responses=errors(*POSTED, 404, 413, 503),
+    responses=ok(ex.INGESTED, *POSTED, 404, 409, 503),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": EVENTS_BODY, "examples": example_body(ex.EVENT)}
+            },
+        }
+    },
 )
 def post_events(
     who: Writer,
     state: State,
-    body: Annotated[EventIn | list[EventIn], Body()],
-    wait: Annotated[bool, Query(description="Answer once the touched scores are fresh.")] = False,
+    body: Annotated[Any, Body(include_in_schema=False)],
+    wait: Wait = False,
     timeout: WaitTimeout = 5.0,
 ) -> IngestOut:
     """Store events and queue their entities. A batch is **all or nothing**: one invalid event
     and nothing is stored (the error names each bad event and field). Events whose
-    ``event_id`` is already stored are acknowledged as duplicates and not applied twice. With
-    ``?wait=true`` the touched entities are rescored before the answer (at most 100)."""
+    ``event_id`` is already stored are acknowledged as duplicates and not applied twice; an
+    ``event_id`` reused for a different event is a 409. With ``?wait=true`` the touched
+    entities are rescored before the answer (at most 100)."""
     batch = body if isinstance(body, list) else [body]
     if len(batch) > MAX_BATCH:
-        raise PayloadTooLarge(f"at most {MAX_BATCH} events per request, got {len(batch)}")
-    result = state.engine.ingest(batch, tenant=who.tenant)
+        raise TooLarge(f"at most {MAX_BATCH:,} events per request, got {len(batch):,}")
+    with fields_as_sent({}, single=not isinstance(body, list)):
+        result = state.engine.ingest(batch, tenant=who.tenant)
     return _ingest_out(state, result, wait, timeout)
 
 
@@ -131,40 +127,37 @@ def _ingest_out(state: ApiState, result: IngestResult, wait: bool, timeout: floa
     response_model=IngestOut,
     tags=["events"],
     summary="Google Pub/Sub push endpoint (seed 000, option 1)",
-    responses=errors(*POSTED, 404, 503),
+    responses=ok(ex.INGESTED, *POSTED, 404, 409, 503),
 )
 def pubsub_push(
     who: Writer,
     state: State,
-    envelope: PubSubEnvelope,
-    wait: bool = False,
+    envelope: Annotated[PubSubEnvelope, Body(openapi_examples=example_body(ex.PUBSUB))],
+    wait: Wait = False,
     timeout: WaitTimeout = 5.0,
 ) -> IngestOut:
     """Map a push message to an event: ``message.data`` is base64 JSON with ``event_type`` and
     ``cedula`` (or ``entity``); ``messageId`` becomes the event id, so Pub/Sub's redeliveries
     are acknowledged as duplicates; ``timestamp`` (else ``publishTime``) is when it happened;
-    every other field goes into the payload. An optional ``pack`` attribute picks the pack."""
-    event = _event_from_pubsub(envelope)
-    result = state.engine.ingest([event], tenant=who.tenant)
+    every other field goes into the payload. An optional ``pack`` attribute picks the pack.
+    Errors name the fields as sent (``message.data.cedula``, not ``entity``)."""
+    with fields_as_sent(PUBSUB_FIELDS):
+        event = _event_from_pubsub(envelope)
+        result = state.engine.ingest([event], tenant=who.tenant)
     return _ingest_out(state, result, wait, timeout)
 
 
 def _event_from_pubsub(envelope: PubSubEnvelope) -> dict[str, Any]:
     message = envelope.message
-    try:
-        data = orjson.loads(base64.b64decode(message.data, validate=True))
-    except (binascii.Error, orjson.JSONDecodeError, ValueError) as exc:
-        raise InvalidEvent("must be base64 of a JSON object", field="message.data") from exc
-    if not isinstance(data, dict):
-        raise InvalidEvent("must decode to a JSON object", field="message.data")
+    data = _pubsub_data(message.data)
     if not message.message_id:
-        raise InvalidEvent("messageId is required (it makes redelivery safe)", field="message")
+        raise InvalidEvent("messageId is required (it makes redelivery safe)", field="event_id")
     entity = data.pop("cedula", None) or data.pop("entity", None)
     event_type = data.pop("event_type", None) or data.pop("event", None)
     if not isinstance(entity, str) or not entity:
-        raise InvalidEvent("needs a 'cedula' (or 'entity') string", field="message.data.cedula")
+        raise InvalidEvent("needs a 'cedula' (or 'entity') string", field="entity")
     if not isinstance(event_type, str) or not event_type:
-        raise InvalidEvent("needs an 'event_type' string", field="message.data.event_type")
+        raise InvalidEvent("needs an 'event_type' string", field="type")
     occurred = data.pop("timestamp", None) or message.publish_time or datetime.now(UTC)
     pack = (message.attributes or {}).get("pack")
     return {
@@ -177,6 +170,20 @@ def _event_from_pubsub(envelope: PubSubEnvelope) -> dict[str, Any]:
     }
 
 
+def _pubsub_data(data: str) -> dict[str, Any]:
+    try:
+        decoded = strict_json(base64.b64decode(data, validate=True))
+    except (binascii.Error, ValueError, MalformedBody) as exc:
+        reason = exc.message if isinstance(exc, MalformedBody) else "is not base64"
+        raise InvalidInput(
+            f"must be base64 of a JSON object ({reason.replace('the body', 'it')})",
+            field="message.data",
+        ) from exc
+    if not isinstance(decoded, dict):
+        raise InvalidInput("must decode to a JSON object", field="message.data")
+    return decoded
+
+
 # scores ------------------------------------------------------------------------------------
 
 
@@ -185,13 +192,13 @@ def _event_from_pubsub(envelope: PubSubEnvelope) -> dict[str, Any]:
     response_model=ScoreView,
     tags=["scores"],
     summary="Current scores with breakdown and freshness, or as of a past time",
-    responses=errors(*AUTH, 404, 503),
+    responses=ok(ex.SCORES, *AUTH, 404, 503),
 )
 async def get_scores(
     who: Reader,
     state: State,
-    pack: str,
-    entity: str,
+    pack: PackName,
+    entity: EntityKey,
     as_of: Annotated[datetime | None, Query(description="Time travel (ISO 8601).")] = None,
 ) -> Response:
     """Answers from the in-process cache, else the database; when the database is unreachable,
@@ -203,13 +210,21 @@ async def get_scores(
             state.engine.registry[pack]
             view = await run_in_threadpool(state.lookup.get, key)
     else:
-        view = await run_in_threadpool(_as_of_view, state, key, as_of)
+        view = await run_in_threadpool(_as_of_view, state, key, _utc(as_of))
     return Response(orjson.dumps(view), media_type="application/json")
+
+
+def _utc(at: datetime) -> datetime:
+    """``at`` in UTC (naive is UTC); a time that leaves the calendar once converted is the
+    caller's mistake, not a server error."""
+    try:
+        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput("is out of range once converted to UTC", field="query.as_of") from None
 
 
 def _as_of_view(state: ApiState, key: tuple[str, str, str], at: datetime) -> dict[str, Any]:
     tenant, pack, entity = key
-    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
     found = state.engine.as_of(pack, entity, at, tenant=tenant)
     scores = {
         n: score_dict(
@@ -231,13 +246,13 @@ def _as_of_view(state: ApiState, key: tuple[str, str, str], at: datetime) -> dic
     response_model=HistoryOut,
     tags=["scores"],
     summary="Every change of an entity's scores, newest first (paged)",
-    responses=errors(*AUTH, 404, 503),
+    responses=ok(ex.HISTORY, *AUTH, 404, 503),
 )
 def get_history(
     who: Reader,
     state: State,
-    pack: str,
-    entity: str,
+    pack: PackName,
+    entity: EntityKey,
     limit: Limit = 50,
     offset: Offset = 0,
     scorer: Annotated[str | None, Query(max_length=64)] = None,
@@ -269,13 +284,13 @@ def get_history(
     response_model=ExplainOut,
     tags=["scores"],
     summary="Why did this entity's score change? Component deltas and causing events",
-    responses=errors(*AUTH, 404, 503),
+    responses=ok(ex.EXPLAINED, *AUTH, 404, 503),
 )
 def get_explain(
     who: Reader,
     state: State,
-    pack: str,
-    entity: str,
+    pack: PackName,
+    entity: EntityKey,
     limit: Limit = 20,
     offset: Offset = 0,
 ) -> ExplainOut:
@@ -315,7 +330,7 @@ def _pending_out(
     response_model=PendingOut,
     tags=["queue"],
     summary="Work waiting to be rescored, by lane",
-    responses=errors(*AUTH, 503),
+    responses=ok(ex.PENDING, *AUTH, 503),
 )
 def get_pending(
     who: Admin,
@@ -331,7 +346,7 @@ def get_pending(
     response_model=PendingOut,
     tags=["queue"],
     summary="Entities whose rescoring failed max_attempts times",
-    responses=errors(*AUTH, 503),
+    responses=ok(ex.DEAD_LETTER, *AUTH, 503),
 )
 def get_dead_letter(
     who: Admin,
@@ -347,12 +362,12 @@ def get_dead_letter(
     response_model=RequeueOut,
     tags=["queue"],
     summary="Put dead-lettered entities back in line (all, a pack's, or one entity)",
-    responses=errors(*POSTED, 503),
+    responses=ok(ex.REQUEUED, *POSTED, 404, 503),
 )
 def post_requeue(
     who: Admin,
     state: State,
-    body: Annotated[RequeueIn, Body()] = RequeueIn(),  # noqa: B008
+    body: Annotated[RequeueIn, Body(openapi_examples=example_body(ex.REQUEUE))] = RequeueIn(),  # noqa: B008
 ) -> RequeueOut:
     count = state.engine.requeue_dead(tenant=who.tenant, pack=body.pack, entity=body.entity)
     return RequeueOut(requeued=count)
@@ -361,7 +376,9 @@ def post_requeue(
 # health ------------------------------------------------------------------------------------
 
 
-@router.get("/healthz", response_model=HealthOut, tags=["health"], summary="Alive")
+@router.get(
+    "/healthz", response_model=HealthOut, tags=["health"], summary="Alive", responses=ok(ex.HEALTH)
+)
 async def healthz() -> HealthOut:
     return HealthOut(status="ok")
 
@@ -371,7 +388,7 @@ async def healthz() -> HealthOut:
     response_model=ReadyOut,
     tags=["health"],
     summary="Database reachable, workers alive, lanes not lagging",
-    responses={503: {"model": ReadyOut, "description": "Not ready"}},
+    responses=ok(ex.READY) | {503: {"model": ReadyOut, "description": "Not ready"}},
 )
 def readyz(request: Request, response: Response) -> ReadyOut:
     state = state_of(request)

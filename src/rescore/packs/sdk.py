@@ -18,10 +18,29 @@ Commands (``Pack.register_commands``)::
 
 The session's engine is the one door to the data: use its operations (``current``,
 ``explain``, ``ingest``, ``recompute``, ``iter_scores``, ...), never its tables.
+
+HTTP routes (``Pack.register_routes``, served under ``/v1/packs/<pack>``; and
+``Pack.register_contract_routes``, served at the root, only for contracts existing clients call
+at fixed paths)::
+
+    from fastapi import APIRouter
+    from rescore.packs.sdk import AUTH, Reader, State, errors
+
+    router = APIRouter(tags=["mypack"])
+
+    @router.get("/summary", responses=errors(*AUTH, 503))   # GET /v1/packs/mypack/summary
+    def summary(who: Reader, state: State) -> dict[str, int]:
+        return state.engine.pending_counts(tenant=who.tenant)
+
+The HTTP names load on first use, so a pack's commands do not pay for FastAPI.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+# -- commands (Pack.register_commands) ---------------------------------------------------------
 from rescore.cli.framework import (
     GracefulStop,
     Session,
@@ -32,12 +51,67 @@ from rescore.cli.framework import (
     warn,
 )
 
+# -- HTTP routes (Pack.register_routes, Pack.register_contract_routes) -------------------------
+#
+# Reader, Writer, Admin   the caller's Principal (tenant, scope), its key checked for that scope
+# State                   the service's ApiState: .engine (every operation), .lookup, .settings
+# ApiState                its type
+# errors(*codes)          OpenAPI entries for error statuses ({"detail", "field"} bodies)
+# ok(example, *codes)     200 with a documented example answer, plus errors(*codes)
+# example_body(value)     openapi_examples for a request body or a parameter
+# AUTH, POSTED            what every keyed endpoint / every endpoint with a body can answer
+# settle_and_view(state, result, timeout)
+#                         rescore what an ingest queued now; the fresh score views
+# fields_as_sent(rename)  re-raise errors with fields named as the caller sent them
+
+if TYPE_CHECKING:
+    from rescore.api.deps import Admin, ApiState, Reader, State, Writer
+    from rescore.api.guard import fields_as_sent
+    from rescore.api.shared import AUTH, POSTED, errors, example_body, ok, settle_and_view
+
+_HTTP = {
+    "Admin": "rescore.api.deps",
+    "ApiState": "rescore.api.deps",
+    "Reader": "rescore.api.deps",
+    "State": "rescore.api.deps",
+    "Writer": "rescore.api.deps",
+    "fields_as_sent": "rescore.api.guard",
+    "AUTH": "rescore.api.shared",
+    "POSTED": "rescore.api.shared",
+    "errors": "rescore.api.shared",
+    "example_body": "rescore.api.shared",
+    "ok": "rescore.api.shared",
+    "settle_and_view": "rescore.api.shared",
+}
+
 __all__ = [
+    "AUTH",
+    "POSTED",
+    "Admin",
+    "ApiState",
     "GracefulStop",
+    "Reader",
     "Session",
+    "State",
+    "Writer",
     "console",
     "echo",
+    "errors",
+    "example_body",
+    "fields_as_sent",
+    "ok",
     "pass_session",
     "progress_bar",
+    "settle_and_view",
     "warn",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import an HTTP helper when a pack first asks for it."""
+    module = _HTTP.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

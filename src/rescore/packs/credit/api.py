@@ -6,8 +6,10 @@
   was 50 per request; 500 is ours, measured under half a second).
 - ``POST /predict`` ``{cedula}``: the lookup contract of the seed's scoring API.
 
-They are mounted at the root, as the seed's clients expect them, and share rescore's API keys
-and tenants.
+They are the credit pack's *contract routes* (``Pack.register_contract_routes``): served at the
+root, as the seed's clients call them, the one documented exception to ``/v1/packs/<pack>``.
+They share rescore's API keys and tenants, and their errors name the fields these contracts
+use (``cedula``, ``event_type``, ``event_data``), not the event's.
 """
 
 from __future__ import annotations
@@ -17,28 +19,42 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-from rescore.api.deps import Reader, State, Writer
-from rescore.api.routes import POSTED, errors, settle_and_view
 from rescore.exceptions import EntityNotFound
+from rescore.packs.credit import examples as ex
+from rescore.packs.credit.pack import EVENT_ROUTES
+from rescore.packs.sdk import POSTED, Reader, State, Writer, example_body, fields_as_sent, ok
+from rescore.packs.sdk import settle_and_view as settle
 
 __all__ = ["MAX_BATCH_CEDULAS", "router"]
 
 PACK = "credit"
 MAX_BATCH_CEDULAS = 500
+#: How an event's fields are named in /update-score's body (errors name what was sent).
+UPDATE_SCORE_FIELDS = {"type": "event_type", "entity": "cedula", "payload": "event_data"}
 
-Cedula = Annotated[StrictStr, Field(pattern=r"^[0-9]{5,15}$", examples=["1006157869"])]
+Cedula = Annotated[StrictStr, Field(pattern=r"^[0-9]{5,15}$", examples=[ex.CEDULA])]
 
 
 class UpdateScoreIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     cedula: Cedula
-    event_type: Annotated[StrictStr, Field(min_length=1, max_length=64)]
-    event_data: dict[str, Any] = Field(default_factory=dict)
+    event_type: Annotated[
+        StrictStr,
+        Field(
+            min_length=1,
+            max_length=64,
+            json_schema_extra={"enum": sorted(EVENT_ROUTES)},
+            description="One of the credit pack's event types.",
+        ),
+    ]
+    event_data: dict[str, Any] = Field(
+        default_factory=dict, description="The event's payload: finite numbers, 64-bit integers."
+    )
     event_id: Annotated[StrictStr, Field(min_length=1, max_length=128)] | None = Field(
         None, description="Makes retries safe; generated when absent."
     )
@@ -108,14 +124,22 @@ def _value(view: dict[str, Any], scorer: str) -> float | None:
     return None if found is None else float(found["value"])
 
 
-@router.post("/update-score", response_model=UpdateScoreOut, responses=errors(*POSTED, 404, 503))
-def update_score(body: UpdateScoreIn, who: Writer, state: State) -> UpdateScoreOut:
+@router.post(
+    "/update-score",
+    response_model=UpdateScoreOut,
+    responses=ok(ex.UPDATED, *POSTED, 404, 409, 503),
+)
+def update_score(
+    body: Annotated[UpdateScoreIn, Body(openapi_examples=example_body(ex.UPDATE_SCORE))],
+    who: Writer,
+    state: State,
+) -> UpdateScoreOut:
     """Record the event and rescore the client now (read-after-write)."""
     started = time.perf_counter()
     engine = state.engine
-    with engine.source.read() as conn:
-        if not engine.registry[PACK].load_inputs(conn, [body.cedula], frozenset()):
-            raise EntityNotFound(f"no client {body.cedula} in the credit source", field="cedula")
+    known = engine.known_entities(PACK, [body.cedula])
+    if known is not None and body.cedula not in known:
+        raise EntityNotFound(f"no client {body.cedula} in the credit source", field="cedula")
     event_id = body.event_id or f"update-score-{uuid.uuid4()}"
     event = {
         "event_id": event_id,
@@ -125,8 +149,9 @@ def update_score(body: UpdateScoreIn, who: Writer, state: State) -> UpdateScoreO
         "payload": body.event_data,
         "pack": PACK,
     }
-    result = engine.ingest([event], tenant=who.tenant)
-    fresh, views = settle_and_view(state, result, timeout=10.0)
+    with fields_as_sent(UPDATE_SCORE_FIELDS):
+        result = engine.ingest([event], tenant=who.tenant)
+        fresh, views = settle(state, result, timeout=10.0)
     view = views[0] if views else _current_or_none(state, who.tenant, body.cedula)
     return UpdateScoreOut(
         status="success",
@@ -151,8 +176,12 @@ def _current_or_none(state: Any, tenant: str, cedula: str) -> dict[str, Any] | N
     return view
 
 
-@router.post("/update-batch", response_model=UpdateBatchOut, responses=errors(*POSTED, 503))
-def update_batch(body: UpdateBatchIn, who: Writer, state: State) -> UpdateBatchOut:
+@router.post("/update-batch", response_model=UpdateBatchOut, responses=ok(ex.BATCHED, *POSTED, 503))
+def update_batch(
+    body: Annotated[UpdateBatchIn, Body(openapi_examples=example_body(ex.UPDATE_BATCH))],
+    who: Writer,
+    state: State,
+) -> UpdateBatchOut:
     """Rescore up to 500 clients now, every scorer; one unknown cédula fails alone."""
     started = time.perf_counter()
     cedulas = list(dict.fromkeys(body.cedulas))
@@ -182,13 +211,18 @@ def update_batch(body: UpdateBatchIn, who: Writer, state: State) -> UpdateBatchO
     )
 
 
-@router.post("/predict", response_model=PredictOut, responses=errors(*POSTED, 404, 503))
-async def predict(body: PredictIn, who: Reader, state: State) -> PredictOut:
+@router.post("/predict", response_model=PredictOut, responses=ok(ex.PREDICTED, *POSTED, 404, 503))
+async def predict(
+    body: Annotated[PredictIn, Body(openapi_examples=example_body(ex.PREDICT))],
+    who: Reader,
+    state: State,
+) -> PredictOut:
     """The client's current scores and breakdown, with freshness (cache, database, snapshot)."""
     key = (who.tenant, PACK, body.cedula)
     view = state.lookup.cached(key)
     if view is None:
-        view = await run_in_threadpool(state.lookup.get, key)
+        with fields_as_sent({"entity": "cedula"}):
+            view = await run_in_threadpool(state.lookup.get, key)
     return PredictOut(
         cedula=body.cedula,
         platam_score=_value(view, "platam"),

@@ -12,7 +12,7 @@ Example::
     pack.source_metadata().create_all(engine)
     with engine.begin() as conn:
         pack.generate_demo_data(conn, seed=7)
-        inputs = pack.load_inputs(conn, ["1006157869"], frozenset({"client", "payments"}))
+        inputs = pack.load_inputs(conn, ["1018674163"], frozenset({"client", "payments"}))
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, MetaData
+from sqlalchemy import Connection, MetaData, select
 
 from rescore.packs.credit import demo, loader, schema
 from rescore.packs.credit.blend import all_scorers
@@ -118,6 +118,12 @@ class CreditPack(Pack):
     def entity_keys(self, conn: Connection) -> Iterator[str]:
         return loader.entity_keys(conn)
 
+    def known_entities(self, conn: Connection, entities: Sequence[str]) -> set[str] | None:
+        """One query on the clients' primary key."""
+        wanted = sorted(set(entities))
+        query = select(schema.clients.c.cedula).where(schema.clients.c.cedula.in_(wanted))
+        return set(conn.execute(query).scalars())
+
     def generate_demo_data(self, conn: Connection, *, seed: int, size: int | None = None) -> int:
         count = demo.DEFAULT_SIZE if size is None else size
         return demo.generate(conn, seed=seed, size=count, today=self._today())
@@ -125,8 +131,9 @@ class CreditPack(Pack):
     def simulator(self, seed: int) -> CreditSimulator:
         return CreditSimulator(seed, today=self._today())
 
-    def register_routes(self) -> Sequence[APIRouter]:
-        """Seed 000's contracts: /update-score, /update-batch and /predict."""
+    def register_contract_routes(self) -> Sequence[APIRouter]:
+        """Seed 000's contracts at the root, where its clients call them: /update-score,
+        /update-batch and /predict."""
         from rescore.packs.credit.api import router  # FastAPI only when serving HTTP
 
         return [router]

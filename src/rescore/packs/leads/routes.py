@@ -3,7 +3,7 @@
 ``GET /v1/packs/leads/analytics`` (scope read) returns the seed's dashboard payload
 (``scoreDistribution``, ``platformSuccessRates``, ``premiumLeadsCount``, ``averageScore``,
 ``validatedContactsCount``, ``multiPlatformCount``), computed fresh from the source database
-by the vectorized scorer. The service mounts pack routers as they are, so the prefix is here.
+by the vectorized scorer. The service mounts the router under ``/v1/packs/leads``.
 """
 
 from __future__ import annotations
@@ -12,24 +12,27 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter
 
-from rescore.api.deps import Reader, State
+from rescore.packs.leads import examples as ex
+from rescore.packs.sdk import AUTH, Reader, State, ok
 from rescore.population import DatabaseSource
 
 if TYPE_CHECKING:
     from rescore.packs.leads.pack import LeadsPack
 
-__all__ = ["PREFIX", "router"]
-
-PREFIX = "/v1/packs/leads"
+__all__ = ["router"]
 
 
 def router(pack: LeadsPack) -> APIRouter:
     """The pack's routes, bound to ``pack``."""
     from rescore.packs.leads.analytics import analytics
 
-    routes = APIRouter(prefix=PREFIX, tags=["leads"])
+    routes = APIRouter(tags=["leads"])
 
-    @routes.get("/analytics", summary="Lead-scoring analytics (the seed's dashboard payload)")
+    @routes.get(
+        "/analytics",
+        summary="Lead-scoring analytics (the seed's dashboard payload)",
+        responses=ok(ex.ANALYTICS, *AUTH, 503),
+    )
     def get_analytics(who: Reader, state: State) -> dict[str, Any]:
         return analytics(pack, DatabaseSource(state.engine.source)).as_json()
 

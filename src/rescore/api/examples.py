@@ -1,0 +1,154 @@
+"""Requests and answers the OpenAPI schema documents, taken from the demo data
+(``rescore init --demo-data``, seed 7): /docs prefills them, schemathesis sends them, and a test
+sends each one to a server on the demo data and checks the answer has the documented keys."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+PACK = "credit"
+#: A client of the demo data (the same whatever the date; see the credit pack's demo module).
+CEDULA = "1018674163"
+
+EVENT: dict[str, Any] = {
+    "event_id": "docs-payment-1",
+    "type": "payment_made",
+    "entity": CEDULA,
+    "occurred_at": "2026-01-23T10:30:00Z",
+    "payload": {"payment_id": 88121, "amount": 250000},
+}
+PUBSUB: dict[str, Any] = {
+    "message": {
+        "data": base64.b64encode(
+            json.dumps({"event_type": "new_payment_plan", "cedula": CEDULA}).encode()
+        ).decode(),
+        "messageId": "docs-pubsub-1",
+        "publishTime": "2026-01-23T10:30:01Z",
+    },
+    "subscription": "projects/platam-analytics/subscriptions/scoring",
+}
+REQUEUE: dict[str, Any] = {"pack": PACK}
+
+# answers (as the demo data gave them; lists cut to one item) ---------------------------------
+
+_AT = "2026-11-30T03:25:32.080402+00:00"
+INGESTED: dict[str, Any] = {
+    "accepted": 1,
+    "duplicates": 0,
+    "queued": {"critical": 0, "normal": 1},
+    "fresh": None,
+    "scores": None,
+}
+SCORES: dict[str, Any] = {
+    "tenant": "default",
+    "pack": PACK,
+    "entity": CEDULA,
+    "scores": {
+        "hybrid": {
+            "value": 740.9,
+            "components": {"internal": 501.08, "bureau": 239.82},
+            "reasons": ["56% PLATAM (893.23), 44% bureau (587 -> 546 of 1000)"],
+            "version": "1.0.0",
+            "watermark": 2,
+            "changed_at": "2026-11-30T03:25:19.148745+00:00",
+            "computed_at": _AT,
+        },
+        "platam": {
+            "value": 893.23,
+            "components": {
+                "payment_performance": 514.13,
+                "payment_plan": 140.0,
+                "deterioration": 239.1,
+            },
+            "reasons": [
+                "PLATAM 893.23 of 1000 = payment_performance 514.13, payment_plan 140, "
+                "deterioration 239.1"
+            ],
+            "version": "1.0.0",
+            "watermark": 2,
+            "changed_at": "2026-11-30T03:25:19.148745+00:00",
+            "computed_at": _AT,
+        },
+    },
+    "versions": {"hybrid": "1.0.0", "platam": "1.0.0"},
+    "watermark": 2,
+    "updated_at": _AT,
+    "pending": False,
+    "age_seconds": 0.032,
+    "stale": False,
+    "source": "database",
+}
+HISTORY: dict[str, Any] = {
+    "items": [
+        {
+            "id": 920,
+            "scorer": "hybrid",
+            "version": "1.0.0",
+            "before": None,
+            "after": 740.9,
+            "deltas": {"bureau": 239.82, "internal": 501.08},
+            "components": {"internal": 501.08, "bureau": 239.82},
+            "reasons": ["56% PLATAM (893.23), 44% bureau (587 -> 546 of 1000)"],
+            "event_ids": [],
+            "watermark": 0,
+            "changed_at": "2026-11-30T03:25:19.148745+00:00",
+        }
+    ],
+    "limit": 50,
+    "offset": 0,
+}
+EXPLAINED: dict[str, Any] = {
+    "pack": PACK,
+    "entity": CEDULA,
+    "current": {
+        "hybrid": {
+            "value": 740.9,
+            "components": {"internal": 501.08, "bureau": 239.82},
+            "version": "1.0.0",
+        }
+    },
+    "changes": [
+        {
+            "scorer": "hybrid",
+            "version": "1.0.0",
+            "before": None,
+            "after": 740.9,
+            "deltas": {"bureau": 239.82, "internal": 501.08},
+            "reasons": [
+                "56% PLATAM (893.23), 44% bureau (587 -> 546 of 1000)",
+                "10 months as client and 18 paid instalments",
+            ],
+            "changed_at": "2026-11-30T03:25:19.148745+00:00",
+            "events": [],
+        }
+    ],
+}
+PENDING: dict[str, Any] = {
+    "counts": {"critical": 0, "normal": 1, "dead": 0},
+    "items": [
+        {
+            "pack": PACK,
+            "entity": CEDULA,
+            "lane": "normal",
+            "priority": 5,
+            "state": "waiting",
+            "attempts": 0,
+            "last_error": None,
+            "first_seq": 3,
+            "watermark": 3,
+            "enqueued_at": _AT,
+        }
+    ],
+}
+DEAD_LETTER: dict[str, Any] = {"counts": {"critical": 0, "normal": 0, "dead": 0}, "items": []}
+REQUEUED: dict[str, Any] = {"requeued": 0}
+HEALTH: dict[str, Any] = {"status": "ok"}
+READY: dict[str, Any] = {
+    "ready": True,
+    "database": True,
+    "workers": True,
+    "lag_seconds": {"critical": 0.0, "normal": 0.0},
+    "max_lag_seconds": {"critical": 5.0, "normal": 11.0},
+}
