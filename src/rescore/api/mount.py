@@ -14,7 +14,7 @@ silently shadows another is a bug nobody sees until a client hits it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from fastapi import FastAPI
 from starlette.routing import BaseRoute
@@ -46,15 +46,24 @@ def mount_packs(app: FastAPI, registry: PackRegistry) -> None:
 def _claim(claims: Claims, routes: Iterable[BaseRoute], prefix: str, owner: str) -> None:
     """Record what ``routes`` serve; path parameters compare by position only (``/x/{a}``
     and ``/x/{b}`` are the same route)."""
+    for method, path in _served(routes, prefix):
+        key = (method, re.sub(r"\{[^}]*\}", "{}", path))
+        taken = claims.get(key)
+        if taken is not None:
+            raise PluginError(f"{method} {path} is claimed by both {taken} and {owner}")
+        claims[key] = owner
+
+
+def _served(routes: Iterable[BaseRoute], prefix: str) -> Iterator[tuple[str, str]]:
+    """(method, full path) of every route, through included routers (FastAPI keeps an
+    included router as one entry that holds the original and the prefix it was given)."""
     for route in routes:
-        path = getattr(route, "path", None)
-        if path is None:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            context = getattr(route, "include_context", None)
+            yield from _served(inner.routes, prefix + str(getattr(context, "prefix", "")))
             continue
+        path = getattr(route, "path", None)
         for method in sorted(getattr(route, "methods", None) or ()):
-            key = (method, re.sub(r"\{[^}]*\}", "{}", prefix + path))
-            taken = claims.get(key)
-            if taken is not None:
-                raise PluginError(
-                    f"{method} {prefix + path} is claimed by both {taken} and {owner}"
-                )
-            claims[key] = owner
+            if path is not None:
+                yield method, prefix + path
