@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced
 
-.PHONY: demo test bench lint typecheck unit env lock clean help
+.PHONY: demo test bench lint typecheck unit env lock clean help browser
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -35,7 +35,15 @@ lint: $(STAMP)  ## ruff, and the import contracts in pyproject.toml (lint-import
 typecheck: $(STAMP)  ## mypy strict on src/
 	$(BIN)/mypy
 
-test: lint typecheck  ## set up, then run lint, type checks and every test
+browser:  ## Debian's Chromium for the /docs browser test (installed when missing and root)
+	@[ -x /usr/bin/chromium ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "no /usr/bin/chromium and not root: the /docs browser test will skip"; \
+	  fi; }
+
+test: lint typecheck browser  ## set up, then run lint, type checks and every test
 	$(BIN)/pytest
 
 bench: $(STAMP)  ## measure the performance goals (rescore bench)
