@@ -6,8 +6,8 @@ batch refuses the batch, with every problem named by position and field.
 
 What is almost certainly a mistake is refused rather than stored: a number as ``occurred_at``
 (pydantic would read it as Unix time), a time that overflows once converted to UTC, control
-characters (NUL) in ids, and numbers in the payload that JSON cannot carry faithfully (NaN,
-infinities, integers beyond 64 bits).
+characters (NUL) in ids. Payloads are checked where ingest serializes them
+(:mod:`rescore.ingest`, with :func:`json_problem`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,15 @@ from pydantic_core import PydanticCustomError
 
 from rescore.exceptions import InvalidEvent, Problem
 
-__all__ = ["Event", "EventIn", "invalid", "json_problem", "parse_events", "read_events_file"]
+__all__ = [
+    "Event",
+    "EventIn",
+    "invalid",
+    "join",
+    "json_problem",
+    "parse_events",
+    "read_events_file",
+]
 
 #: How many problems one error message lists before it says "and N more".
 MAX_LISTED_ERRORS = 10
@@ -35,8 +43,8 @@ MAX_LISTED_ERRORS = 10
 Identifier = Annotated[StrictStr, Field(min_length=1, max_length=128)]
 TypeName = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
-#: Integers a payload may carry: what every store and JSON library here reads back exactly.
-INT64 = (-(2**63), 2**63 - 1)
+#: Integers a payload may carry: what the JSON encoder of every store (orjson) writes exactly.
+INT64 = (-(2**63), 2**64 - 1)
 #: Nesting a payload may have (deeper is a mistake or an attack, never a business event).
 MAX_DEPTH = 32
 
@@ -120,10 +128,6 @@ def parse_events(raws: Iterable[Any], *, label: str = "event") -> list[EventIn]:
         except InvalidEvent as exc:
             problems.append(Problem(index=index, field="", message=exc.message))
             continue
-        bad = json_problem(event.payload)
-        if bad is not None:
-            where, message = bad
-            problems.append(Problem(index=index, field=_join("payload", where), message=message))
         parsed.append(event)
     if problems:
         raise invalid(problems, label=label)
@@ -165,13 +169,14 @@ def json_problem(value: Any) -> tuple[str, str] | None:
         if isinstance(item, Mapping | list) and depth >= MAX_DEPTH:
             return path, f"nested deeper than {MAX_DEPTH} levels"
         if isinstance(item, Mapping):
-            stack.extend((v, _join(path, str(k)), depth + 1) for k, v in item.items())
+            stack.extend((v, join(path, str(k)), depth + 1) for k, v in item.items())
         elif isinstance(item, list):
-            stack.extend((v, _join(path, str(i)), depth + 1) for i, v in enumerate(item))
+            stack.extend((v, join(path, str(i)), depth + 1) for i, v in enumerate(item))
     return None
 
 
-def _join(path: str, key: str) -> str:
+def join(path: str, key: str) -> str:
+    """A dotted field path: ``join("payload", "amount")`` is ``payload.amount``."""
     return f"{path}.{key}" if path and key else path or key
 
 

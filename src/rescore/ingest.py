@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from rescore.db.schema import events
-from rescore.events import EventIn, invalid
+from rescore.events import MAX_DEPTH, EventIn, invalid, join, json_problem
 from rescore.exceptions import EventConflict, Problem, TooLarge, UnknownEventType
 from rescore.routing import Router
 from rescore.settings import Settings
@@ -52,9 +52,10 @@ class Limits:
 
 
 def digest(pack: str, type_: str, entity: str, payload_json: bytes) -> str:
-    """What an event says, hashed (sha256, hex): equal digests mean the same event."""
-    head = orjson.dumps([pack, type_, entity])
-    return hashlib.sha256(head + b"\0" + payload_json).hexdigest()
+    """What an event says, hashed (BLAKE2b, 128 bits, hex): equal digests mean the same event.
+    NUL separates the parts: no id, type or pack may contain one."""
+    head = f"{pack}\0{type_}\0{entity}\0".encode()
+    return hashlib.blake2b(head + payload_json, digest_size=16).hexdigest()
 
 
 def event_rows(
@@ -64,14 +65,20 @@ def event_rows(
     stored (every problem of the batch at once)."""
     rows: dict[str, dict[str, Any]] = {}
     problems: list[Problem] = []
+    window = _window(now, limits)
     for index, event in enumerate(parsed, start=1):
         try:
             resolved = router.resolve(event.type, event.pack)
         except UnknownEventType as exc:
             problems.append(Problem(index=index, field=exc.field or "type", message=exc.message))
             continue
-        problems.extend(_out_of_window(index, event.occurred_at, now, limits))
-        payload = orjson.dumps(event.payload, option=orjson.OPT_SORT_KEYS)
+        if window is not None and not window[0] <= event.occurred_at <= window[1]:
+            problems.append(_out_of_window(index, event.occurred_at, window))
+        payload, bad = _payload_json(event.payload)
+        if bad is not None:
+            where, message = bad
+            problems.append(Problem(index=index, field=join("payload", where), message=message))
+            continue
         if len(payload) > limits.max_payload_bytes:
             raise TooLarge(
                 f"event {index}: the payload is {len(payload):,} bytes; at most "
@@ -102,18 +109,34 @@ def event_rows(
     return list(rows.values())
 
 
-def _out_of_window(index: int, at: datetime, now: datetime, limits: Limits) -> list[Problem]:
+def _window(now: datetime, limits: Limits) -> tuple[datetime, datetime] | None:
     try:
-        oldest, latest = now - limits.max_age, now + limits.max_lead
+        return now - limits.max_age, now + limits.max_lead
     except OverflowError:  # a window wider than the calendar: nothing to refuse
-        return []
-    if oldest <= at <= latest:
-        return []
+        return None
+
+
+def _out_of_window(index: int, at: datetime, window: tuple[datetime, datetime]) -> Problem:
+    oldest, latest = window
     message = (
         f"{at.isoformat()} is outside the accepted window {oldest:%Y-%m-%dT%H:%MZ} to "
         f"{latest:%Y-%m-%dT%H:%MZ} (RESCORE_MAX_EVENT_AGE_DAYS, RESCORE_MAX_EVENT_LEAD_SECONDS)"
     )
-    return [Problem(index=index, field="occurred_at", message=message)]
+    return Problem(index=index, field="occurred_at", message=message)
+
+
+def _payload_json(payload: Mapping[str, Any]) -> tuple[bytes, tuple[str, str] | None]:
+    """The payload as canonical JSON (sorted keys, for the digest), or the first value JSON
+    cannot carry faithfully. Fast path: orjson refuses integers beyond 64 bits itself; the
+    full walk runs only when the output could hide a problem (a ``null`` may be a NaN or an
+    infinity; enough brackets may be too deep a nesting)."""
+    try:
+        dumped = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        return b"", json_problem(payload) or ("", "cannot be stored as JSON")
+    if b"null" in dumped or dumped.count(b"{") + dumped.count(b"[") > MAX_DEPTH:
+        return dumped, json_problem(payload)
+    return dumped, None
 
 
 def refuse_reused_ids(
