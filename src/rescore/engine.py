@@ -459,6 +459,10 @@ class Engine:
         with self.db.begin() as conn:
             return self.queue.release(conn, worker)
 
+    def ping(self) -> bool:
+        """Whether the database answers now (readiness; never raises)."""
+        return self.db.ping()
+
     def lane_lag(self) -> dict[str, float]:
         """Seconds the oldest waiting work of each lane has waited (0 when empty)."""
         with self.db.read() as conn:
