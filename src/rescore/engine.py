@@ -11,10 +11,10 @@ Example::
 
     engine = Engine.from_settings(Settings(database_url="sqlite:///scores.db"))
     engine.migrate()
-    engine.ingest([{"event_id": "e1", "type": "client_default", "entity": "1018674163",
+    engine.ingest([{"event_id": "e1", "type": "client_default", "entity": "1001257568",
                     "occurred_at": "2026-01-23T10:30:00Z"}])
     engine.work("worker-1")            # rescoring happens here (or in a runtime's workers)
-    engine.explain("credit", "1018674163")
+    engine.explain("credit", "1001257568")
 """
 
 from __future__ import annotations
@@ -458,10 +458,6 @@ class Engine:
         """Hand back everything ``worker`` has claimed (graceful shutdown)."""
         with self.db.begin() as conn:
             return self.queue.release(conn, worker)
-
-    def ping(self) -> bool:
-        """Whether the database answers now (readiness; never raises)."""
-        return self.db.ping()
 
     def lane_lag(self) -> dict[str, float]:
         """Seconds the oldest waiting work of each lane has waited (0 when empty)."""

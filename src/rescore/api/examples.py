@@ -10,7 +10,7 @@ from typing import Any
 
 PACK = "credit"
 #: A client of the demo data (the same whatever the date; see the credit pack's demo module).
-CEDULA = "1018674163"
+CEDULA = "1001257568"
 
 EVENT: dict[str, Any] = {
     "event_id": "docs-payment-1",
@@ -33,7 +33,6 @@ REQUEUE: dict[str, Any] = {"pack": PACK}
 
 # answers (as the demo data gave them; lists cut to one item) ---------------------------------
 
-_AT = "2026-11-30T03:25:32.080402+00:00"
 INGESTED: dict[str, Any] = {
     "accepted": 1,
     "duplicates": 0,
@@ -43,69 +42,72 @@ INGESTED: dict[str, Any] = {
 }
 SCORES: dict[str, Any] = {
     "tenant": "default",
-    "pack": PACK,
+    "pack": "credit",
     "entity": CEDULA,
     "scores": {
         "hybrid": {
-            "value": 740.9,
-            "components": {"internal": 501.08, "bureau": 239.82},
-            "reasons": ["56% PLATAM (893.23), 44% bureau (587 -> 546 of 1000)"],
-            "version": "1.0.0",
-            "watermark": 2,
-            "changed_at": "2026-11-30T03:25:19.148745+00:00",
-            "computed_at": _AT,
-        },
-        "platam": {
-            "value": 893.23,
-            "components": {
-                "payment_performance": 514.13,
-                "payment_plan": 140.0,
-                "deterioration": 239.1,
-            },
+            "value": 805.1,
+            "components": {"internal": 237.55, "bureau": 567.55},
             "reasons": [
-                "PLATAM 893.23 of 1000 = payment_performance 514.13, payment_plan 140, "
-                "deterioration 239.1"
+                "27% PLATAM (895.39), 73% bureau (768 -> 772 of 1000)",
+                "7 months as client and 3 paid instalments",
             ],
             "version": "1.0.0",
             "watermark": 2,
-            "changed_at": "2026-11-30T03:25:19.148745+00:00",
-            "computed_at": _AT,
+            "changed_at": "2026-11-30T03:46:36.532904+00:00",
+            "computed_at": "2026-11-30T03:46:47.428459+00:00",
+        },
+        "platam": {
+            "value": 895.39,
+            "components": {
+                "payment_performance": 495.39,
+                "payment_plan": 150.0,
+                "deterioration": 250.0,
+            },
+            "reasons": [
+                "PLATAM 895.39 of 1000 = payment_performance 495.39, payment_plan 150, "
+                "deterioration 250"
+            ],
+            "version": "1.0.0",
+            "watermark": 2,
+            "changed_at": "2026-11-30T03:46:36.532904+00:00",
+            "computed_at": "2026-11-30T03:46:47.428459+00:00",
         },
     },
     "versions": {"hybrid": "1.0.0", "platam": "1.0.0"},
     "watermark": 2,
-    "updated_at": _AT,
+    "updated_at": "2026-11-30T03:46:47.428459+00:00",
     "pending": False,
-    "age_seconds": 0.032,
+    "age_seconds": 0.043,
     "stale": False,
     "source": "database",
 }
 HISTORY: dict[str, Any] = {
     "items": [
         {
-            "id": 920,
+            "id": 80,
             "scorer": "hybrid",
             "version": "1.0.0",
             "before": None,
-            "after": 740.9,
-            "deltas": {"bureau": 239.82, "internal": 501.08},
-            "components": {"internal": 501.08, "bureau": 239.82},
-            "reasons": ["56% PLATAM (893.23), 44% bureau (587 -> 546 of 1000)"],
+            "after": 805.1,
+            "deltas": {"bureau": 567.55, "internal": 237.55},
+            "components": {"internal": 237.55, "bureau": 567.55},
+            "reasons": ["27% PLATAM (895.39), 73% bureau (768 -> 772 of 1000)"],
             "event_ids": [],
             "watermark": 0,
-            "changed_at": "2026-11-30T03:25:19.148745+00:00",
+            "changed_at": "2026-11-30T03:46:36.532904+00:00",
         }
     ],
     "limit": 50,
     "offset": 0,
 }
 EXPLAINED: dict[str, Any] = {
-    "pack": PACK,
+    "pack": "credit",
     "entity": CEDULA,
     "current": {
         "hybrid": {
-            "value": 740.9,
-            "components": {"internal": 501.08, "bureau": 239.82},
+            "value": 805.1,
+            "components": {"internal": 237.55, "bureau": 567.55},
             "version": "1.0.0",
         }
     },
@@ -114,13 +116,10 @@ EXPLAINED: dict[str, Any] = {
             "scorer": "hybrid",
             "version": "1.0.0",
             "before": None,
-            "after": 740.9,
-            "deltas": {"bureau": 239.82, "internal": 501.08},
-            "reasons": [
-                "56% PLATAM (893.23), 44% bureau (587 -> 546 of 1000)",
-                "10 months as client and 18 paid instalments",
-            ],
-            "changed_at": "2026-11-30T03:25:19.148745+00:00",
+            "after": 805.1,
+            "deltas": {"bureau": 567.55, "internal": 237.55},
+            "reasons": ["27% PLATAM (895.39), 73% bureau (768 -> 772 of 1000)"],
+            "changed_at": "2026-11-30T03:46:36.532904+00:00",
             "events": [],
         }
     ],
@@ -129,7 +128,7 @@ PENDING: dict[str, Any] = {
     "counts": {"critical": 0, "normal": 1, "dead": 0},
     "items": [
         {
-            "pack": PACK,
+            "pack": "credit",
             "entity": CEDULA,
             "lane": "normal",
             "priority": 5,
@@ -138,7 +137,7 @@ PENDING: dict[str, Any] = {
             "last_error": None,
             "first_seq": 3,
             "watermark": 3,
-            "enqueued_at": _AT,
+            "enqueued_at": "2026-11-30T03:46:47.428459+00:00",
         }
     ],
 }

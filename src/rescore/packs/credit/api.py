@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from rescore.exceptions import EntityNotFound
 from rescore.packs.credit import examples as ex
-from rescore.packs.credit.pack import EVENT_ROUTES
+from rescore.packs.credit.event_types import EVENT_ROUTES
 from rescore.packs.sdk import POSTED, Reader, State, Writer, example_body, fields_as_sent, ok
 from rescore.packs.sdk import settle_and_view as settle
 

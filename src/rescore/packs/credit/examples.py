@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 #: Two clients of the demo data (the same whatever the date).
-CEDULA = "1018674163"
-CEDULA_2 = "1074111024"
+CEDULA = "1001257568"
+CEDULA_2 = "1000740529"
 
 UPDATE_SCORE: dict[str, Any] = {
     "cedula": CEDULA,
@@ -18,25 +18,24 @@ PREDICT: dict[str, Any] = {"cedula": CEDULA}
 
 # answers (as the demo data gave them) ---------------------------------------------------------
 
-_AT = "2026-11-30T03:25:32.485612+00:00"
 UPDATED: dict[str, Any] = {
     "status": "success",
     "cedula": CEDULA,
     "event_type": "payment_made",
-    "event_id": "update-score-b879ba15-e276-4182-a5b9-dad9881a7b08",
+    "event_id": "update-score-453b0ab9-49bc-4918-adf5-0384e2feacbe",
     "duplicate": False,
     "fresh": True,
-    "platam_score": 893.23,
-    "hybrid_score": 740.9,
+    "platam_score": 895.39,
+    "hybrid_score": 805.1,
     "scores": {
-        "deterioration": 239.1,
-        "hybrid": 740.9,
-        "payment_performance": 514.13,
-        "payment_plan": 140.0,
-        "platam": 893.23,
+        "deterioration": 250.0,
+        "hybrid": 805.1,
+        "payment_performance": 495.39,
+        "payment_plan": 150.0,
+        "platam": 895.39,
     },
-    "updated_at": _AT,
-    "processing_time_ms": 12.09,
+    "updated_at": "2026-11-30T03:46:47.758788+00:00",
+    "processing_time_ms": 15.77,
 }
 BATCHED: dict[str, Any] = {
     "total_processed": 2,
@@ -46,31 +45,31 @@ BATCHED: dict[str, Any] = {
         {
             "cedula": CEDULA,
             "status": "success",
-            "platam_score": 893.23,
-            "hybrid_score": 740.9,
+            "platam_score": 895.39,
+            "hybrid_score": 805.1,
             "error": None,
         },
         {
             "cedula": CEDULA_2,
             "status": "success",
-            "platam_score": 909.11,
-            "hybrid_score": 708.79,
+            "platam_score": 845.59,
+            "hybrid_score": 794.12,
             "error": None,
         },
     ],
-    "processing_time_ms": 6.27,
+    "processing_time_ms": 5.62,
 }
 PREDICTED: dict[str, Any] = {
     "cedula": CEDULA,
-    "platam_score": 893.23,
-    "hybrid_score": 740.9,
+    "platam_score": 895.39,
+    "hybrid_score": 805.1,
     "ml_probability_default": None,
     "breakdown": {
-        "hybrid": {"internal": 501.08, "bureau": 239.82},
-        "platam": {"payment_performance": 514.13, "payment_plan": 140.0, "deterioration": 239.1},
+        "hybrid": {"internal": 237.55, "bureau": 567.55},
+        "platam": {"payment_performance": 495.39, "payment_plan": 150.0, "deterioration": 250.0},
     },
-    "updated_at": _AT,
-    "age_seconds": 0.027,
+    "updated_at": "2026-11-30T03:46:47.789820+00:00",
+    "age_seconds": 0.025,
     "stale": False,
     "source": "database",
 }

@@ -12,7 +12,7 @@ Example::
     pack.source_metadata().create_all(engine)
     with engine.begin() as conn:
         pack.generate_demo_data(conn, seed=7)
-        inputs = pack.load_inputs(conn, ["1018674163"], frozenset({"client", "payments"}))
+        inputs = pack.load_inputs(conn, ["1001257568"], frozenset({"client", "payments"}))
 """
 
 from __future__ import annotations
@@ -25,57 +25,16 @@ from sqlalchemy import Connection, MetaData, select
 
 from rescore.packs.credit import demo, loader, schema
 from rescore.packs.credit.blend import all_scorers
+from rescore.packs.credit.event_types import EVENT_ROUTES
 from rescore.packs.credit.simulator import CreditSimulator
 from rescore.plugins import Pack
-from rescore.routing import Lane, Route
+from rescore.routing import Route
 from rescore.scoring import Scorer
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
 __all__ = ["EVENT_ROUTES", "CreditPack"]
-
-EVENT_ROUTES: Mapping[str, Route] = {
-    "new_payment_plan": Route(
-        lane=Lane.CRITICAL,
-        scorers=("payment_plan",),
-        description="The client took a payment plan (restructuring).",
-    ),
-    "plan_defaulted": Route(
-        lane=Lane.CRITICAL,
-        scorers=("payment_plan", "deterioration"),
-        description="The client broke a payment plan.",
-    ),
-    "plan_cancelled": Route(
-        lane=Lane.CRITICAL,
-        scorers=("payment_plan",),
-        description="A payment plan was cancelled before completion.",
-    ),
-    "client_default": Route(
-        lane=Lane.CRITICAL,
-        scorers=("payment_performance", "deterioration"),
-        description="The client's loans and unpaid instalments were written off.",
-    ),
-    "new_loan": Route(
-        lane=Lane.NORMAL,
-        scorers=("payment_performance",),
-        description="A new loan and its instalment calendar.",
-    ),
-    "payment_made": Route(
-        lane=Lane.NORMAL,
-        scorers=("payment_performance", "deterioration"),
-        description="An instalment was paid.",
-    ),
-    "payment_late": Route(
-        lane=Lane.NORMAL,
-        scorers=("payment_performance", "deterioration"),
-        description="An instalment passed its due date unpaid.",
-    ),
-    "limit_increase": Route(
-        lane=Lane.NONE,
-        description="The credit limit went up; no score reads it, so it is only recorded.",
-    ),
-}
 
 
 def _utc_today() -> date:
