@@ -268,3 +268,9 @@ def test_503_bodies_do_not_reveal_the_database(tmp_path: Path) -> None:
     for secret in ("127.0.0.1", ":9", "secret_db", "rescore@"):
         assert secret not in answer.text
     assert "database" in answer.json()["detail"]
+
+
+def test_deep_nesting_is_400_not_a_parser_crash(api: Api) -> None:
+    answer = api.post("/predict", raw=b'{"cedula": ' + b"[" * 20_000 + b"]" * 20_000 + b"}")
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["field"] == "body"

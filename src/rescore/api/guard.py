@@ -47,6 +47,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: Brackets from which a body is parsed strictly before a route sees it (Python's parser
+#: overflows its stack near a thousand levels; orjson refuses deeper than 1,024 cleanly).
+DEEP = 500
+
 #: Methods whose body the guard reads.
 WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -59,9 +63,15 @@ class MalformedBody(RescoreError):
 
 def strict_json(raw: bytes | str) -> Any:
     """Parse JSON as the standard says: no ``NaN``, ``Infinity`` or numbers that overflow to
-    infinity (``1e400``); errors say the line and column. orjson judges (it is strict and
-    fast); the standard parser builds the value, because orjson reads an integer beyond 64
-    bits as a float and the payload check must see it whole."""
+    infinity (``1e400``); errors say the line and column. The standard parser builds the value,
+    because orjson reads an integer beyond 64 bits as a float and the payload check must see
+    it whole."""
+    return json.loads(check_json(raw))
+
+
+def check_json(raw: bytes | str) -> str:
+    """The body as text if it is strict JSON (orjson judges: strict, fast, and it stops at a
+    nesting the standard parser would overflow the stack on), else :class:`MalformedBody`."""
     try:
         text = raw.decode() if isinstance(raw, bytes) else raw
     except UnicodeDecodeError as exc:
@@ -73,7 +83,7 @@ def strict_json(raw: bytes | str) -> Any:
         orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise MalformedBody(_where(exc.msg, exc.doc, exc.pos), field="body") from None
-    return json.loads(text)
+    return text
 
 
 def _where(message: str, doc: str, pos: int) -> str:
@@ -97,7 +107,7 @@ class BodyGuard:
         try:
             body = await self._read(scope, receive)
             if _is_json(scope) and _suspect(body):
-                strict_json(body)
+                check_json(body)
         except RescoreError as exc:
             await _answer(exc)(scope, receive, send)
             return
@@ -148,8 +158,13 @@ def _is_json(scope: Scope) -> bool:
 
 
 def _suspect(body: bytes) -> bool:
-    """Whether the cheap scan finds what only a strict parse can judge (rarely true)."""
+    """Whether a cheap scan finds what only a strict parse can judge: ``NaN``/``Infinity``
+    (which Python's parser takes), bytes that are not UTF-8, or enough brackets to nest past
+    Python's recursion limit (a batch of events has two per event, far from it per level,
+    but the count is the cheap bound)."""
     if b"NaN" in body or b"Infinity" in body:
+        return True
+    if body.count(b"[") + body.count(b"{") > DEEP:
         return True
     try:
         body.decode()
