@@ -95,6 +95,8 @@ def test_lookups_answer_stale_while_the_database_is_down(
         refused = httpx.post(f"{base}/v1/events", headers=auth, json=event, timeout=30)
         assert refused.status_code == 503
         assert "try again" in refused.json()["detail"]
+        assert "database cannot be reached" in refused.json()["detail"]
+        assert name not in refused.text, "a 503 never names the database (it is logged)"
         assert httpx.get(f"{base}/readyz", timeout=30).status_code == 503
 
         set_reachable(admin, name, reachable=True)
