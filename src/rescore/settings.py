@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(
         300.0, gt=0, description="A claim older than this is presumed abandoned and retaken."
     )
+    heartbeat_interval: float = Field(
+        2.0, gt=0, description="Seconds between a worker process's heartbeats in the database."
+    )
+    worker_stale_after: float = Field(
+        10.0,
+        gt=0,
+        description="A worker silent this long is pruned and its claims are given back at once.",
+    )
     poll_interval: float = Field(
         0.5, gt=0, description="How often workers look for work queued by other processes."
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
+import contextlib
 import threading
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -22,6 +22,7 @@ from rescore.api.deps import Admin, ApiState, Reader, State, Writer, state_of
 from rescore.api.lookup import score_dict, view
 from rescore.api.models import (
     MAX_BATCH,
+    DeadLetterOut,
     ErrorOut,
     ExplainOut,
     HealthOut,
@@ -34,12 +35,20 @@ from rescore.api.models import (
     RequeueOut,
     ScoreView,
 )
-from rescore.engine import IngestResult
+from rescore.engine import IngestResult, Settled
 from rescore.events import EventIn
-from rescore.exceptions import InvalidEvent, RescoreError
+from rescore.exceptions import EntityNotFound, InvalidEvent, RescoreError
 from rescore.queue import DEAD
 
-__all__ = ["AUTH", "POSTED", "PayloadTooLarge", "errors", "router", "settle_and_view"]
+__all__ = [
+    "AUTH",
+    "POSTED",
+    "PayloadTooLarge",
+    "errors",
+    "router",
+    "settle_and_view",
+    "settle_views",
+]
 
 router = APIRouter()
 
@@ -68,14 +77,20 @@ class PayloadTooLarge(RescoreError):
     http_status = 413
 
 
-def _worker_name() -> str:
-    return f"api-{os.getpid()}-{threading.get_ident()}"
-
-
 def settle_and_view(
     state: ApiState, result: IngestResult, timeout: float
 ) -> tuple[bool, list[dict[str, Any]]]:
     """Rescore what ``result`` queued now (read-after-write) and return the fresh views."""
+    settled, views = settle_views(state, result, timeout)
+    return settled.fresh, views
+
+
+def settle_views(
+    state: ApiState, result: IngestResult, timeout: float
+) -> tuple[Settled, list[dict[str, Any]]]:
+    """Rescore what ``result`` queued now, as a registered worker (a process killed mid-way
+    has its claims given back like any worker's), and return the views of the entities that
+    have scores; dead-lettered ones are in the report, with the reason, at once."""
     keys = sorted({(e.tenant, e.pack, e.entity) for e in result.events if e.lane != "none"})
     if len(keys) > MAX_WAIT_ENTITIES:
         raise InvalidEvent(
@@ -83,8 +98,14 @@ def settle_and_view(
             f"this batch touches {len(keys)}: send it without wait",
             field="wait",
         )
-    fresh = state.engine.settle(result.events, worker=_worker_name(), timeout=timeout)
-    return fresh, [state.lookup.get(key) for key in keys]
+    worker = state.heartbeat.claimant(f"wait{threading.get_ident()}")
+    settled = state.engine.settle(result.events, worker=worker, timeout=timeout)
+    views = []
+    for key in keys:
+        if key not in settled.dead:
+            with contextlib.suppress(EntityNotFound):  # not scored in time: fresh says so
+                views.append(state.lookup.get(key))
+    return settled, views
 
 
 # ingest ------------------------------------------------------------------------------------
@@ -107,7 +128,12 @@ def post_events(
     """Store events and queue their entities. A batch is **all or nothing**: one invalid event
     and nothing is stored (the error names each bad event and field). Events whose
     ``event_id`` is already stored are acknowledged as duplicates and not applied twice. With
-    ``?wait=true`` the touched entities are rescored before the answer (at most 100)."""
+    ``?wait=true`` the touched entities are rescored before the answer (at most 100).
+
+    An entity its pack's source does not have is named in ``warnings``; its event is stored,
+    and rescoring it is a permanent failure: with ``?wait=true`` the answer comes at once,
+    200 with ``fresh: false`` and the entity in ``dead_lettered`` with the reason (requeue it
+    from the dead letter once the source has it)."""
     batch = body if isinstance(body, list) else [body]
     if len(batch) > MAX_BATCH:
         raise PayloadTooLarge(f"at most {MAX_BATCH} events per request, got {len(batch)}")
@@ -117,12 +143,21 @@ def post_events(
 
 def _ingest_out(state: ApiState, result: IngestResult, wait: bool, timeout: float) -> IngestOut:
     out = IngestOut.model_validate(
-        {"accepted": result.accepted, "duplicates": result.duplicates, "queued": result.queued}
+        {
+            "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "queued": result.queued,
+            "warnings": list(result.warnings),
+        }
     )
     if wait:
-        fresh, views = settle_and_view(state, result, timeout)
-        out.fresh = fresh
+        settled, views = settle_views(state, result, timeout)
+        out.fresh = settled.fresh
         out.scores = [ScoreView.model_validate(v) for v in views]
+        out.dead_lettered = [
+            DeadLetterOut(pack=pack, entity=entity, reason=reason)
+            for (_tenant, pack, entity), reason in sorted(settled.dead.items())
+        ]
     return out
 
 
@@ -222,6 +257,7 @@ def _as_of_view(state: ApiState, key: tuple[str, str, str], at: datetime) -> dic
         "age_seconds": round((at - newest).total_seconds(), 3),
         "pending": False,
         "stale": False,
+        "stale_since": None,
         "source": "database",
     }
 

@@ -118,6 +118,9 @@ class CreditPack(Pack):
     def entity_keys(self, conn: Connection) -> Iterator[str]:
         return loader.entity_keys(conn)
 
+    def known_entities(self, conn: Connection, entities: Sequence[str]) -> set[str]:
+        return loader.known_entities(conn, entities)
+
     def generate_demo_data(self, conn: Connection, *, seed: int, size: int | None = None) -> int:
         count = demo.DEFAULT_SIZE if size is None else size
         return demo.generate(conn, seed=seed, size=count, today=self._today())
