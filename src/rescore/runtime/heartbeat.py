@@ -39,6 +39,10 @@ __all__ = ["Heartbeat", "process_name"]
 
 log = logging.getLogger(__name__)
 
+#: Heartbeats running in this interpreter: a registration with this pid but another process
+#: name is a dead predecessor unless it is one of these (tests run several in one process).
+_RUNNING: set[str] = set()
+
 
 def process_name(kind: str = "") -> str:
     """A name unique to this process: host, pid and a random part (a restarted process with
@@ -105,12 +109,14 @@ class Heartbeat:
             self.last_beat = time.monotonic()
         except StorageUnavailable as exc:
             log.warning("heartbeat: %s; registering on the next beat", exc)
+        _RUNNING.add(self.process)
         self._thread = threading.Thread(target=self._loop, name="rescore-heartbeat", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop beating and unregister (call after the claims were released)."""
         self._stopping.set()
+        _RUNNING.discard(self.process)
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -129,7 +135,7 @@ class Heartbeat:
         return pruned.claims
 
     def _dead(self, other: Registration) -> bool:
-        if other.process == self.process:
+        if other.process == self.process or other.process in _RUNNING:
             return False
         return other.pid == self.pid or not pid_alive(other.pid)
 
