@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from test_unknown_entities import KnowingToyPack
 
 from conftest import Clock, event, make_engine, put_items
 from rescore.api import create_app
 from rescore.engine import Engine
 from rescore.routing import Lane
-from test_unknown_entities import KnowingToyPack
 
 
 def client_for(engine: Engine) -> TestClient:

@@ -47,9 +47,7 @@ def test_other_failures_are_still_retried(engine: Engine) -> None:
 def test_ingest_warns_of_entities_the_source_lacks(tmp_path: Path) -> None:
     engine = make_engine(tmp_path / "k.db", packs=[KnowingToyPack()])
     put_items(engine, x=(1, 2))
-    result = engine.ingest(
-        [event("e1", "a_changed", "x"), event("e2", "b_changed", "ghost")]
-    )
+    result = engine.ingest([event("e1", "a_changed", "x"), event("e2", "b_changed", "ghost")])
     assert result.accepted == 2, "the events are stored all the same"
     assert result.warnings == (
         "no item 'ghost' in the toy source data: its events are stored, and rescoring it "

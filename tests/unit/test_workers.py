@@ -33,7 +33,7 @@ def dead_pid() -> int:
 
 def queue_critical(engine: Engine, count: int) -> list[str]:
     keys = [f"k{i:03d}" for i in range(count)]
-    put_items(engine, **{k: (10, 20) for k in keys})
+    put_items(engine, **dict.fromkeys(keys, (10, 20)))
     engine.ingest([event(f"e-{k}", "a_changed", k) for k in keys])
     return keys
 
@@ -67,9 +67,7 @@ def test_lag_counts_work_claimed_by_a_dead_worker(engine: Engine, clock: Clock) 
     assert engine.lane_lag()["critical"] == 6.0, "claimed work is work not done"
 
 
-def test_dead_letters_and_retry_backoff_do_not_count_as_lag(
-    engine: Engine, clock: Clock
-) -> None:
+def test_dead_letters_and_retry_backoff_do_not_count_as_lag(engine: Engine, clock: Clock) -> None:
     put_items(engine, bad=(-1, 0))
     engine.ingest([event("e1", "a_changed", "bad")])
     engine.work("w", Lane.CRITICAL)  # fails: retried after a 10 s backoff
