@@ -216,5 +216,8 @@ class ReadyOut(BaseModel):
     ready: bool
     database: bool
     workers: bool | None = Field(description="None when this process runs no workers.")
-    lag_seconds: dict[str, float] = Field(description="Age of the oldest waiting work, by lane.")
+    lag_seconds: dict[str, float] = Field(
+        description="Age of the oldest unfinished work (waiting or claimed), by lane; dead "
+        "letters and retries not yet due do not count."
+    )
     max_lag_seconds: dict[str, float]
