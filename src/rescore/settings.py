@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rescore.exceptions import ConfigurationError
@@ -88,6 +88,18 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `rescore serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `rescore serve` listens on.")
+
+    @field_validator("worker_stale_after")
+    @classmethod
+    def _stale_after_beats(cls, value: float, info: ValidationInfo) -> float:
+        """A threshold within two heartbeats would prune live workers and steal their claims."""
+        interval = info.data.get("heartbeat_interval")
+        if interval is not None and value <= 2 * interval:
+            raise ValueError(
+                f"must exceed twice the heartbeat interval ({interval} s), or live workers "
+                "are pruned"
+            )
+        return value
 
     @property
     def effective_source_url(self) -> str:

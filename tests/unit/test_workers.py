@@ -17,9 +17,11 @@ import sqlalchemy as sa
 from conftest import Clock, event, make_engine, put_items
 from rescore.db.schema import pending, workers
 from rescore.engine import Engine
+from rescore.exceptions import ConfigurationError
 from rescore.routing import Lane
 from rescore.runtime.embedded import EmbeddedRuntime
 from rescore.runtime.heartbeat import Heartbeat, pid_alive
+from rescore.settings import settings_from
 
 HOST = socket.gethostname()
 
@@ -185,3 +187,9 @@ def test_a_restarted_runtime_rescores_the_dead_ones_critical_work_at_once(
     assert elapsed < 2.0, f"took {elapsed:.2f} s"
     assert {k for k in keys if engine.current("toy", k)} == set(keys)
     engine.close()
+
+
+def test_a_stall_threshold_within_two_heartbeats_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match=r"--worker-stale-after: .*heartbeat"):
+        settings_from({"heartbeat_interval": 2.0, "worker_stale_after": 3.0})
+    assert settings_from({"worker_stale_after": 4.5}).worker_stale_after == 4.5
