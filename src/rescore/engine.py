@@ -682,7 +682,7 @@ class Engine:
             for e in entities
         ]
         ok, bad = self.computer.compute(tenant, pack, planned)
-        return {c.entity: c.results for c, _ in ok}, {p.work.entity: e for p, e in bad}
+        return {c.entity: c.results for c, _ in ok}, {p.work.entity: e for p, e, _ in bad}
 
     def last_event_types(
         self, pack: str, entities: Sequence[str], *, tenant: str = DEFAULT_TENANT

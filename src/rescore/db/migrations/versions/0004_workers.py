@@ -1,12 +1,14 @@
 """workers: heartbeats of every claimant of pending work
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0006
 Create Date: 2026-11-30
 
 Workers register here and beat every ``heartbeat_interval`` seconds; a worker whose heartbeat is
 older than ``worker_stale_after`` is pruned and its claims are given back at once, instead of
 after the claim lease (a kill -9 left work claimed for five minutes before this).
+
+Numbered 0004 as planned, chained after 0006 (history trigger), which landed first.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from alembic import op
 import rescore.db.schema
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
