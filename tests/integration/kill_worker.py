@@ -43,6 +43,7 @@ class SlowToyPack(ToyPack):
 
 
 def main() -> None:
+    print(f"starting {time.time()}", flush=True)  # interpreter up, imports done
     parser = argparse.ArgumentParser()
     parser.add_argument("url")
     parser.add_argument("lease", type=float)
