@@ -27,7 +27,12 @@ from rescore.routing import Lane
 from rescore.scoring import ScoreResult, evaluate
 from rescore.store import Computed, ScoreStore, StoredScore, chunks
 
-__all__ = ["Computer", "Planned", "cause_of"]
+__all__ = ["PERMANENT", "Computer", "Planned", "Problem", "cause_of"]
+
+#: Said of a failure that no retry can fix (the entity is not in the source).
+PERMANENT = "permanent: dead-lettered at once; requeue it once the source has it"
+
+Problem = tuple[PendingWork, str, bool]  # work, error, permanent
 
 
 @dataclass(kw_only=True, slots=True)
@@ -53,19 +58,19 @@ class Computer:
 
     def claimed(
         self, claimed: Sequence[PendingWork]
-    ) -> tuple[list[tuple[Computed, Planned]], list[tuple[PendingWork, str]]]:
+    ) -> tuple[list[tuple[Computed, Planned]], list[Problem]]:
         groups: dict[tuple[str, str], list[PendingWork]] = defaultdict(list)
         for w in claimed:
             groups[(w.tenant, w.pack)].append(w)
         computed: list[tuple[Computed, Planned]] = []
-        failures: list[tuple[PendingWork, str]] = []
+        failures: list[Problem] = []
         for (tenant, pack), works in groups.items():
             with self.db.read() as conn:
                 causes = self._causes(conn, tenant, pack, works)
             planned = [self.plan(pack, w, causes.get(w.entity, [])) for w in works]
             ok, bad = self.compute(tenant, pack, planned)
             computed.extend(ok)
-            failures.extend((p.work, error) for p, error in bad)
+            failures.extend((p.work, error, permanent) for p, error, permanent in bad)
         return computed, failures
 
     def plan(self, pack: str, work: PendingWork, causes: list[Cause]) -> Planned:
@@ -77,9 +82,10 @@ class Computer:
 
     def compute(
         self, tenant: str, pack: str, planned: Sequence[Planned]
-    ) -> tuple[list[tuple[Computed, Planned]], list[tuple[Planned, str]]]:
+    ) -> tuple[list[tuple[Computed, Planned]], list[tuple[Planned, str, bool]]]:
         """Load inputs for many entities at once and run their scorers; failures stay per
-        entity so one bad entity does not sink its batch."""
+        entity so one bad entity does not sink its batch. Each failure says whether it is
+        permanent: an entity the source does not know fails the same way on every retry."""
         graph = self.registry.graph(pack)
         entities = [p.work.entity for p in planned]
         known: dict[str, dict[str, StoredScore]] = {}
@@ -91,12 +97,15 @@ class Computer:
         with self.source.read() as conn:
             inputs = self.registry[pack].load_inputs(conn, entities, parts)
         ok: list[tuple[Computed, Planned]] = []
-        bad: list[tuple[Planned, str]] = []
+        bad: list[tuple[Planned, str, bool]] = []
         for p in planned:
             try:
                 results = self._score(pack, p.work.entity, p.names, inputs, known)
+            except EntityNotFound as exc:
+                bad.append((p, f"{type(exc).__name__}: {exc} ({PERMANENT})", True))
+                continue
             except RescoreError as exc:
-                bad.append((p, f"{type(exc).__name__}: {exc}"))
+                bad.append((p, f"{type(exc).__name__}: {exc}", False))
                 continue
             ok.append((self._computed(tenant, pack, p, results), p))
         return ok, bad

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,7 +33,7 @@ from rescore.db.dialect import insert_new_events
 from rescore.db.engine import Database
 from rescore.db.schema import DEFAULT_TENANT, events
 from rescore.events import Event, parse_events
-from rescore.exceptions import ConfigurationError, EntityNotFound
+from rescore.exceptions import ConfigurationError, EntityNotFound, StorageUnavailable
 from rescore.ingest import Limits, event_rows, refuse_reused_ids
 from rescore.keys import KeyStore
 from rescore.plugins import PackRegistry, discover
@@ -46,11 +46,13 @@ from rescore.reports import (
     IngestResult,
     Observer,
     Outcome,
+    Settled,
 )
 from rescore.routing import Lane
 from rescore.scoring import ScoreResult
 from rescore.settings import Settings
 from rescore.store import Computed, HistoryEntry, ScoreStore, StoredScore, chunks
+from rescore.workers import Pruned, Registration, WorkerRegistry
 
 __all__ = [
     "BatchReport",
@@ -61,11 +63,15 @@ __all__ = [
     "IngestResult",
     "Observer",
     "Outcome",
+    "Settled",
     "utcnow",
 ]
 
 
 log = logging.getLogger(__name__)
+
+#: Warnings one ingest answer carries at most (the rest are counted).
+MAX_WARNINGS = 20
 
 
 def utcnow() -> datetime:
@@ -97,6 +103,7 @@ class Engine:
             lease_seconds=settings.lease_seconds,
         )
         self.store = ScoreStore()
+        self.workers = WorkerRegistry()
         self.keys = KeyStore(db)
         self.computer = Computer(db=db, source=self.source, registry=registry, store=self.store)
 
@@ -160,6 +167,7 @@ class Engine:
             now=self.clock(),
             limits=Limits.of(self.settings),
         )
+        warnings = self._unknown_entities(rows)
         urgent = any(row["lane"] == Lane.CRITICAL.value for row in rows)
         with self.db.begin(urgent=urgent) as conn:
             new = insert_new_events(conn, rows)
@@ -173,9 +181,34 @@ class Engine:
             duplicates=len(parsed) - len(stored),
             queued=queued,
             events=tuple(stored),
+            warnings=warnings,
         )
         self._emit("ingested", result)
         return result
+
+    def _unknown_entities(self, rows: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+        """Warnings for entities their pack's source does not have (where the pack can tell
+        cheaply): their events are stored, but rescoring them dead-letters them at once."""
+        by_pack: dict[str, set[str]] = {}
+        for row in rows:
+            by_pack.setdefault(row["pack"], set()).add(row["entity"])
+        warnings: list[str] = []
+        for pack, entities in sorted(by_pack.items()):
+            try:
+                known = self.known_entities(pack, sorted(entities))
+            except StorageUnavailable as exc:  # the warning is a courtesy; ingest goes on
+                log.warning("could not check %s entities against the source: %s", pack, exc)
+                continue
+            label = self.registry[pack].entity_label
+            warnings.extend(
+                f"no {label} {e!r} in the {pack} source data: its events are stored, and "
+                "rescoring it dead-letters it"
+                for e in sorted(entities - (entities if known is None else known))
+            )
+        if len(warnings) > MAX_WARNINGS:
+            more = len(warnings) - MAX_WARNINGS
+            warnings = [*warnings[:MAX_WARNINGS], f"... and {more} more unknown entities"]
+        return tuple(warnings)
 
     @staticmethod
     def _event(row: Mapping[str, Any], seq: int) -> Event:
@@ -232,12 +265,16 @@ class Engine:
             # a claim retaken after its lease belongs to the other worker now: write only ours
             mine = self.queue.held(conn, worker, claimed)
             computed = [(c, p) for c, p in computed if (c.tenant, c.pack, c.entity) in mine]
-            failures = [(w, e) for w, e in failures if (w.tenant, w.pack, w.entity) in mine]
+            failures = [f for f in failures if (f[0].tenant, f[0].pack, f[0].entity) in mine]
             written = self.store.write(conn, [c for c, _ in computed], self.clock())
             back = self.queue.ack(conn, worker, [p.work for _, p in computed])
             done = [
-                Failure(work=w, error=e, dead=self.queue.fail(conn, worker, w, e, self.clock()))
-                for w, e in failures
+                Failure(
+                    work=w,
+                    error=e,
+                    dead=self.queue.fail(conn, worker, w, e, self.clock(), permanent=permanent),
+                )
+                for w, e, permanent in failures
             ]
         committed = self.clock()
         kept = {(c.tenant, c.pack, c.entity) for c in written}
@@ -290,23 +327,28 @@ class Engine:
             values={name: result.value for name, result in c.results.items()},
         )
 
-    def settle(self, events: Sequence[Event], *, worker: str, timeout: float) -> bool:
+    def settle(self, events: Sequence[Event], *, worker: str, timeout: float) -> Settled:
         """Read-after-write: rescore the entities of ``events`` now, in this thread, and wait
-        (up to ``timeout`` seconds) for any another worker is already rescoring. True when
-        every entity's stored scores reflect its events."""
+        (up to ``timeout`` seconds) for any another worker is already rescoring. Fresh when
+        every entity's stored scores reflect its events; a dead-lettered entity (one the
+        source does not know) is given up on at once, with the reason."""
         wanted: dict[tuple[str, str, str], int] = {}
         for ev in events:
             if ev.lane != Lane.NONE.value:
                 key = (ev.tenant, ev.pack, ev.entity)
                 wanted[key] = max(ev.seq, wanted.get(key, 0))
+        dead: dict[tuple[str, str, str], str] = {}
         deadline = time.monotonic() + timeout
         while wanted:
             self.work(worker, only=list(wanted))
             wanted = {k: seq for k, seq in wanted.items() if self._reflected(k) < seq}
+            with self.db.read() as conn:
+                dead |= self.queue.dead(conn, list(wanted))
+            wanted = {k: seq for k, seq in wanted.items() if k not in dead}
             if not wanted or time.monotonic() >= deadline:
                 break
             time.sleep(0.002)
-        return not wanted
+        return Settled(fresh=not wanted and not dead, dead=dead)
 
     def _reflected(self, key: tuple[str, str, str]) -> int:
         """The newest event sequence an entity's stored scores reflect (0 if never scored)."""
@@ -357,7 +399,7 @@ class Engine:
         committed = self.clock()
         kept = {c.entity for c in written}
         outcomes = tuple(self._outcome(c, None, [], c.entity not in kept, committed) for c, _ in ok)
-        failures = tuple(Failure(work=p.work, error=error, dead=False) for p, error in bad)
+        failures = tuple(Failure(work=p.work, error=error, dead=False) for p, error, _ in bad)
         self._notify(outcomes, failures)
         return BatchReport(claimed=len(planned), outcomes=outcomes, failures=failures)
 
@@ -459,8 +501,71 @@ class Engine:
         with self.db.begin() as conn:
             return self.queue.release(conn, worker)
 
+    # workers: registrations and heartbeats (rescore.runtime.heartbeat drives these)
+
+    def register_workers(
+        self, *, process: str, host: str, pid: int, names: Sequence[str], fresh: bool = True
+    ) -> Pruned:
+        """Register claimant ``names`` of a process; ``fresh`` (at start) gives back what a dead
+        predecessor of the same names still holds."""
+        with self.db.begin(urgent=True) as conn:
+            released = self.workers.register(
+                conn,
+                process=process,
+                host=host,
+                pid=pid,
+                names=names,
+                now=self.clock(),
+                fresh=fresh,
+            )
+        self._given_back(released)
+        return released
+
+    def heartbeat(self, process: str) -> int:
+        """Say the claimants of ``process`` are alive; returns how many are registered."""
+        with self.db.begin(urgent=True) as conn:
+            return self.workers.beat(conn, process, self.clock())
+
+    def worker_registrations(self, *, host: str | None = None) -> list[Registration]:
+        """The registered worker processes (of ``host``), with their last heartbeat."""
+        with self.db.read() as conn:
+            return self.workers.registrations(conn, host=host)
+
+    def prune_workers(
+        self, *, stalled_after: float | None = None, processes: Sequence[str] = ()
+    ) -> Pruned:
+        """Remove workers silent for ``stalled_after`` seconds and the named dead
+        ``processes``; their claims go back to the queue at once (and wake a worker)."""
+        before = None if stalled_after is None else self.clock() - timedelta(seconds=stalled_after)
+        with self.db.begin(urgent=True) as conn:
+            pruned = self.workers.prune(conn, stalled_before=before, processes=processes)
+        if pruned.workers:
+            log.warning(
+                "pruned %d stalled or dead worker(s) %s; %d claim(s) given back",
+                len(pruned.workers),
+                ", ".join(pruned.workers),
+                pruned.claims,
+            )
+        self._given_back(pruned)
+        return pruned
+
+    def unregister_workers(self, process: str) -> None:
+        """Remove a process's registrations (after it released its claims)."""
+        with self.db.begin() as conn:
+            self.workers.unregister(conn, process)
+
+    def _given_back(self, pruned: Pruned) -> None:
+        if pruned.claims:
+            self._emit("requeued", {"critical": pruned.critical, "normal": pruned.normal})
+
+    def unreachable_since(self) -> datetime | None:
+        """When this process found the database unreachable, while it still is (None when the
+        last transaction succeeded): answers served meanwhile must say they may be stale."""
+        return self.db.down_since
+
     def lane_lag(self) -> dict[str, float]:
-        """Seconds the oldest waiting work of each lane has waited (0 when empty)."""
+        """Seconds the oldest unfinished work of each lane has been due, claimed or not
+        (0 when none is; dead letters and rows waiting out a retry backoff do not count)."""
         with self.db.read() as conn:
             oldest = self.queue.oldest(conn)
         now = self.clock()
@@ -550,7 +655,7 @@ class Engine:
             for e in entities
         ]
         ok, bad = self.computer.compute(tenant, pack, planned)
-        return {c.entity: c.results for c, _ in ok}, {p.work.entity: e for p, e in bad}
+        return {c.entity: c.results for c, _ in ok}, {p.work.entity: e for p, e, _ in bad}
 
     def last_event_types(
         self, pack: str, entities: Sequence[str], *, tenant: str = DEFAULT_TENANT

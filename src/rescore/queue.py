@@ -220,6 +220,7 @@ class WorkQueue:
             .values(
                 state=WAITING,
                 first_seq=pending.c.claim_watermark + 1,
+                available_at=pending.c.claimed_at,  # what is left arrived after the claim
                 attempts=0,
                 claimed_by=None,
                 claimed_at=None,
@@ -232,11 +233,19 @@ class WorkQueue:
         return back
 
     def fail(
-        self, conn: Connection, worker: str, work: PendingWork, error: str, now: datetime
+        self,
+        conn: Connection,
+        worker: str,
+        work: PendingWork,
+        error: str,
+        now: datetime,
+        *,
+        permanent: bool = False,
     ) -> bool:
-        """Record a failure; schedule a retry or dead-letter. True when dead-lettered."""
+        """Record a failure; schedule a retry or dead-letter (at once when ``permanent``: no
+        retry can fix it). True when dead-lettered."""
         attempts = work.attempts + 1
-        dead = attempts >= self.max_attempts
+        dead = permanent or attempts >= self.max_attempts
         delay = timedelta(seconds=self.retry_backoff * 2 ** (attempts - 1))
         conn.execute(
             pending.update()
@@ -321,15 +330,34 @@ class WorkQueue:
         )
         return conn.execute(query).first() is not None
 
+    def dead(self, conn: Connection, keys: Sequence[Key]) -> dict[Key, str]:
+        """Of ``keys``, those dead-lettered, with the reason."""
+        found: dict[Key, str] = {}
+        for start in range(0, len(keys), 500):
+            part = set(keys[start : start + 500])
+            query = sa.select(
+                pending.c.tenant, pending.c.pack, pending.c.entity, pending.c.last_error
+            ).where(pending.c.state == DEAD, pending.c.entity.in_(sorted({k[2] for k in part})))
+            for row in conn.execute(query):
+                key = (row.tenant, row.pack, row.entity)
+                if key in part:
+                    found[key] = row.last_error or "dead-lettered"
+        return found
+
     def oldest(self, conn: Connection) -> dict[str, datetime | None]:
-        """When the oldest waiting row of each lane was queued (None when the lane is empty)."""
+        """Since when the oldest unfinished work of each lane has been due (None when none is).
+
+        Claimed work counts too (a dead worker's claims are work not done), by the time it
+        became due: when it was queued, or when its retry was due. Dead letters do not count,
+        and a row waiting out its retry backoff is not due yet, so one entity that keeps
+        failing cannot hold the lane's lag up."""
         found: dict[str, datetime | None] = {}
         for lane, cond in (
             ("critical", pending.c.priority >= Lane.CRITICAL.priority),
             ("normal", pending.c.priority < Lane.CRITICAL.priority),
         ):
-            query = sa.select(sa.func.min(pending.c.enqueued_at)).where(
-                pending.c.state == WAITING, cond
+            query = sa.select(sa.func.min(pending.c.available_at)).where(
+                pending.c.state.in_((WAITING, CLAIMED)), cond
             )
             found[lane] = _aware(conn.execute(query).scalar())
         return found

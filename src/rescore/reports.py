@@ -22,6 +22,7 @@ __all__ = [
     "IngestResult",
     "Observer",
     "Outcome",
+    "Settled",
 ]
 
 
@@ -33,6 +34,16 @@ class IngestResult:
     duplicates: int
     queued: Mapping[str, int]
     events: tuple[Event, ...] = ()
+    warnings: tuple[str, ...] = ()  # e.g. an entity its pack's source does not have
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Settled:
+    """Read-after-write: whether every touched entity's scores reflect its events, and the
+    entities given up on because they were dead-lettered (key -> reason)."""
+
+    fresh: bool
+    dead: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rescore.exceptions import ConfigurationError
@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     )
     lease_seconds: float = Field(
         300.0, gt=0, description="A claim older than this is presumed abandoned and retaken."
+    )
+    heartbeat_interval: float = Field(
+        2.0, gt=0, description="Seconds between a worker process's heartbeats in the database."
+    )
+    worker_stale_after: float = Field(
+        10.0,
+        gt=0,
+        description="A worker silent this long is pruned and its claims are given back at once.",
     )
     poll_interval: float = Field(
         0.5, gt=0, description="How often workers look for work queued by other processes."
@@ -95,6 +103,18 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `rescore serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `rescore serve` listens on.")
+
+    @field_validator("worker_stale_after")
+    @classmethod
+    def _stale_after_beats(cls, value: float, info: ValidationInfo) -> float:
+        """A threshold within two heartbeats would prune live workers and steal their claims."""
+        interval = info.data.get("heartbeat_interval")
+        if interval is not None and value <= 2 * interval:
+            raise ValueError(
+                f"must exceed twice the heartbeat interval ({interval} s), or live workers "
+                "are pruned"
+            )
+        return value
 
     @property
     def effective_source_url(self) -> str:

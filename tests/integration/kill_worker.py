@@ -1,16 +1,25 @@
-"""A worker process for the kill test: the embedded runtime on the toy pack, run until killed.
+"""A worker process for the kill drills: the embedded runtime on the toy pack, run until killed.
 
-Usage: python kill_worker.py DATABASE_URL LEASE_SECONDS
+Usage: python kill_worker.py DATABASE_URL LEASE_SECONDS [--hold S] [--batch N] [--stale S]
+
+``--hold`` makes every source read take S seconds (a slow source), so a drill can kill the
+process while it certainly holds claims; ``--stale`` is ``worker_stale_after``.
 """
 
 from __future__ import annotations
 
+import argparse
 import signal
 import sys
 import threading
+import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import Connection
 
 from conftest import ToyPack
 from rescore.db.engine import Database
@@ -20,21 +29,44 @@ from rescore.runtime.embedded import EmbeddedRuntime
 from rescore.settings import Settings
 
 
+class SlowToyPack(ToyPack):
+    """The toy pack behind a source that takes ``hold`` seconds to answer."""
+
+    def __init__(self, hold: float) -> None:
+        self.hold = hold
+
+    def load_inputs(
+        self, conn: Connection, entities: Sequence[str], parts: frozenset[str]
+    ) -> dict[str, dict[str, Any]]:
+        time.sleep(self.hold)
+        return super().load_inputs(conn, entities, parts)
+
+
 def main() -> None:
-    url, lease = sys.argv[1], float(sys.argv[2])
+    print(f"starting {time.time()}", flush=True)  # interpreter up, imports done
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("lease", type=float)
+    parser.add_argument("--hold", type=float, default=0.0)
+    parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--stale", type=float, default=10.0)
+    args = parser.parse_args()
     settings = Settings(
-        database_url=url,
-        lease_seconds=lease,
+        database_url=args.url,
+        lease_seconds=args.lease,
         poll_interval=0.2,
         flush_interval=0.3,
-        batch_size=200,
+        batch_size=args.batch,
         snapshot_interval=0,
+        heartbeat_interval=min(2.0, args.stale / 4),
+        worker_stale_after=args.stale,
     )
-    engine = Engine(Database(url), PackRegistry([ToyPack()]), settings)
+    pack = SlowToyPack(args.hold) if args.hold else ToyPack()
+    engine = Engine(Database(args.url), PackRegistry([pack]), settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with EmbeddedRuntime(engine):
-        print("ready", flush=True)
+    with EmbeddedRuntime(engine) as runtime:
+        print(f"ready {runtime.name}", flush=True)
         stop.wait()
     engine.close()
 

@@ -1,5 +1,8 @@
 """Lookups keep answering while the database is down; ingest says 503 and drops nothing.
 
+Once the process knows the database is unreachable (a worker's poll or the heartbeat failed),
+every answer says ``stale: true`` and ``stale_since``, cache hits included.
+
 A real PostgreSQL database is made unreachable mid-run (connections refused, sessions
 terminated) under a running ``rescore serve``; then it comes back.
 """
@@ -7,8 +10,11 @@ terminated) under a running ``rescore serve``; then it comes back.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -48,6 +54,14 @@ def set_reachable(admin: sa.Engine, name: str, reachable: bool) -> None:
             )
 
 
+def wait_until(probe: Callable[[], dict[str, Any] | None], timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while (found := probe()) is None:
+        assert time.monotonic() < deadline, f"not within {timeout} s"
+        time.sleep(0.05)
+    return found
+
+
 def test_lookups_answer_stale_while_the_database_is_down(
     database: tuple[str, sa.Engine], tmp_path: Path
 ) -> None:
@@ -70,8 +84,24 @@ def test_lookups_answer_stale_while_the_database_is_down(
     auth = {"Authorization": f"Bearer {key}"}
     with serving(tmp_path, env) as base:
         seen = httpx.get(f"{base}/v1/scores/credit/{warm}", headers=auth).json()
-        assert (seen["source"], seen["stale"]) == ("database", False)
+        assert (seen["source"], seen["stale"], seen["stale_since"]) == ("database", False, None)
+        hit = httpx.get(f"{base}/v1/scores/credit/{warm}", headers=auth).json()
+        assert (hit["source"], hit["stale"]) == ("cache", False)
         set_reachable(admin, name, reachable=False)
+        cut = datetime.now(UTC)
+
+        # no lookup has failed yet, but the workers' polls and the heartbeat have: the engine
+        # knows, so even a fresh cache hit says stale, and since when
+        def stale_hit() -> dict[str, Any] | None:
+            found: dict[str, Any] = httpx.get(
+                f"{base}/v1/scores/credit/{warm}", headers=auth, timeout=30
+            ).json()
+            return found if found["stale"] else None
+
+        learned = wait_until(stale_hit, timeout=3.0)
+        assert learned["source"] == "cache"
+        since = datetime.fromisoformat(learned["stale_since"])
+        assert cut - timedelta(seconds=1) <= since <= datetime.now(UTC)
 
         snap = httpx.get(f"{base}/v1/scores/credit/{cold}", headers=auth, timeout=30)
         assert snap.status_code == 200, snap.text
@@ -105,3 +135,4 @@ def test_lookups_answer_stale_while_the_database_is_down(
         assert accepted.json()["accepted"] == 1, "the refused event was not half-written"
         back = httpx.get(f"{base}/v1/scores/credit/{cold}", headers=auth, timeout=30).json()
         assert back["source"] == "database"
+        assert (back["stale_since"], back["stale"]) == (None, False)

@@ -10,7 +10,7 @@ import pytest
 from conftest import event, put_items
 from rescore.api.lookup import Lookup
 from rescore.engine import Engine
-from rescore.exceptions import EntityNotFound
+from rescore.exceptions import EntityNotFound, StorageUnavailable
 
 
 @pytest.fixture
@@ -58,3 +58,22 @@ def test_a_read_overtaken_by_a_write_is_not_cached(engine: Engine, lookup: Looku
 def test_unknown_entity_is_not_found(lookup: Lookup) -> None:
     with pytest.raises(EntityNotFound):
         lookup.get(("default", "toy", "nobody"))
+
+
+def test_once_the_database_is_known_down_every_answer_is_stale(
+    engine: Engine, lookup: Lookup
+) -> None:
+    key = ("default", "toy", "x")
+    assert lookup.get(key)["stale_since"] is None
+    assert lookup.get(key)["source"] == "cache"
+    # a worker's poll fails the way the driver does when the server is gone (the real outage
+    # is in tests/integration/test_api_outage.py): from now on the engine knows
+    with pytest.raises(StorageUnavailable), engine.db.read():
+        raise StorageUnavailable("database unavailable: connection refused")
+    down = engine.unreachable_since()
+    assert down is not None
+    hit = lookup.get(key)
+    assert (hit["source"], hit["stale"], hit["stale_since"]) == ("cache", True, down.isoformat())
+    assert engine.pending_counts()["critical"] == 0  # the next good transaction: it is back
+    assert engine.unreachable_since() is None
+    assert (lookup.get(key)["stale"], lookup.get(key)["stale_since"]) == (False, None)

@@ -29,6 +29,7 @@ from rescore.bootstrap import open_engine
 from rescore.engine import Engine
 from rescore.exceptions import RescoreError, StorageUnavailable
 from rescore.runtime.embedded import EmbeddedRuntime
+from rescore.runtime.heartbeat import Heartbeat
 from rescore.settings import Settings
 
 if TYPE_CHECKING:
@@ -60,12 +61,14 @@ def create_app(
         engine, ttl=settings.cache_ttl, snapshot_dir=settings.snapshot_dir, shared=_shared(settings)
     )
     engine.observers.append(lookup)
+    heartbeat = Heartbeat(engine)  # one per process, for the runtime and the ?wait=true path
     state = ApiState(
         engine=engine,
         settings=settings,
         keys=engine.keys,
         lookup=lookup,
-        runtime=EmbeddedRuntime(engine) if workers else None,
+        runtime=EmbeddedRuntime(engine, heartbeat=heartbeat) if workers else None,
+        heartbeat=heartbeat,
     )
     app = FastAPIOffline(
         title="rescore",
@@ -100,6 +103,7 @@ def _lifespan(state: ApiState):  # type: ignore[no-untyped-def]
             state.engine.migrate()
         except StorageUnavailable as exc:
             log.warning("starting without a database (%s): lookups answer from snapshots", exc)
+        state.heartbeat.start()  # takes back a dead predecessor's claims before workers start
         if state.runtime is not None:
             state.runtime.start()
         try:
@@ -107,6 +111,7 @@ def _lifespan(state: ApiState):  # type: ignore[no-untyped-def]
         finally:
             if state.runtime is not None:
                 state.runtime.stop()
+            state.heartbeat.stop()
             state.engine.close()
 
     return lifespan

@@ -21,6 +21,7 @@ from rescore.api.lookup import Lookup
 from rescore.engine import Engine
 from rescore.keys import KeyStore, Principal, Scope
 from rescore.runtime.embedded import EmbeddedRuntime
+from rescore.runtime.heartbeat import Heartbeat
 from rescore.settings import Settings
 
 __all__ = [
@@ -50,6 +51,7 @@ class ApiState:
     keys: KeyStore
     lookup: Lookup
     runtime: EmbeddedRuntime | None
+    heartbeat: Heartbeat  # this process's: the ?wait=true path claims work too
 
 
 async def app_state(request: Request) -> ApiState:

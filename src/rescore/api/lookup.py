@@ -4,7 +4,9 @@ The in-process cache keeps the JSON-ready view of an entity's current scores for
 seconds and drops it the moment this process ingests an event for the entity or rescores it,
 so a hit is never older than the newest write this process knows of. When the database cannot
 be reached, a lookup answers from the cache (even past its TTL) or from the last snapshot file
-with ``stale: true`` and says where the answer came from, instead of failing.
+with ``stale: true`` and says where the answer came from, instead of failing. Once the engine
+knows the database is unreachable (any transaction of this process failed: a worker's poll, a
+heartbeat, a lookup), every answer says ``stale: true`` and ``stale_since``, cache hits too.
 
 With ``shared`` (a :class:`rescore.cache.RedisCache`, from ``RESCORE_CACHE_URL``) hits come
 from Redis instead, which every process's writes invalidate; the in-process copy then only
@@ -107,7 +109,6 @@ class Lookup(Observer):
         self._counter = 0
         self._lock = threading.Lock()
         self._snapshots: dict[str, tuple[float, dict[tuple[str, str], dict[str, Any]]]] = {}
-        self.database_down = False  # set by a failed read, cleared by the next good one
 
     # invalidation ---------------------------------------------------------------------
 
@@ -131,15 +132,16 @@ class Lookup(Observer):
 
     def cached(self, key: Key) -> dict[str, Any] | None:
         """A fresh cache hit (without touching the database), or None."""
+        down = self.engine.unreachable_since()
         if self.shared is not None:
             view = self.shared.get(key)
-            return None if view is None else _answer(view, source="cache", stale=False)
+            return None if view is None else _answer(view, source="cache", down=down)
         with self._lock:
             hit = self._cache.get(key)
             if hit is None or time.monotonic() - hit[0] > self.ttl:
                 return None
             self._cache.move_to_end(key)
-        return _answer(hit[1], source="cache", stale=self.database_down)
+        return _answer(hit[1], source="cache", down=down)
 
     def get(self, key: Key) -> dict[str, Any]:
         """Cache, then database, then (database down) stale cache or the last snapshot."""
@@ -152,9 +154,7 @@ class Lookup(Observer):
         try:
             view = self._from_database(key)
         except StorageUnavailable:
-            self.database_down = True
             return self._fallback(key)
-        self.database_down = False
         if not view["pending"]:
             self._remember(key, view, generation)
             if self.shared is not None:
@@ -177,17 +177,18 @@ class Lookup(Observer):
                 self._cache.popitem(last=False)
 
     def _fallback(self, key: Key) -> dict[str, Any]:
+        down = self.engine.unreachable_since() or datetime.now(UTC)
         with self._lock:
             hit = self._cache.get(key)
         if hit is not None:
-            return _answer(hit[1], source="cache", stale=True)
+            return _answer(hit[1], source="cache", down=down)
         view = self._from_snapshot(key)
         if view is None:
             raise StorageUnavailable(
                 "the database is unreachable and this entity is in neither the cache nor the "
                 "last snapshot; try again when the database is back"
             )
-        return _answer(view, source="snapshot", stale=True)
+        return _answer(view, source="snapshot", down=down)
 
     def _from_snapshot(self, key: Key) -> dict[str, Any] | None:
         tenant, pack, entity = key
@@ -242,14 +243,18 @@ def _view_from_row(pack: str, row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _answer(view: Mapping[str, Any], *, source: str, stale: bool = False) -> dict[str, Any]:
-    """Add the per-request freshness fields to a view."""
+def _answer(
+    view: Mapping[str, Any], *, source: str, down: datetime | None = None
+) -> dict[str, Any]:
+    """Add the per-request freshness fields to a view; ``down``: since when the database is
+    known to be unreachable (the answer may then miss accepted events)."""
     updated = datetime.fromisoformat(view["updated_at"])
     if updated.tzinfo is None:
         updated = updated.replace(tzinfo=UTC)
     age = (datetime.now(UTC) - updated).total_seconds()
     return dict(view) | {
         "age_seconds": round(age, 3),
-        "stale": stale or bool(view["pending"]),
+        "stale": down is not None or bool(view["pending"]),
+        "stale_since": None if down is None else down.isoformat(),
         "source": source,
     }

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 __all__ = [
     "MAX_BATCH",
+    "DeadLetterOut",
     "ErrorOut",
     "ExplainOut",
     "HealthOut",
@@ -74,18 +75,39 @@ class ScoreView(BaseModel):
         description="True when the answer may miss accepted events: work is pending, or the "
         "database is unreachable and the answer comes from the cache or the last snapshot."
     )
+    stale_since: str | None = Field(
+        None,
+        description="While the database is unreachable: since when this process knows it "
+        "(ISO 8601, UTC); every answer meanwhile is stale.",
+    )
     source: Literal["cache", "database", "snapshot"]
+
+
+class DeadLetterOut(BaseModel):
+    pack: str
+    entity: str
+    reason: str = Field(description="Why rescoring it failed for good (see /v1/dead-letter).")
 
 
 class IngestOut(BaseModel):
     accepted: int
     duplicates: int
     queued: Queued
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="E.g. an entity the pack's source does not have (its event is stored and "
+        "dead-lettered when rescored).",
+    )
     fresh: bool | None = Field(
         None, description="With ?wait=true: whether every critical entity was rescored in time."
     )
     scores: list[ScoreView] | None = Field(
         None, description="With ?wait=true: the fresh scores of the entities the batch touched."
+    )
+    dead_lettered: list[DeadLetterOut] | None = Field(
+        None,
+        description="With ?wait=true: touched entities whose rescoring failed for good (e.g. "
+        "not in the source); their events are stored. fresh is false when any is.",
     )
 
 
@@ -198,5 +220,8 @@ class ReadyOut(BaseModel):
     ready: bool
     database: bool
     workers: bool | None = Field(description="None when this process runs no workers.")
-    lag_seconds: dict[str, float] = Field(description="Age of the oldest waiting work, by lane.")
+    lag_seconds: dict[str, float] = Field(
+        description="Age of the oldest unfinished work (waiting or claimed), by lane; dead "
+        "letters and retries not yet due do not count."
+    )
     max_lag_seconds: dict[str, float]

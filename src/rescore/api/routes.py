@@ -24,6 +24,7 @@ from rescore.api.guard import MalformedBody, fields_as_sent, strict_json
 from rescore.api.lookup import score_dict, view
 from rescore.api.models import (
     MAX_BATCH,
+    DeadLetterOut,
     ExplainOut,
     HealthOut,
     HistoryOut,
@@ -36,7 +37,7 @@ from rescore.api.models import (
     ScoreView,
 )
 from rescore.api.openapi import EVENTS_BODY
-from rescore.api.shared import AUTH, POSTED, example_body, example_param, ok, settle_and_view
+from rescore.api.shared import AUTH, POSTED, example_body, example_param, ok, settle_views
 from rescore.engine import IngestResult
 from rescore.exceptions import InvalidEvent, InvalidInput, TooLarge
 from rescore.queue import DEAD
@@ -102,7 +103,12 @@ def post_events(
     and nothing is stored (the error names each bad event and field). Events whose
     ``event_id`` is already stored are acknowledged as duplicates and not applied twice; an
     ``event_id`` reused for a different event is a 409. With ``?wait=true`` the touched
-    entities are rescored before the answer (at most 100)."""
+    entities are rescored before the answer (at most 100).
+
+    An entity its pack's source does not have is named in ``warnings``; its event is stored,
+    and rescoring it is a permanent failure: with ``?wait=true`` the answer comes at once,
+    200 with ``fresh: false`` and the entity in ``dead_lettered`` with the reason (requeue it
+    from the dead letter once the source has it)."""
     batch = body if isinstance(body, list) else [body]
     if len(batch) > MAX_BATCH:
         raise TooLarge(f"at most {MAX_BATCH:,} events per request, got {len(batch):,}")
@@ -113,12 +119,21 @@ def post_events(
 
 def _ingest_out(state: ApiState, result: IngestResult, wait: bool, timeout: float) -> IngestOut:
     out = IngestOut.model_validate(
-        {"accepted": result.accepted, "duplicates": result.duplicates, "queued": result.queued}
+        {
+            "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "queued": result.queued,
+            "warnings": list(result.warnings),
+        }
     )
     if wait:
-        fresh, views = settle_and_view(state, result, timeout)
-        out.fresh = fresh
+        settled, views = settle_views(state, result, timeout)
+        out.fresh = settled.fresh
         out.scores = [ScoreView.model_validate(v) for v in views]
+        out.dead_lettered = [
+            DeadLetterOut(pack=pack, entity=entity, reason=reason)
+            for (_tenant, pack, entity), reason in sorted(settled.dead.items())
+        ]
     return out
 
 
@@ -237,6 +252,7 @@ def _as_of_view(state: ApiState, key: tuple[str, str, str], at: datetime) -> dic
         "age_seconds": round((at - newest).total_seconds(), 3),
         "pending": False,
         "stale": False,
+        "stale_since": None,
         "source": "database",
     }
 

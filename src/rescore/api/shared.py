@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
 import threading
 from typing import Any
 
 from rescore.api.deps import ApiState
 from rescore.api.models import ErrorOut
-from rescore.engine import IngestResult
-from rescore.exceptions import InvalidEvent
+from rescore.engine import IngestResult, Settled
+from rescore.exceptions import EntityNotFound, InvalidEvent
 
 __all__ = [
     "AUTH",
@@ -21,6 +21,7 @@ __all__ = [
     "example_param",
     "ok",
     "settle_and_view",
+    "settle_views",
 ]
 
 #: What every endpoint behind a key can answer.
@@ -50,14 +51,20 @@ def example_body(value: Any, summary: str = "on the demo data") -> dict[str, Any
 example_param = example_body
 
 
-def _worker_name() -> str:
-    return f"api-{os.getpid()}-{threading.get_ident()}"
-
-
 def settle_and_view(
     state: ApiState, result: IngestResult, timeout: float
 ) -> tuple[bool, list[dict[str, Any]]]:
     """Rescore what ``result`` queued now (read-after-write) and return the fresh views."""
+    settled, views = settle_views(state, result, timeout)
+    return settled.fresh, views
+
+
+def settle_views(
+    state: ApiState, result: IngestResult, timeout: float
+) -> tuple[Settled, list[dict[str, Any]]]:
+    """Rescore what ``result`` queued now, as a registered worker (a process killed mid-way
+    has its claims given back like any worker's), and return the views of the entities that
+    have scores; dead-lettered ones are in the report, with the reason, at once."""
     keys = sorted({(e.tenant, e.pack, e.entity) for e in result.events if e.lane != "none"})
     if len(keys) > MAX_WAIT_ENTITIES:
         raise InvalidEvent(
@@ -65,5 +72,11 @@ def settle_and_view(
             f"this batch touches {len(keys)}: send it without wait",
             field="query.wait",
         )
-    fresh = state.engine.settle(result.events, worker=_worker_name(), timeout=timeout)
-    return fresh, [state.lookup.get(key) for key in keys]
+    worker = state.heartbeat.claimant(f"wait{threading.get_ident()}")
+    settled = state.engine.settle(result.events, worker=worker, timeout=timeout)
+    views = []
+    for key in keys:
+        if key not in settled.dead:
+            with contextlib.suppress(EntityNotFound):  # not scored in time: fresh says so
+                views.append(state.lookup.get(key))
+    return settled, views

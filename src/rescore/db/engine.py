@@ -23,6 +23,7 @@ import itertools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ class Database:
             self.where = self.url.render_as_string(hide_password=True)
             self.dialect = self.url.get_backend_name()
             self._write_turn: TurnLock | None = None
+            self.down_since: datetime | None = None
             if self.dialect == "sqlite":
                 self._open_sqlite(create=create, field=field)
             else:
@@ -109,14 +111,26 @@ class Database:
 
         ``urgent`` puts this transaction ahead of other waiting writers of this process."""
         turn = self._write_turn.turn(urgent=urgent) if self._write_turn else nullcontext()
-        with turn, converted(where=self.where), self.engine.begin() as conn:
+        with turn, self._watched(), converted(where=self.where), self.engine.begin() as conn:
             yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only snapshot; never blocks writers on SQLite (WAL)."""
-        with converted(where=self.where), self.reader.connect() as conn:
+        with self._watched(), converted(where=self.where), self.reader.connect() as conn:
             yield conn
+
+    @contextmanager
+    def _watched(self) -> Iterator[None]:
+        """Keep ``down_since``: when this process first found the database unreachable, until
+        a transaction succeeds again (lookups served meanwhile say they are stale, since when)."""
+        try:
+            yield
+        except StorageUnavailable:
+            if self.down_since is None:
+                self.down_since = datetime.now(UTC)
+            raise
+        self.down_since = None
 
     def ping(self) -> bool:
         """True when the database answers a trivial query."""

@@ -9,6 +9,9 @@
 - ``rescore_history``: one row per change of a score, with before/after, component deltas and
   the causing event ids.
 - ``rescore_api_keys``: API keys of the HTTP service, stored as salted hashes.
+- ``rescore_workers``: every claimant of pending work that is alive, with its process (host,
+  pid) and the heartbeat that process last wrote; a claimant whose heartbeat stopped is pruned
+  and its claims are given back (procrastinate's ``procrastinate_workers`` is the model).
 
 Every row belongs to a ``tenant`` (seed 003's ``business_id``; ``"default"`` for a single
 business): an API key of one tenant never reads or writes another tenant's rows.
@@ -43,7 +46,16 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql
 from sqlalchemy.types import TypeEngine
 
-__all__ = ["DEFAULT_TENANT", "api_keys", "events", "history", "metadata", "pending", "scores"]
+__all__ = [
+    "DEFAULT_TENANT",
+    "api_keys",
+    "events",
+    "history",
+    "metadata",
+    "pending",
+    "scores",
+    "workers",
+]
 
 DEFAULT_TENANT = "default"
 
@@ -172,4 +184,17 @@ api_keys = Table(
     Column("label", String(128), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+workers = Table(
+    "rescore_workers",
+    metadata,
+    Column("name", String(64), primary_key=True),  # what rescore_pending.claimed_by holds
+    Column("process", String(64), nullable=False),  # one heartbeat per process, many claimants
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("heartbeat_at", UTCDateTime(), nullable=False),
+    Index("ix_rescore_workers_process", "process"),
+    Index("ix_rescore_workers_heartbeat", "heartbeat_at"),
 )

@@ -14,7 +14,9 @@ Same engine, same code path as the embedded runtime; only who calls ``Engine.wor
 Tasks are ``acks_late`` with ``reject_on_worker_lost``: a worker killed mid-task leaves its
 message to be redelivered, and its pending rows stay in ``rescore_pending`` until the
 transaction that writes their scores commits, so nothing is lost; a recompute reads the source,
-so running one twice is harmless. Each worker process builds its own engine after the fork.
+so running one twice is harmless. Each worker process builds its own engine after the fork, and
+its own heartbeat (:class:`rescore.runtime.heartbeat.Heartbeat`): a process killed with claims
+has them given back by any live worker within ``worker_stale_after`` seconds.
 
 Run it with ``rescore worker --celery`` (N of them, on any machines) and exactly one
 ``rescore worker --celery --beat``. The broker URL is ``RESCORE_BROKER_URL``.
@@ -24,8 +26,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
-import socket
 import threading
 from datetime import timedelta
 from typing import Any
@@ -45,6 +45,7 @@ from rescore.dispatch import (
 from rescore.engine import Engine
 from rescore.routing import Lane
 from rescore.runtime.embedded import core_schedules
+from rescore.runtime.heartbeat import Heartbeat, process_name
 from rescore.schedule import Schedule
 from rescore.settings import Settings
 
@@ -80,30 +81,37 @@ def beat_schedule(settings: Settings, schedules: list[Schedule]) -> dict[str, di
 
 
 class _Worker:
-    """This process's engine and worker name, built after the fork (one per process)."""
+    """This process's engine and heartbeat, built after the fork (one per process)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._pid = -1
         self._engine: Engine | None = None
         self._lock = threading.Lock()
-        self.name = ""
+        self.heartbeat: Heartbeat | None = None
 
     def engine(self) -> Engine:
         with self._lock:
             if self._engine is None or self._pid != os.getpid():
                 self._pid = os.getpid()
                 self._engine = open_engine(self.settings)
-                token = secrets.token_hex(2)
-                self.name = f"celery-{socket.gethostname()}-{self._pid}-{token}"
+                self.heartbeat = Heartbeat(self._engine, process=process_name("celery"))
+                for lane in Lane.CRITICAL, Lane.NORMAL:
+                    self.heartbeat.claimant(lane.value)
+                self.heartbeat.start()
             return self._engine
+
+    def worker(self, lane: Lane) -> str:
+        assert self.heartbeat is not None, "engine() first"
+        return self.heartbeat.claimant(lane.value)
 
 
 def drain(engine: Engine, worker: str, lane: Lane) -> int:
-    """Work batches of a lane until none is left; return how many rows were claimed."""
+    """Work batches of a lane as ``worker`` until none is left; return how many rows were
+    claimed."""
     total = 0
     while True:
-        report = engine.work(f"{worker}-{lane}", lane)
+        report = engine.work(worker, lane)
         if report.claimed == 0:
             return total
         total += report.claimed
@@ -115,12 +123,12 @@ def _register_tasks(app: Celery, settings: Settings) -> None:
     @app.task(name=CRITICAL_TASK)  # type: ignore[untyped-decorator]
     def critical() -> int:
         engine = state.engine()
-        return drain(engine, state.name, Lane.CRITICAL)
+        return drain(engine, state.worker(Lane.CRITICAL), Lane.CRITICAL)
 
     @app.task(name=FLUSH_TASK)  # type: ignore[untyped-decorator]
     def flush() -> int:
         engine = state.engine()
-        return drain(engine, state.name, Lane.NORMAL)
+        return drain(engine, state.worker(Lane.NORMAL), Lane.NORMAL)
 
     @app.task(name=JOB_TASK)  # type: ignore[untyped-decorator]
     def job(name: str) -> None:

@@ -13,14 +13,16 @@ work queued by another process (the API, a poller) wakes the critical worker at 
 thread runs the packs' schedules (nightly retraining and the like) when they fall due.
 ``stop()`` lets the batch in hand finish, then hands back anything still claimed; a batch that
 fails on an error (a deadlock, a lost connection) hands its claims back at once too.
+
+The workers register in the database and beat (:class:`rescore.runtime.heartbeat.Heartbeat`):
+a runtime killed with claims in hand has them given back by any live worker within
+``worker_stale_after`` seconds, and a restarted runtime on the same host takes back its dead
+predecessor's claims the moment it starts.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import secrets
-import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -32,6 +34,7 @@ from rescore.db.dialect import WAKE_CHANNEL
 from rescore.engine import Engine, IngestResult, Observer
 from rescore.exceptions import StorageUnavailable
 from rescore.routing import Lane
+from rescore.runtime.heartbeat import Heartbeat
 from rescore.schedule import Schedule
 from rescore.settings import Settings
 
@@ -106,11 +109,18 @@ def _export_snapshot(engine: Engine, settings: Settings) -> None:
 class EmbeddedRuntime:
     """Start with ``start()`` or as a context manager; ``stop()`` to shut down cleanly."""
 
-    def __init__(self, engine: Engine, *, name: str | None = None) -> None:
+    def __init__(
+        self, engine: Engine, *, name: str | None = None, heartbeat: Heartbeat | None = None
+    ) -> None:
+        """``heartbeat``: the process's heartbeat when another part of it (the API) shares it;
+        by default the runtime has its own, started and stopped with it."""
         self.engine = engine
         self.settings = engine.settings
-        # the random part keeps a restarted process (same host, same pid) apart from the dead one
-        self.name = name or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
+        self._owns_heartbeat = heartbeat is None
+        self.heartbeat = heartbeat or Heartbeat(engine, process=name)
+        self.name = self.heartbeat.process
+        lanes = (Lane.CRITICAL, Lane.NORMAL)
+        self._workers = {lane: self.heartbeat.claimant(lane.value) for lane in lanes}
         self.critical_ready = threading.Event()
         self._normal_due = threading.Condition()
         self._normal_waiting = 0
@@ -137,6 +147,7 @@ class EmbeddedRuntime:
             return
         self._stopping.clear()
         self.engine.observers.append(self._waker)
+        self.heartbeat.start()  # first: takes back a dead predecessor's claims, then wakes us
         loops = {
             "critical": self._critical_loop,
             "normal": self._normal_loop,
@@ -164,11 +175,14 @@ class EmbeddedRuntime:
             try:
                 self.engine.release(self._worker(lane))
             except StorageUnavailable:
-                log.warning("could not release claimed work; it is retaken after its lease")
+                log.warning("could not release claimed work; it is given back once we are stale")
+        if self._owns_heartbeat:
+            self.heartbeat.stop()
 
     @property
     def alive(self) -> bool:
-        return bool(self._threads) and all(t.is_alive() for t in self._threads)
+        threads = bool(self._threads) and all(t.is_alive() for t in self._threads)
+        return threads and self.heartbeat.running
 
     def note_normal(self, count: int) -> None:
         with self._normal_due:
@@ -177,7 +191,7 @@ class EmbeddedRuntime:
                 self._normal_due.notify_all()
 
     def _worker(self, lane: Lane) -> str:
-        return f"{self.name}-{lane}"
+        return self._workers[lane]
 
     def _critical_loop(self) -> None:
         while not self._stopping.is_set():
@@ -266,7 +280,7 @@ class EmbeddedRuntime:
         try:
             self.engine.release(self._worker(lane))
         except Exception:
-            log.warning("could not hand back claimed work; it is retaken after its lease")
+            log.warning("could not hand back claimed work; it is given back once we are stale")
 
     def drain_all(self, lanes: Sequence[Lane] = (Lane.CRITICAL, Lane.NORMAL)) -> None:
         """Process everything pending now, in this thread (for CLIs and tests)."""

@@ -43,6 +43,18 @@ def load_inputs(
     return result
 
 
+def known_entities(conn: Connection, entities: Sequence[str]) -> set[str]:
+    """Which of ``entities`` are cédulas in ``clients`` (one ``IN`` query per chunk)."""
+    wanted = sorted(set(entities))
+    found: set[str] = set()
+    for start in range(0, len(wanted), CHUNK_SIZE):
+        query = select(clients.c.cedula).where(
+            clients.c.cedula.in_(wanted[start : start + CHUNK_SIZE])
+        )
+        found.update(conn.execute(query).scalars())
+    return found
+
+
 def entity_keys(conn: Connection) -> Iterator[str]:
     """Every cédula in ``clients``, in cédula order."""
     yield from conn.execute(select(clients.c.cedula).order_by(clients.c.cedula)).scalars()

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, MetaData, select
+from sqlalchemy import Connection, MetaData
 
 from rescore.packs.credit import demo, loader, schema
 from rescore.packs.credit.blend import all_scorers
@@ -77,11 +77,8 @@ class CreditPack(Pack):
     def entity_keys(self, conn: Connection) -> Iterator[str]:
         return loader.entity_keys(conn)
 
-    def known_entities(self, conn: Connection, entities: Sequence[str]) -> set[str] | None:
-        """One query on the clients' primary key."""
-        wanted = sorted(set(entities))
-        query = select(schema.clients.c.cedula).where(schema.clients.c.cedula.in_(wanted))
-        return set(conn.execute(query).scalars())
+    def known_entities(self, conn: Connection, entities: Sequence[str]) -> set[str]:
+        return loader.known_entities(conn, entities)
 
     def generate_demo_data(self, conn: Connection, *, seed: int, size: int | None = None) -> int:
         count = demo.DEFAULT_SIZE if size is None else size

@@ -51,7 +51,7 @@ def load_inputs(
     unknown = parts - PARTS
     if unknown:
         raise PluginError(f"leads pack has no input part(s) {sorted(unknown)}")
-    ids = sorted({int(e) for e in entities if e.isdigit()})
+    ids = contact_ids(entities)
     ladas = reference(conn)
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(ids), CHUNK_SIZE):
@@ -86,6 +86,28 @@ def reference(conn: Connection) -> frozenset[tuple[str, str]]:
     """The ``ladas_reference`` table as ``(lada, STATE)`` pairs (the seed compares upper case)."""
     rows = conn.execute(select(ladas_reference.c.lada, ladas_reference.c.state_name))
     return frozenset((lada, state.upper()) for lada, state in rows)
+
+
+def contact_ids(entities: Sequence[str]) -> list[int]:
+    """The contact ids ``entities`` can name: a contact id is written in plain ASCII digits,
+    without leading zeros, and fits a 64-bit integer (anything else names no contact)."""
+    return sorted(
+        {
+            int(e)
+            for e in entities
+            if e.isascii() and e.isdigit() and str(int(e)) == e and len(e) <= 18
+        }
+    )
+
+
+def known_entities(conn: Connection, entities: Sequence[str]) -> set[str]:
+    """Which of ``entities`` are ids in ``contacts`` (one ``IN`` query per chunk)."""
+    ids = contact_ids(entities)
+    found: set[str] = set()
+    for start in range(0, len(ids), CHUNK_SIZE):
+        query = select(contacts.c.id).where(contacts.c.id.in_(ids[start : start + CHUNK_SIZE]))
+        found.update(str(i) for i in conn.execute(query).scalars())
+    return found
 
 
 def entity_keys(conn: Connection) -> Iterator[str]:

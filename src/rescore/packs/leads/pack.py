@@ -137,6 +137,9 @@ class LeadsPack(Pack):
     def entity_keys(self, conn: Connection) -> Iterator[str]:
         return loader.entity_keys(conn)
 
+    def known_entities(self, conn: Connection, entities: Sequence[str]) -> set[str]:
+        return loader.known_entities(conn, entities)
+
     def generate_demo_data(self, conn: Connection, *, seed: int, size: int | None = None) -> int:
         count = DEFAULT_DEMO_SIZE if size is None else size
         return insert_demo(conn, seed=seed, size=count, as_of=self.as_of())
