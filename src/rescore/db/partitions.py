@@ -1,0 +1,333 @@
+"""Monthly partitions of ``rescore_history`` on PostgreSQL (seed 001 partitions its 10.6M
+history rows the same way); every statement of it lives here. See ADR 0012.
+
+The table is ``PARTITION BY RANGE (changed_at)``: one partition per calendar month (UTC),
+named ``rescore_history_YYYY_MM``, plus ``rescore_history_default``, which takes any row whose
+month has no partition yet, so an insert never fails. :func:`maintain` (run by the scheduled
+job) creates the current month and the next ones ahead of time and moves rows that reached the
+default partition into their month's own partition. Retention removes whole months at once
+with :func:`detach` or :func:`drop`.
+
+The primary key is ``(id, changed_at)``: PostgreSQL wants the partition key in every unique
+constraint. Ids still come from the one sequence ``rescore_history_id_seq``, so they stay
+unique and ordered. Each partition carries the parent's indexes (PostgreSQL creates them on
+every partition): the primary key and ``ix_rescore_history_entity``.
+
+DDL cannot take bound parameters: every name and bound written into it below is derived from a
+``datetime`` this module computed (never from a caller's string) and checked by
+:data:`MONTHLY`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+__all__ = [
+    "DEFAULT_PARTITION",
+    "HISTORY",
+    "MONTHLY",
+    "Converted",
+    "Partition",
+    "add_months",
+    "convert",
+    "detach",
+    "drop",
+    "include_name",
+    "is_partitioned",
+    "maintain",
+    "month_of",
+    "partition_name",
+    "partitions",
+]
+
+log = logging.getLogger(__name__)
+
+HISTORY = "rescore_history"
+DEFAULT_PARTITION = f"{HISTORY}_default"
+#: A monthly partition's name, attached or detached.
+MONTHLY = re.compile(rf"^{HISTORY}_(\d{{4}})_(\d{{2}})$")
+#: The old table while :func:`convert` copies it.
+_OLD = f"{HISTORY}_unpartitioned"
+_SEQUENCE = f"{HISTORY}_id_seq"
+_ENTITY_INDEX = "ix_rescore_history_entity"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Partition:
+    """One partition: its name, its month's bounds (None for the default) and its rows."""
+
+    name: str
+    lower: datetime | None
+    upper: datetime | None
+    rows: int | None = None
+
+    @property
+    def is_default(self) -> bool:
+        return self.lower is None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Converted:
+    """What :func:`convert` did: rows moved, months created, and how long it took."""
+
+    rows: int
+    months: int
+    seconds: float
+
+
+def month_of(at: datetime) -> datetime:
+    """The first instant (UTC) of the month ``at`` falls in."""
+    at = at.astimezone(UTC)
+    return datetime(at.year, at.month, 1, tzinfo=UTC)
+
+
+def add_months(month: datetime, count: int) -> datetime:
+    """``month`` (a month's first instant) moved by ``count`` months, either way."""
+    index = month.year * 12 + month.month - 1 + count
+    return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
+
+
+def partition_name(month: datetime) -> str:
+    return f"{HISTORY}_{month.year:04d}_{month.month:02d}"
+
+
+def include_name(name: str | None, type_: str, _parents: object = None) -> bool:
+    """Alembic's ``include_name``: partitions are not model tables (nor their indexes)."""
+    if type_ == "table" and name is not None:
+        return name != DEFAULT_PARTITION and name != _OLD and not MONTHLY.match(name)
+    return True
+
+
+def is_partitioned(conn: Connection) -> bool:
+    """True on PostgreSQL once ``rescore_history`` is a partitioned table."""
+    if conn.dialect.name != "postgresql":
+        return False
+    query = sa.text("SELECT relkind FROM pg_class WHERE oid = to_regclass(:name)")
+    return conn.execute(query, {"name": HISTORY}).scalar() == "p"
+
+
+# reading -----------------------------------------------------------------------------------
+
+_BOUNDS = re.compile(r"FROM \('([^']+)'\) TO \('([^']+)'\)")
+
+
+def _bounds(expr: str) -> tuple[datetime | None, datetime | None]:
+    found = _BOUNDS.search(expr)
+    if found is None:  # DEFAULT
+        return None, None
+    low, high = (datetime.fromisoformat(v).replace(tzinfo=UTC) for v in found.groups())
+    return low, high
+
+
+def partitions(conn: Connection, *, count: bool = False) -> list[Partition]:
+    """The attached partitions, oldest month first and the default last; ``count=True`` adds
+    each one's exact row count (a scan of each: meant for operators, not hot paths)."""
+    query = sa.text(
+        "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) AS bound FROM pg_inherits i "
+        "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass(:name)"
+    )
+    found = []
+    for name, bound in conn.execute(query, {"name": HISTORY}):
+        low, high = _bounds(bound)
+        rows = _count(conn, name) if count else None
+        found.append(Partition(name=name, lower=low, upper=high, rows=rows))
+    far = datetime.max.replace(tzinfo=UTC)
+    return sorted(found, key=lambda p: (p.lower or far, p.name))
+
+
+def _quote(conn: Connection, name: str) -> str:
+    if name not in (DEFAULT_PARTITION, HISTORY, _OLD) and not MONTHLY.match(name):
+        raise ValueError(f"not a history partition: {name!r}")
+    return str(conn.dialect.identifier_preparer.quote(name))
+
+
+def _count(conn: Connection, name: str) -> int:
+    return int(conn.execute(sa.text(f"SELECT count(*) FROM {_quote(conn, name)}")).scalar_one())
+
+
+# creating ----------------------------------------------------------------------------------
+
+
+def _range(month: datetime) -> str:
+    end = add_months(month, 1)
+    return f"FROM ('{month:%Y-%m-%d} 00:00:00') TO ('{end:%Y-%m-%d} 00:00:00')"
+
+
+def _columns(conn: Connection, table: str) -> str:
+    query = sa.text(
+        "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(:t) AND attnum > 0 "
+        "AND NOT attisdropped ORDER BY attnum"
+    )
+    names = conn.execute(query, {"t": table}).scalars()
+    return ", ".join(conn.dialect.identifier_preparer.quote(n) for n in names)
+
+
+def _create_month(conn: Connection, month: datetime) -> None:
+    """Create the month's partition; rows of that month already in the default partition are
+    moved into it first (PostgreSQL refuses a new partition the default holds rows of)."""
+    name, parent = partition_name(month), _quote(conn, HISTORY)
+    table, default = _quote(conn, name), _quote(conn, DEFAULT_PARTITION)
+    bounds = {"low": month, "high": add_months(month, 1)}
+    waiting = conn.execute(
+        sa.text(f"SELECT count(*) FROM {default} WHERE changed_at >= :low AND changed_at < :high"),
+        {k: v.replace(tzinfo=None) for k, v in bounds.items()},
+    ).scalar_one()
+    if not waiting:
+        conn.execute(
+            sa.text(f"CREATE TABLE {table} PARTITION OF {parent} FOR VALUES {_range(month)}")
+        )
+        return
+    columns = _columns(conn, HISTORY)
+    conn.execute(sa.text(f"CREATE TABLE {table} (LIKE {parent} INCLUDING DEFAULTS)"))
+    conn.execute(
+        sa.text(
+            f"WITH moved AS (DELETE FROM {default} WHERE changed_at >= :low AND "
+            f"changed_at < :high RETURNING {columns}) INSERT INTO {table} ({columns}) "
+            f"SELECT {columns} FROM moved"
+        ),
+        {k: v.replace(tzinfo=None) for k, v in bounds.items()},
+    )
+    conn.execute(
+        sa.text(f"ALTER TABLE {parent} ATTACH PARTITION {table} FOR VALUES {_range(month)}")
+    )
+    log.info("history: moved %d rows of %s out of the default partition", waiting, name)
+
+
+def ensure_months(conn: Connection, months: Iterable[datetime]) -> list[str]:
+    """Create the partitions of ``months`` that do not exist yet; return their names."""
+    have = {p.name for p in partitions(conn)}
+    made = []
+    for month in sorted({month_of(m) for m in months}):
+        if partition_name(month) not in have:
+            _create_month(conn, month)
+            made.append(partition_name(month))
+    return made
+
+
+def _default_months(conn: Connection) -> list[datetime]:
+    query = sa.text(
+        f"SELECT DISTINCT date_trunc('month', changed_at) FROM {_quote(conn, DEFAULT_PARTITION)}"
+    )
+    return [m.replace(tzinfo=UTC) for m in conn.execute(query).scalars()]
+
+
+def maintain(conn: Connection, now: datetime, ahead: int) -> list[str]:
+    """Create this month's and the next ``ahead`` months' partitions, and give every month
+    that has rows in the default partition its own (moving those rows). Idempotent; returns
+    the partitions created."""
+    month = month_of(now)
+    wanted = [add_months(month, n) for n in range(ahead + 1)]
+    return ensure_months(conn, [*wanted, *_default_months(conn)])
+
+
+def detach(conn: Connection, name: str) -> None:
+    """Take a partition out of the table, keeping it as a plain table (reversible)."""
+    conn.execute(
+        sa.text(f"ALTER TABLE {_quote(conn, HISTORY)} DETACH PARTITION {_quote(conn, name)}")
+    )
+
+
+def drop(conn: Connection, name: str) -> None:
+    """Delete a partition and its rows for good."""
+    conn.execute(sa.text(f"DROP TABLE {_quote(conn, name)}"))
+
+
+# converting an existing table (migration 0005) ----------------------------------------------
+
+
+def convert(conn: Connection, *, now: datetime, ahead: int = 3, batch: int = 50_000) -> Converted:
+    """Turn a plain ``rescore_history`` into the partitioned table, in the caller's
+    transaction (all or nothing): rename the old table, create the partitioned one with the
+    same columns and defaults (the id keeps its sequence), create a partition for every month
+    that has rows and for ``ahead`` months from ``now``, copy the rows in id ranges of
+    ``batch``, check the count, drop the old table. A no-op when already partitioned."""
+    started = time.monotonic()
+    if is_partitioned(conn):
+        return Converted(rows=0, months=0, seconds=0.0)
+    conn.execute(sa.text(f"LOCK TABLE {HISTORY} IN EXCLUSIVE MODE"))  # readers may go on
+    _set_aside(conn)
+    _create_partitioned(conn)
+    months = _old_months(conn)
+    made = maintain(conn, now, ahead)
+    made += ensure_months(conn, months)
+    rows = _copy_rows(conn, batch)
+    conn.execute(sa.text(f"DROP TABLE {_OLD}"))
+    conn.execute(sa.text(f"ALTER SEQUENCE {_SEQUENCE} OWNED BY {HISTORY}.id"))
+    conn.execute(sa.text(f"ANALYZE {HISTORY}"))
+    return Converted(rows=rows, months=len(made), seconds=time.monotonic() - started)
+
+
+def _set_aside(conn: Connection) -> None:
+    """Rename the old table and free its names (the sequence must outlive it)."""
+    conn.execute(sa.text(f"ALTER SEQUENCE {_SEQUENCE} OWNED BY NONE"))
+    conn.execute(sa.text(f"ALTER TABLE {HISTORY} RENAME TO {_OLD}"))
+    conn.execute(sa.text(f"ALTER TABLE {_OLD} RENAME CONSTRAINT {HISTORY}_pkey TO {_OLD}_pkey"))
+    conn.execute(sa.text(f"DROP INDEX IF EXISTS {_ENTITY_INDEX}"))
+
+
+def _create_partitioned(conn: Connection) -> None:
+    conn.execute(
+        sa.text(
+            f"CREATE TABLE {HISTORY} (LIKE {_OLD} INCLUDING DEFAULTS) "
+            "PARTITION BY RANGE (changed_at)"
+        )
+    )
+    conn.execute(
+        sa.text(f"ALTER TABLE {HISTORY} ADD CONSTRAINT {HISTORY}_pkey PRIMARY KEY (id, changed_at)")
+    )
+    conn.execute(
+        sa.text(f"CREATE INDEX {_ENTITY_INDEX} ON {HISTORY} (tenant, pack, entity, changed_at)")
+    )
+    conn.execute(sa.text(f"CREATE TABLE {DEFAULT_PARTITION} PARTITION OF {HISTORY} DEFAULT"))
+
+
+def _old_months(conn: Connection) -> list[datetime]:
+    query = sa.text(f"SELECT DISTINCT date_trunc('month', changed_at) FROM {_OLD}")
+    return [m.replace(tzinfo=UTC) for m in conn.execute(query).scalars()]
+
+
+def _copy_rows(conn: Connection, batch: int) -> int:
+    low, high = conn.execute(sa.text(f"SELECT min(id), max(id) FROM {_OLD}")).one()
+    expected = int(conn.execute(sa.text(f"SELECT count(*) FROM {_OLD}")).scalar_one())
+    columns = _columns(conn, _OLD)
+    copy = sa.text(
+        f"INSERT INTO {HISTORY} ({columns}) SELECT {columns} FROM {_OLD} "
+        "WHERE id >= :low AND id < :high"
+    )
+    moved = 0
+    start = low
+    while low is not None and start <= high:
+        moved += conn.execute(copy, {"low": start, "high": start + batch}).rowcount
+        start += batch
+    if moved != expected:
+        raise RuntimeError(f"{HISTORY}: copied {moved} rows of {expected}; nothing was changed")
+    return moved
+
+
+def revert(conn: Connection, *, batch: int = 50_000) -> int:
+    """Undo :func:`convert` (migration 0005's downgrade): one plain table again, same ids and
+    sequence, every attached partition's rows copied back. Returns the rows copied."""
+    if not is_partitioned(conn):
+        return 0
+    conn.execute(sa.text(f"LOCK TABLE {HISTORY} IN EXCLUSIVE MODE"))
+    conn.execute(sa.text(f"ALTER SEQUENCE {_SEQUENCE} OWNED BY NONE"))
+    conn.execute(sa.text(f"ALTER TABLE {HISTORY} RENAME TO {_OLD}"))
+    conn.execute(sa.text(f"ALTER INDEX {_ENTITY_INDEX} RENAME TO {_ENTITY_INDEX}_old"))
+    conn.execute(sa.text(f"ALTER TABLE {_OLD} RENAME CONSTRAINT {HISTORY}_pkey TO {_OLD}_pkey"))
+    conn.execute(sa.text(f"CREATE TABLE {HISTORY} (LIKE {_OLD} INCLUDING DEFAULTS)"))
+    conn.execute(sa.text(f"ALTER TABLE {HISTORY} ADD CONSTRAINT {HISTORY}_pkey PRIMARY KEY (id)"))
+    conn.execute(
+        sa.text(f"CREATE INDEX {_ENTITY_INDEX} ON {HISTORY} (tenant, pack, entity, changed_at)")
+    )
+    rows = _copy_rows(conn, batch)
+    conn.execute(sa.text(f"DROP TABLE {_OLD}"))  # its partitions go with it
+    conn.execute(sa.text(f"ALTER SEQUENCE {_SEQUENCE} OWNED BY {HISTORY}.id"))
+    return rows
