@@ -30,6 +30,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from rescore.exceptions import ConfigurationError, RescoreError
+
 __all__ = [
     "DEFAULT_PARTITION",
     "HISTORY",
@@ -46,6 +48,9 @@ __all__ = [
     "month_of",
     "partition_name",
     "partitions",
+    "remove",
+    "require_partitioned",
+    "revert",
 ]
 
 log = logging.getLogger(__name__)
@@ -114,6 +119,17 @@ def is_partitioned(conn: Connection) -> bool:
     return conn.execute(query, {"name": HISTORY}).scalar() == "p"
 
 
+def require_partitioned(conn: Connection, where: str) -> None:
+    """Refuse, with what to do, a database whose history is not partitioned."""
+    if conn.dialect.name != "postgresql":
+        raise ConfigurationError(
+            f"{where}: history partitions are a PostgreSQL feature ({conn.dialect.name} keeps "
+            "one history table)"
+        )
+    if not is_partitioned(conn):
+        raise ConfigurationError(f"{where}: the history is not partitioned: run `rescore migrate`")
+
+
 # reading -----------------------------------------------------------------------------------
 
 _BOUNDS = re.compile(r"FROM \('([^']+)'\) TO \('([^']+)'\)")
@@ -149,8 +165,15 @@ def _quote(conn: Connection, name: str) -> str:
     return str(conn.dialect.identifier_preparer.quote(name))
 
 
+def _table(conn: Connection, name: str) -> sa.TableClause:
+    """A lightweight table of ``name`` with its live columns (quoting is SQLAlchemy's)."""
+    _quote(conn, name)
+    return sa.table(name, *(sa.column(c) for c in _column_names(conn, name)))
+
+
 def _count(conn: Connection, name: str) -> int:
-    return int(conn.execute(sa.text(f"SELECT count(*) FROM {_quote(conn, name)}")).scalar_one())
+    _quote(conn, name)
+    return int(conn.execute(sa.select(sa.func.count()).select_from(sa.table(name))).scalar_one())
 
 
 # creating ----------------------------------------------------------------------------------
@@ -161,40 +184,37 @@ def _range(month: datetime) -> str:
     return f"FROM ('{month:%Y-%m-%d} 00:00:00') TO ('{end:%Y-%m-%d} 00:00:00')"
 
 
-def _columns(conn: Connection, table: str) -> str:
+def _column_names(conn: Connection, table: str) -> list[str]:
     query = sa.text(
         "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(:t) AND attnum > 0 "
         "AND NOT attisdropped ORDER BY attnum"
     )
-    names = conn.execute(query, {"t": table}).scalars()
-    return ", ".join(conn.dialect.identifier_preparer.quote(n) for n in names)
+    return list(conn.execute(query, {"t": table}).scalars())
+
+
+def _in_month(table: sa.TableClause, month: datetime) -> sa.ColumnElement[bool]:
+    low, high = month.replace(tzinfo=None), add_months(month, 1).replace(tzinfo=None)
+    return sa.and_(table.c.changed_at >= low, table.c.changed_at < high)
 
 
 def _create_month(conn: Connection, month: datetime) -> None:
     """Create the month's partition; rows of that month already in the default partition are
     moved into it first (PostgreSQL refuses a new partition the default holds rows of)."""
     name, parent = partition_name(month), _quote(conn, HISTORY)
-    table, default = _quote(conn, name), _quote(conn, DEFAULT_PARTITION)
-    bounds = {"low": month, "high": add_months(month, 1)}
+    table = _quote(conn, name)
+    default = _table(conn, DEFAULT_PARTITION)
     waiting = conn.execute(
-        sa.text(f"SELECT count(*) FROM {default} WHERE changed_at >= :low AND changed_at < :high"),
-        {k: v.replace(tzinfo=None) for k, v in bounds.items()},
+        sa.select(sa.func.count()).select_from(default).where(_in_month(default, month))
     ).scalar_one()
     if not waiting:
         conn.execute(
             sa.text(f"CREATE TABLE {table} PARTITION OF {parent} FOR VALUES {_range(month)}")
         )
         return
-    columns = _columns(conn, HISTORY)
     conn.execute(sa.text(f"CREATE TABLE {table} (LIKE {parent} INCLUDING DEFAULTS)"))
-    conn.execute(
-        sa.text(
-            f"WITH moved AS (DELETE FROM {default} WHERE changed_at >= :low AND "
-            f"changed_at < :high RETURNING {columns}) INSERT INTO {table} ({columns}) "
-            f"SELECT {columns} FROM moved"
-        ),
-        {k: v.replace(tzinfo=None) for k, v in bounds.items()},
-    )
+    moved = sa.delete(default).where(_in_month(default, month)).returning(*default.c).cte("moved")
+    names = [c.name for c in default.c]
+    conn.execute(sa.insert(_table(conn, name)).from_select(names, sa.select(*moved.c)))
     conn.execute(
         sa.text(f"ALTER TABLE {parent} ATTACH PARTITION {table} FOR VALUES {_range(month)}")
     )
@@ -212,10 +232,10 @@ def ensure_months(conn: Connection, months: Iterable[datetime]) -> list[str]:
     return made
 
 
-def _default_months(conn: Connection) -> list[datetime]:
-    query = sa.text(
-        f"SELECT DISTINCT date_trunc('month', changed_at) FROM {_quote(conn, DEFAULT_PARTITION)}"
-    )
+def _months_in(conn: Connection, name: str) -> list[datetime]:
+    _quote(conn, name)
+    table = sa.table(name, sa.column("changed_at"))
+    query = sa.select(sa.func.date_trunc("month", table.c.changed_at)).distinct()
     return [m.replace(tzinfo=UTC) for m in conn.execute(query).scalars()]
 
 
@@ -225,7 +245,18 @@ def maintain(conn: Connection, now: datetime, ahead: int) -> list[str]:
     the partitions created."""
     month = month_of(now)
     wanted = [add_months(month, n) for n in range(ahead + 1)]
-    return ensure_months(conn, [*wanted, *_default_months(conn)])
+    return ensure_months(conn, [*wanted, *_months_in(conn, DEFAULT_PARTITION)])
+
+
+def remove(conn: Connection, names: Iterable[str], action: str, *, wait: float = 5.0) -> None:
+    """Detach or drop partitions, in the caller's transaction. Both briefly lock the whole
+    table; waiting longer than ``wait`` seconds for that lock (behind a long query) fails
+    rather than stall every writer queued behind it (the next scheduled run tries again)."""
+    conn.execute(
+        sa.text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": f"{wait * 1000:.0f}ms"}
+    )
+    for name in names:
+        (detach if action == "detach" else drop)(conn, name)
 
 
 def detach(conn: Connection, name: str) -> None:
@@ -255,7 +286,7 @@ def convert(conn: Connection, *, now: datetime, ahead: int = 3, batch: int = 50_
     conn.execute(sa.text(f"LOCK TABLE {HISTORY} IN EXCLUSIVE MODE"))  # readers may go on
     _set_aside(conn)
     _create_partitioned(conn)
-    months = _old_months(conn)
+    months = _months_in(conn, _OLD)
     made = maintain(conn, now, ahead)
     made += ensure_months(conn, months)
     rows = _copy_rows(conn, batch)
@@ -289,26 +320,20 @@ def _create_partitioned(conn: Connection) -> None:
     conn.execute(sa.text(f"CREATE TABLE {DEFAULT_PARTITION} PARTITION OF {HISTORY} DEFAULT"))
 
 
-def _old_months(conn: Connection) -> list[datetime]:
-    query = sa.text(f"SELECT DISTINCT date_trunc('month', changed_at) FROM {_OLD}")
-    return [m.replace(tzinfo=UTC) for m in conn.execute(query).scalars()]
-
-
 def _copy_rows(conn: Connection, batch: int) -> int:
-    low, high = conn.execute(sa.text(f"SELECT min(id), max(id) FROM {_OLD}")).one()
-    expected = int(conn.execute(sa.text(f"SELECT count(*) FROM {_OLD}")).scalar_one())
-    columns = _columns(conn, _OLD)
-    copy = sa.text(
-        f"INSERT INTO {HISTORY} ({columns}) SELECT {columns} FROM {_OLD} "
-        "WHERE id >= :low AND id < :high"
-    )
-    moved = 0
-    start = low
+    old = _table(conn, _OLD)
+    low, high, expected = conn.execute(
+        sa.select(sa.func.min(old.c.id), sa.func.max(old.c.id), sa.func.count())
+    ).one()
+    names = [c.name for c in old.c]
+    target = sa.table(HISTORY, *(sa.column(n) for n in names))
+    moved, start = 0, low
     while low is not None and start <= high:
-        moved += conn.execute(copy, {"low": start, "high": start + batch}).rowcount
+        rows = sa.select(*old.c).where(old.c.id >= start, old.c.id < start + batch)
+        moved += conn.execute(sa.insert(target).from_select(names, rows)).rowcount
         start += batch
     if moved != expected:
-        raise RuntimeError(f"{HISTORY}: copied {moved} rows of {expected}; nothing was changed")
+        raise RescoreError(f"{HISTORY}: copied {moved} rows of {expected}; nothing was changed")
     return moved
 
 
