@@ -327,11 +327,12 @@ def _copy_rows(conn: Connection, batch: int) -> int:
     ).one()
     names = [c.name for c in old.c]
     target = sa.table(HISTORY, *(sa.column(n) for n in names))
-    moved, start = 0, low
+    start = low
     while low is not None and start <= high:
         rows = sa.select(*old.c).where(old.c.id >= start, old.c.id < start + batch)
-        moved += conn.execute(sa.insert(target).from_select(names, rows)).rowcount
+        conn.execute(sa.insert(target).from_select(names, rows))
         start += batch
+    moved = conn.execute(sa.select(sa.func.count()).select_from(target)).scalar_one()
     if moved != expected:
         raise RescoreError(f"{HISTORY}: copied {moved} rows of {expected}; nothing was changed")
     return moved
