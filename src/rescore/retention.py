@@ -189,7 +189,7 @@ def _read(manifest: Path) -> dict[str, Any] | None:
 def _same_database(record: dict[str, Any], database: URL) -> bool:
     try:
         theirs = make_url(str(record.get("database", "")))
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return False
     return record.get("dialect") == database.get_backend_name() and _where(theirs) == _where(
         database
