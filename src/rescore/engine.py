@@ -31,7 +31,14 @@ from sqlalchemy import Connection
 from rescore.compute import Computer, Planned, cause_of
 from rescore.db.dialect import insert_new_events
 from rescore.db.engine import Database
-from rescore.db.partitions import Partition, maintain, partitions, remove, require_partitioned
+from rescore.db.partitions import (
+    Partition,
+    maintain,
+    partitions,
+    remove,
+    require_partitioned,
+    serialize,
+)
 from rescore.db.schema import DEFAULT_TENANT, events
 from rescore.events import Event, parse_events
 from rescore.exceptions import ConfigurationError, EntityNotFound
@@ -515,6 +522,7 @@ class Engine:
         verified backup covers, keep the others; ``dry_run`` only says what it would do."""
         with self.db.begin() as conn:
             require_partitioned(conn, self.db.where)
+            serialize(conn)  # another process's job may be pruning the same months
             verdicts = plan(
                 partitions(conn, count=True),
                 self.clock(),

@@ -51,6 +51,7 @@ __all__ = [
     "remove",
     "require_partitioned",
     "revert",
+    "serialize",
 ]
 
 log = logging.getLogger(__name__)
@@ -221,6 +222,16 @@ def _create_month(conn: Connection, month: datetime) -> None:
     log.info("history: moved %d rows of %s out of the default partition", waiting, name)
 
 
+#: Key of the transaction-scoped advisory lock that serializes partition changes: several
+#: runtimes (one per ``rescore worker`` process) may run the hourly job at the same moment.
+_LOCK_KEY = 0x7265_7363_6F72_6500  # "rescore\0"
+
+
+def serialize(conn: Connection) -> None:
+    """Wait for, then hold until the transaction ends, the lock on partition changes."""
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+
+
 def ensure_months(conn: Connection, months: Iterable[datetime]) -> list[str]:
     """Create the partitions of ``months`` that do not exist yet; return their names."""
     have = {p.name for p in partitions(conn)}
@@ -243,6 +254,7 @@ def maintain(conn: Connection, now: datetime, ahead: int) -> list[str]:
     """Create this month's and the next ``ahead`` months' partitions, and give every month
     that has rows in the default partition its own (moving those rows). Idempotent; returns
     the partitions created."""
+    serialize(conn)
     month = month_of(now)
     wanted = [add_months(month, n) for n in range(ahead + 1)]
     return ensure_months(conn, [*wanted, *_months_in(conn, DEFAULT_PARTITION)])
@@ -252,6 +264,7 @@ def remove(conn: Connection, names: Iterable[str], action: str, *, wait: float =
     """Detach or drop partitions, in the caller's transaction. Both briefly lock the whole
     table; waiting longer than ``wait`` seconds for that lock (behind a long query) fails
     rather than stall every writer queued behind it (the next scheduled run tries again)."""
+    serialize(conn)
     conn.execute(
         sa.text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": f"{wait * 1000:.0f}ms"}
     )

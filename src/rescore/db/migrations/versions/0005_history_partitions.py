@@ -9,7 +9,7 @@ partition per month that holds rows, the current month and the next three, and a
 partition (see ``rescore.db.partitions`` and ADR 0012). Existing rows are copied in id ranges
 of 50,000 inside the migration's transaction, so a failure changes nothing; ids and the id
 sequence are kept. The table is locked against writes (not reads) while it is copied: run it in
-a quiet hour on a big table (about 9 s per million rows measured here). SQLite and
+a quiet hour on a big table (7-16 s per million rows measured here). SQLite and
 MariaDB/MySQL keep a plain table: this revision does nothing there.
 """
 
