@@ -177,12 +177,14 @@ def test_a_row_whose_month_has_no_partition_is_kept_and_the_job_gives_it_one(
 def test_two_processes_running_the_job_at_once_both_succeed(pg: Database, tmp_path: Path) -> None:
     upgrade(pg)
     engines = [_engine(pg, tmp_path, history_partitions_ahead=24) for _ in range(2)]
-    with ThreadPoolExecutor(2) as pool:
-        made = list(pool.map(lambda e: e.maintain_history(), engines))
-    assert sorted(len(m) for m in made) == [0, 21]  # months 4..24 ahead, created once
-    assert len(engines[0].history_partitions()) == 1 + 25  # the default and 25 months
-    for engine in engines:
-        engine.close()
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            made = list(pool.map(lambda e: e.maintain_history(), engines))
+        assert sorted(len(m) for m in made) == [0, 21]  # months 4..24 ahead, created once
+        assert len(engines[0].history_partitions()) == 1 + 25  # the default and 25 months
+    finally:
+        for engine in engines:
+            engine.close()
 
 
 # query plans ------------------------------------------------------------------------------------

@@ -10,8 +10,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy.engine import make_url
 
+from rescore.cli.app import main
 from rescore.db.partitions import Partition, add_months, include_name, month_of, partition_name
 from rescore.engine import Engine
 from rescore.exceptions import ConfigurationError
@@ -145,3 +147,16 @@ def test_partition_operations_refuse_a_database_that_keeps_one_table(engine: Eng
     for call in (engine.history_partitions, engine.maintain_history, engine.prune_history):
         with pytest.raises(ConfigurationError, match="PostgreSQL feature"):
             call()
+
+
+def test_the_history_commands_refuse_sqlite_in_one_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    runner = CliRunner()
+    assert runner.invoke(main, ["--database-url", url, "init"]).exit_code == 0
+    for args in (["partitions"], ["prune", "--dry-run", "--retention-months", "3"]):
+        done = runner.invoke(main, ["--database-url", url, "history", *args])
+        assert done.exit_code == 2, done.output
+        assert done.output.strip().splitlines() == [
+            f"error: {url}: history partitions are a PostgreSQL feature (sqlite keeps one "
+            "history table)"
+        ]
