@@ -281,8 +281,9 @@ class ScoreStore:
         offset: int = 0,
     ) -> list[HistoryEntry]:
         """Changes of an entity's scores, newest first (by time, then id). The order follows
-        the entity index, so on a partitioned table each month is read through its index and
-        merged, and only the first ``offset + limit`` rows are read."""
+        the entity index, so on a partitioned table each month is read through its own index
+        and, for a long history, the months are merged and reading stops after
+        ``offset + limit`` rows."""
         query = sa.select(history).where(_of_entity(tenant, pack, entity))
         if scorer is not None:
             query = query.where(history.c.scorer == scorer)
