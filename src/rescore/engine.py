@@ -31,6 +31,14 @@ from sqlalchemy import Connection
 from rescore.compute import Computer, Planned, cause_of
 from rescore.db.dialect import insert_new_events
 from rescore.db.engine import Database
+from rescore.db.partitions import (
+    Partition,
+    maintain,
+    partitions,
+    remove,
+    require_partitioned,
+    serialize,
+)
 from rescore.db.schema import DEFAULT_TENANT, events
 from rescore.events import Event, parse_events
 from rescore.exceptions import ConfigurationError, EntityNotFound, StorageUnavailable
@@ -48,6 +56,7 @@ from rescore.reports import (
     Outcome,
     Settled,
 )
+from rescore.retention import BackupSeen, Verdict, last_verified_backup, plan
 from rescore.routing import Lane
 from rescore.scoring import ScoreResult
 from rescore.settings import Settings
@@ -590,6 +599,47 @@ class Engine:
             return self.store.history(
                 conn, pack, entity, tenant=tenant, scorer=scorer, limit=limit, offset=offset
             )
+
+    # history partitions (PostgreSQL) ----------------------------------------------------
+
+    def history_partitions(self) -> list[Partition]:
+        """The history table's monthly partitions (oldest first, the default last) with their
+        bounds and exact row counts; :class:`ConfigurationError` unless the history is a
+        partitioned PostgreSQL table."""
+        with self.db.read() as conn:
+            require_partitioned(conn, self.db.where)
+            return partitions(conn, count=True)
+
+    def maintain_history(self) -> list[str]:
+        """Create this month's and the next ``history_partitions_ahead`` months' partitions and
+        move rows out of the default partition (the hourly job); returns those created."""
+        with self.db.begin() as conn:
+            require_partitioned(conn, self.db.where)
+            return maintain(conn, self.clock(), self.settings.history_partitions_ahead)
+
+    def last_verified_backup(self) -> BackupSeen | None:
+        """The newest backup of this database in ``backup_dir`` whose file still matches its
+        manifest (what retention trusts), or None."""
+        return last_verified_backup(self.settings.backup_dir, self.db.url)
+
+    def prune_history(self, *, dry_run: bool = False) -> list[Verdict]:
+        """Apply ``history_retention_months``: detach or drop every expired partition a
+        verified backup covers, keep the others; ``dry_run`` only says what it would do."""
+        with self.db.begin() as conn:
+            require_partitioned(conn, self.db.where)
+            serialize(conn)  # another process's job may be pruning the same months
+            verdicts = plan(
+                partitions(conn, count=True),
+                self.clock(),
+                months=self.settings.history_retention_months,
+                action=self.settings.history_retention_action,
+                backup=self.last_verified_backup(),
+            )
+            going = [v for v in verdicts if v.action != "keep"]
+            if going and not dry_run:
+                action = self.settings.history_retention_action
+                remove(conn, [v.partition.name for v in going], action)
+        return verdicts
 
     def lookup(
         self, pack: str, entity: str, *, tenant: str = DEFAULT_TENANT

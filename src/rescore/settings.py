@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -100,6 +100,25 @@ class Settings(BaseSettings):
     )
     max_event_lead_seconds: float = Field(
         86400.0, ge=0, description="Refuse an event whose occurred_at is further ahead than this."
+    )
+    backup_dir: Path = Field(Path(".rescore/backups"), description="Where backups are written.")
+    history_partitions_ahead: int = Field(
+        3,
+        ge=0,
+        le=120,
+        description="PostgreSQL: monthly history partitions kept created ahead of the current "
+        "month by the hourly partition job.",
+    )
+    history_retention_months: int = Field(
+        0,
+        ge=0,
+        description="PostgreSQL: remove history partitions whose month ended more than this "
+        "many months ago, once a verified backup in backup_dir covers them (0: keep forever).",
+    )
+    history_retention_action: Literal["detach", "drop"] = Field(
+        "detach",
+        description="What retention does with an expired history partition: detach it (a "
+        "plain table, out of every query) or drop it.",
     )
     host: str = Field("127.0.0.1", description="Address `rescore serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `rescore serve` listens on.")

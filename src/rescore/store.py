@@ -280,13 +280,15 @@ class ScoreStore:
         limit: int = 50,
         offset: int = 0,
     ) -> list[HistoryEntry]:
-        """Changes of an entity's scores, newest first."""
-        query = sa.select(history).where(
-            history.c.tenant == tenant, history.c.pack == pack, history.c.entity == entity
-        )
+        """Changes of an entity's scores, newest first (by time, then id). The order follows
+        the entity index, so on a partitioned table each month is read through its own index
+        and, for a long history, the months are merged and reading stops after
+        ``offset + limit`` rows."""
+        query = sa.select(history).where(_of_entity(tenant, pack, entity))
         if scorer is not None:
             query = query.where(history.c.scorer == scorer)
-        query = query.order_by(history.c.id.desc()).limit(limit).offset(offset)
+        order = (history.c.changed_at.desc(), history.c.id.desc())
+        query = query.order_by(*order).limit(limit).offset(offset)
         return [_entry_of(row) for row in conn.execute(query)]
 
     def as_of(
@@ -298,19 +300,18 @@ class ScoreStore:
         *,
         tenant: str = DEFAULT_TENANT,
     ) -> dict[str, HistoryEntry]:
-        """The value and breakdown of each scorer in force at ``at`` (the last change before)."""
+        """The value and breakdown of each scorer in force at ``at`` (the last change before).
+
+        Both halves carry the time bound, so on a partitioned table neither reads a month
+        after ``at``."""
+        bounded = sa.and_(_of_entity(tenant, pack, entity), history.c.changed_at <= at)
         latest = (
             sa.select(history.c.scorer, sa.func.max(history.c.id).label("id"))
-            .where(
-                history.c.tenant == tenant,
-                history.c.pack == pack,
-                history.c.entity == entity,
-                history.c.changed_at <= at,
-            )
+            .where(bounded)
             .group_by(history.c.scorer)
             .subquery()
         )
-        query = sa.select(history).join(latest, history.c.id == latest.c.id)
+        query = sa.select(history).join(latest, history.c.id == latest.c.id).where(bounded)
         return {row.scorer: _entry_of(row) for row in conn.execute(query)}
 
     def iter_all(
@@ -328,6 +329,10 @@ class ScoreStore:
 
 
 _KEY = ("tenant", "pack", "entity", "scorer")
+
+
+def _of_entity(tenant: str, pack: str, entity: str) -> sa.ColumnElement[bool]:
+    return sa.and_(history.c.tenant == tenant, history.c.pack == pack, history.c.entity == entity)
 
 
 def _touch(row: dict[str, Any]) -> dict[str, Any]:

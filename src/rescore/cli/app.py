@@ -32,6 +32,7 @@ COMMANDS = {
     "explain": "rescore.cli.scores:explain",
     "export": "rescore.cli.scores:export",
     "reconcile": "rescore.cli.scores:reconcile",
+    "history": "rescore.cli.history:history",
     "serve": "rescore.cli.service:serve",
     "keys": "rescore.cli.service:keys",
     "bench": "rescore.cli.service:bench",

@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from rescore.db.engine import Database
 from rescore.plugins import PackRegistry
 
-__all__ = ["create_source_tables", "current_revision", "head_revision", "upgrade"]
+__all__ = ["create_source_tables", "current_revision", "downgrade", "head_revision", "upgrade"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -32,6 +32,14 @@ def upgrade(db: Database, revision: str = "head") -> None:
         config = _config(db)
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
+
+
+def downgrade(db: Database, revision: str) -> None:
+    """Undo migrations down to ``revision`` (for operators rolling a release back)."""
+    with db.begin() as conn:
+        config = _config(db)
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
 
 
 def head_revision() -> str | None:

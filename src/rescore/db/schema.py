@@ -7,7 +7,8 @@
   derived from those events' routes, so the events stay the one record of what happened.
 - ``rescore_scores``: the current score of each (pack, entity, scorer).
 - ``rescore_history``: one row per change of a score, with before/after, component deltas and
-  the causing event ids.
+  the causing event ids. On PostgreSQL it is partitioned by month of ``changed_at`` (migration
+  0005, ``rescore.db.partitions``), with the primary key ``(id, changed_at)`` there.
 - ``rescore_api_keys``: API keys of the HTTP service, stored as salted hashes.
 - ``rescore_workers``: every claimant of pending work that is alive, with its process (host,
   pid) and the heartbeat that process last wrote; a claimant whose heartbeat stopped is pruned

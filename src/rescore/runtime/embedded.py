@@ -33,6 +33,7 @@ from types import TracebackType
 from rescore.db.dialect import WAKE_CHANNEL
 from rescore.engine import Engine, IngestResult, Observer
 from rescore.exceptions import StorageUnavailable
+from rescore.retention import history_schedules
 from rescore.routing import Lane
 from rescore.runtime.heartbeat import Heartbeat
 from rescore.schedule import Schedule
@@ -61,8 +62,9 @@ class _Waker(Observer):
 
 def core_schedules(settings: Settings) -> list[Schedule]:
     """rescore's own jobs: the periodic snapshot lookups fall back on when the DB is down,
-    and the nightly reconciliation of every pack."""
-    found: list[Schedule] = []
+    the nightly reconciliation of every pack, and on PostgreSQL the history partitions
+    (created ahead, retention)."""
+    found: list[Schedule] = [*history_schedules(settings)]
     if settings.snapshot_interval:
         found.append(
             Schedule(
