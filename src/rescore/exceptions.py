@@ -12,6 +12,8 @@ The hierarchy::
     │   ├── UnknownScorer             (404)
     │   └── EntityNotFound            (404)  the source has no such entity
     ├── PluginError                   (500)  a pack is malformed or clashes with another
+    ├── BackupError                   (500)  a backup could not be made, read or restored
+    │   └── BackupMismatch            (500)  data differs from the backup's manifest
     ├── ServiceUnavailable            (503)  exit 75: a service is down; retrying will help
     │   └── StorageUnavailable        (503)  the database cannot be reached
     └── ScoringError                  (500)  a scorer failed or broke its contract
@@ -27,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "BackupError",
+    "BackupMismatch",
     "ConfigurationError",
     "EntityNotFound",
     "InvalidEvent",
@@ -119,3 +123,11 @@ class StorageUnavailable(ServiceUnavailable):
 
 class ScoringError(RescoreError):
     """A scorer failed or broke its contract."""
+
+
+class BackupError(RescoreError):
+    """The backup could not be made, read or restored."""
+
+
+class BackupMismatch(BackupError):
+    """The data does not match the backup's manifest."""

@@ -58,7 +58,8 @@ class _Waker(Observer):
 
 def core_schedules(settings: Settings) -> list[Schedule]:
     """rescore's own jobs: the periodic snapshot lookups fall back on when the DB is down,
-    and the nightly reconciliation of every pack."""
+    the nightly backup (seed 001: "never lose the historical data") and the nightly
+    reconciliation of every pack."""
     found: list[Schedule] = []
     if settings.snapshot_interval:
         found.append(
@@ -67,6 +68,15 @@ def core_schedules(settings: Settings) -> list[Schedule]:
                 every=timedelta(seconds=settings.snapshot_interval),
                 run=lambda engine: _export_snapshot(engine, settings),
                 description="Export every current score to CSV and Parquet.",
+            )
+        )
+    if settings.backup_at is not None:
+        found.append(
+            Schedule(
+                name="rescore.backup",
+                at=settings.backup_at,
+                run=_backup,
+                description="Back up the database (verified manifest, rotation, bucket copy).",
             )
         )
     if settings.reconcile_at:
@@ -95,6 +105,20 @@ def _reconcile_all(engine: Engine) -> None:
             report.repaired,
             dict(report.by_scorer),
         )
+
+
+def _backup(engine: Engine) -> None:
+    from rescore.backup import backup_from_settings
+
+    url = engine.db.url.render_as_string(hide_password=False)
+    made = backup_from_settings(engine.settings, database_url=url)
+    log.info(
+        "backup %s: %d tables, %d rows, %d bytes",
+        made.path,
+        len(made.manifest.tables),
+        made.manifest.rows,
+        made.manifest.size,
+    )
 
 
 def _export_snapshot(engine: Engine, settings: Settings) -> None:
