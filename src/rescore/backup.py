@@ -97,7 +97,7 @@ class Manifest:
             "bytes": self.size,
             "sha256": self.sha256,
             "tool": self.tool,
-            "seconds": round(self.seconds, 3),
+            "seconds": self.seconds,
             "tables": {name: t.as_json() for name, t in self.tables.items()},
         }
         return orjson.dumps(data, option=orjson.OPT_INDENT_2)
@@ -237,7 +237,7 @@ def _write(
         size=size,
         sha256=digest,
         tool=tool,
-        seconds=time.monotonic() - started,
+        seconds=round(time.monotonic() - started, 3),
         tables=tables,
     )
     with converted(where=str(final)):

@@ -277,8 +277,12 @@ class PostgresDumper(Dumper):
 
     def check(self, file: Path, tables: dict[str, TableSum], progress: Progress) -> None:
         pg_restore = find_tool("pg_restore", package="postgresql-client")
-        progress("pg_restore --list")
-        listing = _run([pg_restore, "--list", str(file)], f"pg_restore --list {file}")
+        progress("pg_restore --list, then every data block read through pg_restore")
+        try:
+            listing = _run([pg_restore, "--list", str(file)], f"pg_restore --list {file}")
+            _run([pg_restore, "--file=/dev/null", str(file)], f"reading {file}")
+        except BackupError as exc:
+            raise BackupMismatch(f"not a readable archive: {exc}") from exc
         listed = set()
         for line in listing.splitlines():
             match = re.search(r"\d+ \d+ TABLE (\S+) (\S+) ", line)
@@ -389,13 +393,12 @@ class MariaDbDumper(Dumper):
         flags += ["--default-character-set=utf8mb4", "--no-tablespaces", "--triggers"]
         progress("mariadb-dump --single-transaction running")
         with _my_options(url) as options, tempfile.TemporaryFile() as stderr:
-            proc = subprocess.Popen(
-                [tool, options, *flags, str(url.database)], stdout=subprocess.PIPE, stderr=stderr
-            )
-            assert proc.stdout is not None
-            with gzip.open(dest, "wb", compresslevel=5) as out:
-                shutil.copyfileobj(proc.stdout, out, CHUNK)
-            if proc.wait() != 0:
+            command = [tool, options, *flags, str(url.database)]
+            with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr) as proc:
+                assert proc.stdout is not None
+                with gzip.open(dest, "wb", compresslevel=5) as out:
+                    shutil.copyfileobj(proc.stdout, out, CHUNK)
+            if proc.returncode != 0:
                 raise _failed("mariadb-dump", stderr)
         return self._scratch_sums(dest, url, progress), _version(tool)
 
@@ -457,19 +460,16 @@ class MariaDbDumper(Dumper):
         )
         client = find_tool("mariadb", "mysql", package="mariadb-client")
         with _my_options(target) as options, tempfile.TemporaryFile() as stderr:
-            proc = subprocess.Popen(
-                [client, options, "--binary-mode", str(target.database)],
-                stdin=subprocess.PIPE,
-                stderr=stderr,
-            )
-            assert proc.stdin is not None
-            try:
-                with gzip.open(file, "rb") as dump:
-                    shutil.copyfileobj(dump, proc.stdin, CHUNK)
-                proc.stdin.close()
-            except BrokenPipeError:
-                pass  # the client stopped on an error: its stderr says which
-            if proc.wait() != 0:
+            command = [client, options, "--binary-mode", str(target.database)]
+            with subprocess.Popen(command, stdin=subprocess.PIPE, stderr=stderr) as proc:
+                assert proc.stdin is not None
+                try:
+                    with gzip.open(file, "rb") as dump:
+                        shutil.copyfileobj(dump, proc.stdin, CHUNK)
+                    proc.stdin.close()
+                except BrokenPipeError:
+                    pass  # the client stopped on an error: its stderr says which
+            if proc.returncode != 0:
                 raise _failed("loading the MariaDB dump", stderr)
 
     def sums(self, url: URL, progress: Progress) -> dict[str, TableSum]:
