@@ -53,11 +53,14 @@ def parse_s3_url(url: str) -> tuple[str, str]:
 def _client(endpoint_url: str | None) -> Any:
     try:
         import boto3
+        from botocore.config import Config
     except ModuleNotFoundError as exc:
         raise ConfigurationError(
             "copying backups to a bucket needs boto3: pip install 'rescore[s3]'"
         ) from exc
-    return boto3.client("s3", endpoint_url=endpoint_url)
+    # a session of its own: keys are read from the environment now, not cached from before
+    config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10)
+    return boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
 
 
 def upload(
