@@ -43,7 +43,7 @@ def need_tools(url: str) -> None:
     tool, package = TOOLS[_kind(url)]
     if shutil.which(tool):
         return
-    message = f"{tool} is not installed (Debian package {package}; `make env` installs it)"
+    message = f"{tool} is not installed (Debian package {package}; `make tools` installs it)"
     if os.environ.get("CI") == "true":
         pytest.fail(f"{message}, and CI=true requires it")
     pytest.skip(message)
