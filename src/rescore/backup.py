@@ -209,7 +209,10 @@ def backup(
     if s3_url:
         from rescore.bucket import upload
 
-        where = upload(made.path, s3_url, endpoint_url=s3_endpoint, progress=progress)
+        try:
+            where = upload(made.path, s3_url, endpoint_url=s3_endpoint, progress=progress)
+        except RescoreError as exc:  # say that the local backup exists all the same
+            raise type(exc)(f"{exc.message} (the local backup {made.path} was made)") from exc
         made = Backup(path=made.path, manifest=made.manifest, uploaded_to=where)
     return made
 
