@@ -90,6 +90,21 @@ def test_backup_verify_and_restore(
         restore(made.path, server_url)
 
 
+def test_the_password_is_never_written(make_database: servers.MakeDatabase, tmp_path: Path) -> None:
+    """The local server trusts loopback, so a password in the URL is accepted and ignored:
+    it must appear in neither the manifest nor the folder's files."""
+    url = make_database("postgresql")
+    need_tools(url)
+    _filled(url, items=2)
+    secret_url = url.replace("postgres@", "postgres:Sekrit-123@")
+    made = backup(secret_url, tmp_path / "out")
+    assert "Sekrit-123" not in (made.path / "manifest.json").read_text()
+    assert made.manifest.database.startswith("postgresql+psycopg://postgres:***@")
+    target = _fresh_name(url, make_database).replace("postgres@", "postgres:Sekrit-123@")
+    done = restore(made.path, target)
+    assert "Sekrit-123" not in done.target
+
+
 def test_the_manifest_is_the_same_for_the_same_rows(
     server_url: str, make_database: servers.MakeDatabase, tmp_path: Path
 ) -> None:

@@ -222,7 +222,7 @@ _PG_QUERY_ENV = {
 
 
 def _pg_env(url: URL) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env = dict(os.environ)  # PGSSLROOTCERT and the like still apply; the URL's parts win
     settings = {
         "PGHOST": url.host,
         "PGPORT": str(url.port) if url.port else None,
