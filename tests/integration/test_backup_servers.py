@@ -153,7 +153,6 @@ def test_mariadb_leaves_no_scratch_database(
     assert left == []
 
 
-@pytest.mark.slow
 def test_drill_backup_under_write_load_restores_exactly(
     server_url: str, make_database: servers.MakeDatabase, tmp_path: Path
 ) -> None:

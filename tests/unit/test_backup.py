@@ -217,7 +217,6 @@ def test_an_up_to_date_database_needs_no_backup(engine: Engine, tmp_path: Path) 
     assert not (tmp_path / "backups").exists()
 
 
-@pytest.mark.slow
 def test_drill_backup_under_write_load_restores_exactly(tmp_path: Path) -> None:
     result = run_drill(
         f"sqlite:///{tmp_path / 'live.db'}", f"sqlite:///{tmp_path / 'copy.db'}", tmp_path / "out"
