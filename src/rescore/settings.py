@@ -6,13 +6,11 @@ the rest of the code receives it explicitly: no global configuration object.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from datetime import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rescore.exceptions import ConfigurationError
@@ -82,10 +80,11 @@ class Settings(BaseSettings):
     )
     backup_dir: Path = Field(Path(".rescore/backups"), description="Where backups are written.")
     backup_keep: int = Field(7, ge=1, description="Backups kept in backup_dir; older ones go.")
-    backup_schedule: str = Field(
-        "03:00",
-        description="Daily UTC time (HH:MM) of the scheduled backup in both runtimes; "
-        "'off' for none.",
+    backup_at: str = Field(
+        "02:30",
+        pattern=r"^$|^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="When (HH:MM, UTC) both runtimes back up the database nightly (before the "
+        "reconciliation, so a backup holds the state it repairs); empty: never.",
     )
     backup_s3_url: str | None = Field(
         None, description="Also copy every backup to this bucket: s3://BUCKET/PREFIX."
@@ -102,22 +101,6 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `rescore serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `rescore serve` listens on.")
-
-    @field_validator("backup_schedule")
-    @classmethod
-    def _daily_time(cls, value: str) -> str:
-        value = value.strip().lower()
-        if value in ("off", "") or re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
-            return value or "off"
-        raise ValueError("give a daily UTC time as HH:MM (e.g. 03:00), or off")
-
-    @property
-    def backup_at(self) -> time | None:
-        """The daily UTC time of the scheduled backup, or None when it is off."""
-        if self.backup_schedule == "off":
-            return None
-        hour, minute = self.backup_schedule.split(":")
-        return time(int(hour), int(minute))
 
     @property
     def effective_source_url(self) -> str:

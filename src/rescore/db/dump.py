@@ -10,7 +10,7 @@ Each :class:`Dumper` writes one file and the per-table counts and checksums that
   transaction computes the checksums; both read the same rows by construction.
 - **MariaDB/MySQL**: ``mariadb-dump --single-transaction`` (gzip-compressed) cannot share its
   snapshot, so the dump is loaded into a scratch database and the checksums are computed
-  there: what the manifest says is what the file restores to (ADR 0011).
+  there: what the manifest says is what the file restores to (ADR 0012).
 
 Loading always goes into an empty target; :meth:`Dumper.stage` refuses one that holds tables.
 Passwords reach the client tools through the environment or a private option file, never the
@@ -403,7 +403,7 @@ class MariaDbDumper(Dumper):
         return self._scratch_sums(dest, url, progress), _version(tool)
 
     def _scratch_sums(self, dump: Path, url: URL, progress: Progress) -> dict[str, TableSum]:
-        """Load the dump into a scratch database and checksum it there (ADR 0011)."""
+        """Load the dump into a scratch database and checksum it there (ADR 0012)."""
         scratch = url.set(database=f"rescore_verify_{secrets.token_hex(6)}")
         progress(f"loading the dump into the scratch database {scratch.database}")
         try:

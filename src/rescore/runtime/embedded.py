@@ -70,11 +70,12 @@ def core_schedules(settings: Settings) -> list[Schedule]:
                 description="Export every current score to CSV and Parquet.",
             )
         )
-    if settings.backup_at is not None:
+    if settings.backup_at:
+        hour, minute = (int(part) for part in settings.backup_at.split(":"))
         found.append(
             Schedule(
                 name="rescore.backup",
-                at=settings.backup_at,
+                at=dt_time(hour, minute),
                 run=_backup,
                 description="Back up the database (verified manifest, rotation, bucket copy).",
             )
