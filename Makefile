@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced
 
-.PHONY: demo test bench lint typecheck unit env lock clean help browser
+.PHONY: demo test bench lint typecheck unit env tools lock clean help browser
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -43,7 +43,16 @@ browser:  ## Debian's Chromium for the /docs browser test (installed when missin
 	    echo "no /usr/bin/chromium and not root: the /docs browser test will skip"; \
 	  fi; }
 
-test: lint typecheck browser  ## set up, then run lint, type checks and every test
+tools:  ## the database clients backups use (Debian's postgresql-client, mariadb-client) if missing
+	@command -v pg_dump >/dev/null && command -v mariadb-dump >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq postgresql-client mariadb-client >/dev/null; \
+	  else \
+	    echo "backups need pg_dump and mariadb-dump: install postgresql-client and mariadb-client"; \
+	  fi; }
+
+test: lint typecheck browser tools  ## set up, then run lint, type checks and every test
 	$(BIN)/pytest
 
 bench: $(STAMP)  ## measure the performance goals (rescore bench)

@@ -137,6 +137,11 @@ RULES: tuple[Rule, ...] = (
         make=_fixed(ConfigurationError, _DB_MISSING),
     ),
     Rule(
+        kind="sqlite3.DatabaseError",
+        pattern="file is not a database",
+        make=_fixed(ConfigurationError, "{where} is not a SQLite database ({error})"),
+    ),
+    Rule(
         kind="psycopg.OperationalError",
         pattern=r'database ".*" does not exist',
         make=_fixed(ConfigurationError, _DB_MISSING),

@@ -126,11 +126,19 @@ class Engine:
             source = Database(settings.source_url, field="source_url", create=create)
         return cls(db, discover(settings.packs), settings, source=source, **kwargs)
 
-    def migrate(self, *, source_tables: bool = True) -> None:
+    def migrate(self, *, source_tables: bool = True, backup: bool | None = None) -> None:
         """Bring the core tables to the latest migration; create packs' source tables if
-        missing (the source schema belongs to the business system, so only when asked)."""
+        missing (the source schema belongs to the business system, so only when asked).
+
+        An existing database that needs a migration is backed up first, and a failed backup
+        stops the migration (``backup=False``, or ``backup_before_migrate=False`` in the
+        settings, opts out)."""
         from rescore.db.migrate import create_source_tables, upgrade
 
+        if self.settings.backup_before_migrate if backup is None else backup:
+            from rescore.backup import backup_before_migrate
+
+            backup_before_migrate(self.settings, self.db)
         upgrade(self.db)
         if source_tables:
             create_source_tables(self.source, self.registry)

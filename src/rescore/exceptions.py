@@ -15,6 +15,8 @@ The hierarchy::
     │   ├── UnknownScorer             (404)
     │   └── EntityNotFound            (404)  the source has no such entity
     ├── PluginError                   (500)  a pack is malformed or clashes with another
+    ├── BackupError                   (500)  a backup could not be made, read or restored
+    │   └── BackupMismatch            (500)  data differs from the backup's manifest
     ├── ServiceUnavailable            (503)  exit 75: a service is down; retrying will help
     │   └── StorageUnavailable        (503)  the database cannot be reached
     └── ScoringError                  (500)  a scorer failed or broke its contract
@@ -33,6 +35,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "BackupError",
+    "BackupMismatch",
     "ConfigurationError",
     "Conflict",
     "EntityNotFound",
@@ -161,3 +165,11 @@ class StorageUnavailable(ServiceUnavailable):
 
 class ScoringError(RescoreError):
     """A scorer failed or broke its contract."""
+
+
+class BackupError(RescoreError):
+    """The backup could not be made, read or restored."""
+
+
+class BackupMismatch(BackupError):
+    """The data does not match the backup's manifest."""

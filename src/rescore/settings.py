@@ -101,7 +101,6 @@ class Settings(BaseSettings):
     max_event_lead_seconds: float = Field(
         86400.0, ge=0, description="Refuse an event whose occurred_at is further ahead than this."
     )
-    backup_dir: Path = Field(Path(".rescore/backups"), description="Where backups are written.")
     history_partitions_ahead: int = Field(
         3,
         ge=0,
@@ -119,6 +118,27 @@ class Settings(BaseSettings):
         "detach",
         description="What retention does with an expired history partition: detach it (a "
         "plain table, out of every query) or drop it.",
+    )
+    backup_dir: Path = Field(Path(".rescore/backups"), description="Where backups are written.")
+    backup_keep: int = Field(7, ge=1, description="Backups kept in backup_dir; older ones go.")
+    backup_at: str = Field(
+        "02:30",
+        pattern=r"^$|^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="When (HH:MM, UTC) both runtimes back up the database nightly (before the "
+        "reconciliation, so a backup holds the state it repairs); empty: never.",
+    )
+    backup_s3_url: str | None = Field(
+        None, description="Also copy every backup to this bucket: s3://BUCKET/PREFIX."
+    )
+    backup_s3_endpoint: str | None = Field(
+        None,
+        description="Endpoint of an S3-compatible service (MinIO, Backblaze B2, ...); "
+        "keys come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.",
+    )
+    backup_before_migrate: bool = Field(
+        True,
+        description="Back up an existing database before migrating it, and refuse to "
+        "migrate when that backup fails.",
     )
     host: str = Field("127.0.0.1", description="Address `rescore serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `rescore serve` listens on.")

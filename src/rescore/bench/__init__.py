@@ -14,6 +14,7 @@ from rescore.bench.report import Measurement, machine, print_table, write_json
 
 __all__ = [
     "BENCHMARKS",
+    "NOT_QUICK",
     "BenchOptions",
     "Measurement",
     "machine",
@@ -59,13 +60,23 @@ def _p5(o: BenchOptions) -> Measurement:
     return lookup_load(seconds=5 if o.quick else 15)
 
 
+def _p6(_o: BenchOptions) -> Measurement:
+    from rescore.bench.backup import backup_restore
+
+    return backup_restore(history_rows=1_000_000)
+
+
 BENCHMARKS: dict[str, Callable[[BenchOptions], Measurement]] = {
     "P1": _p1,
     "P2": _p2,
     "P3": _p3,
     "P4": _p4,
     "P5": _p5,
+    "P6": _p6,
 }
+
+#: Benchmarks a --quick run leaves out (they run in a full run or when named with --only).
+NOT_QUICK = frozenset({"P6"})
 
 
 def run(
@@ -77,6 +88,8 @@ def run(
     results = []
     for name, bench in BENCHMARKS.items():
         if only and name not in only:
+            continue
+        if options.quick and not only and name in NOT_QUICK:
             continue
         progress(name)
         results.append(bench(options))

@@ -39,6 +39,8 @@ COMMANDS = {
     "poll": "rescore.cli.sources:poll",
     "consume": "rescore.cli.sources:consume",
     "ml": "rescore.cli.ml:ml",
+    "backup": "rescore.cli.backups:backup",
+    "restore": "rescore.cli.backups:restore",
 }
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -10,20 +10,30 @@ from rescore.cli.framework import Session, console, echo, pass_session, setting_
 
 __all__ = ["demo", "init", "migrate"]
 
+NO_BACKUP = click.option(
+    "--no-backup",
+    is_flag=True,
+    help="Migrate an existing database without backing it up first (the explicit opt-out; "
+    "RESCORE_BACKUP_BEFORE_MIGRATE=false does the same).",
+)
+
 
 @click.command()
 @click.option(
     "--demo-data", is_flag=True, help="Fill each empty pack source with its demo data and score it."
 )
 @click.option("--seed", type=int, default=7, help="Seed of the demo data.")
+@NO_BACKUP
 @pass_session
-def init(session: Session, demo_data: bool, seed: int) -> None:
+def init(session: Session, demo_data: bool, seed: int, no_backup: bool) -> None:
     """Create rescore's tables (and the packs' source tables if missing) in --database-url.
 
     This, `migrate` and `demo` are the only commands that create or change a schema; the
-    others refuse a database that does not exist or is not migrated.
+    others refuse a database that does not exist or is not migrated. An existing database
+    that needs a migration is backed up first (see `migrate`).
     """
-    with session.engine(create=True) as engine:
+    _backup_first(session, no_backup=no_backup, create=True)
+    with session.engine(create=True, backup_before_migrate=False) as engine:
         echo(f"database ready: {engine.db.where}")
         echo(f"packs: {', '.join(engine.registry.names)}")
         if demo_data:
@@ -34,11 +44,39 @@ def init(session: Session, demo_data: bool, seed: int) -> None:
 
 
 @click.command()
+@NO_BACKUP
 @pass_session
-def migrate(session: Session) -> None:
-    """Upgrade an existing database's tables to this version of rescore."""
-    with session.engine(migrate=True) as engine:
+def migrate(session: Session, no_backup: bool) -> None:
+    """Upgrade an existing database's tables to this version of rescore.
+
+    A database that holds tables and needs a migration is backed up first (to
+    RESCORE_BACKUP_DIR, rotated, copied to RESCORE_BACKUP_S3_URL if set); when that backup
+    fails, nothing is migrated. --no-backup migrates without one.
+    """
+    _backup_first(session, no_backup=no_backup, create=False)
+    with session.engine(migrate=True, backup_before_migrate=False) as engine:
         echo(f"database migrated: {engine.db.where}")
+
+
+def _backup_first(session: Session, *, no_backup: bool, create: bool) -> None:
+    """The backup before a migration, with progress; a failure stops the command."""
+    settings = session.settings(backup_before_migrate=False if no_backup else None)
+    if not settings.backup_before_migrate:
+        return
+    from rescore.backup import backup_before_migrate
+    from rescore.db.engine import Database
+
+    db = Database(settings.database_url, create=create)
+    try:
+        with console().status("checking whether a migration is due") as status:
+            made = backup_before_migrate(settings, db, progress=status.update)
+    finally:
+        db.dispose()
+    if made is not None:
+        echo(
+            f"backed up before migrating: {made.path} ({made.manifest.rows:,} rows in "
+            f"{len(made.manifest.tables)} tables, verified manifest)"
+        )
 
 
 @click.command()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -14,7 +15,14 @@ from alembic.script import ScriptDirectory
 from rescore.db.engine import Database
 from rescore.plugins import PackRegistry
 
-__all__ = ["create_source_tables", "current_revision", "downgrade", "head_revision", "upgrade"]
+__all__ = [
+    "create_source_tables",
+    "current_revision",
+    "downgrade",
+    "head_revision",
+    "migration_pending",
+    "upgrade",
+]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -50,6 +58,15 @@ def current_revision(db: Database) -> str | None:
     """The revision the database is at (None for an empty database)."""
     with db.read() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def migration_pending(db: Database) -> bool:
+    """True when the database holds tables and is not at the latest migration: migrating it
+    changes data that exists (a new, empty database has nothing to lose)."""
+    with db.read() as conn:
+        if not sa.inspect(conn).get_table_names():
+            return False
+        return MigrationContext.configure(conn).get_current_revision() != head_revision()
 
 
 def create_source_tables(db: Database, registry: PackRegistry) -> None:

@@ -62,8 +62,9 @@ class _Waker(Observer):
 
 def core_schedules(settings: Settings) -> list[Schedule]:
     """rescore's own jobs: the periodic snapshot lookups fall back on when the DB is down,
-    the nightly reconciliation of every pack, and on PostgreSQL the history partitions
-    (created ahead, retention)."""
+    the nightly backup (seed 001: "never lose the historical data"), the nightly
+    reconciliation of every pack, and on PostgreSQL the history partitions (created ahead,
+    retention)."""
     found: list[Schedule] = [*history_schedules(settings)]
     if settings.snapshot_interval:
         found.append(
@@ -72,6 +73,16 @@ def core_schedules(settings: Settings) -> list[Schedule]:
                 every=timedelta(seconds=settings.snapshot_interval),
                 run=lambda engine: _export_snapshot(engine, settings),
                 description="Export every current score to CSV and Parquet.",
+            )
+        )
+    if settings.backup_at:
+        hour, minute = (int(part) for part in settings.backup_at.split(":"))
+        found.append(
+            Schedule(
+                name="rescore.backup",
+                at=dt_time(hour, minute),
+                run=_backup,
+                description="Back up the database (verified manifest, rotation, bucket copy).",
             )
         )
     if settings.reconcile_at:
@@ -100,6 +111,20 @@ def _reconcile_all(engine: Engine) -> None:
             report.repaired,
             dict(report.by_scorer),
         )
+
+
+def _backup(engine: Engine) -> None:
+    from rescore.backup import backup_from_settings
+
+    url = engine.db.url.render_as_string(hide_password=False)
+    made = backup_from_settings(engine.settings, database_url=url)
+    log.info(
+        "backup %s: %d tables, %d rows, %d bytes",
+        made.path,
+        len(made.manifest.tables),
+        made.manifest.rows,
+        made.manifest.size,
+    )
 
 
 def _export_snapshot(engine: Engine, settings: Settings) -> None:

@@ -1,7 +1,7 @@
 """history partitions: rescore_history partitioned by month on PostgreSQL
 
 Revision ID: 0005
-Revises: 0006
+Revises: 0004
 Create Date: 2026-11-30
 
 On PostgreSQL, ``rescore_history`` becomes ``PARTITION BY RANGE (changed_at)`` with one
@@ -23,7 +23,7 @@ from alembic import op
 from rescore.db import partitions
 
 revision = "0005"
-down_revision = "0006"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
