@@ -148,16 +148,22 @@ class Drained:
 
 
 def _once(engine: Engine, tenant: str) -> None:
+    """Drain the queue as a registered worker, so a --once killed mid-way has its claims given
+    back by the others' heartbeats within seconds, not after the lease."""
     from rescore.routing import Lane
+    from rescore.runtime.heartbeat import Heartbeat
 
-    name = f"once-{os.getpid()}"
+    heartbeat = Heartbeat(engine)
+    name = heartbeat.claimant("once")
+    heartbeat.start()
     done = Drained()
-    for lane in (Lane.CRITICAL, Lane.NORMAL):
-        while True:
-            report = engine.work(name, lane)
-            if not report.claimed:
-                break
-            done.add(report)
+    try:
+        for lane in (Lane.CRITICAL, Lane.NORMAL):
+            while (report := engine.work(name, lane)).claimed:
+                done.add(report)
+    finally:
+        engine.release(name)
+        heartbeat.stop()
     _report_once(done, engine.pending_counts(tenant=tenant), engine.next_retry(tenant=tenant))
     if done.failures:
         raise SystemExit(1)
