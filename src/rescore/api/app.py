@@ -100,7 +100,7 @@ def _lifespan(state: ApiState):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
-            state.engine.migrate()
+            state.engine.require_schema()  # only init and migrate change a schema
         except StorageUnavailable as exc:
             log.warning("starting without a database (%s): lookups answer from snapshots", exc)
         state.heartbeat.start()  # takes back a dead predecessor's claims before workers start
