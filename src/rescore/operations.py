@@ -251,14 +251,14 @@ class ScoreOperations(Parts):
     def lookup(
         self, pack: str, entity: str, *, tenant: str = DEFAULT_TENANT
     ) -> tuple[dict[str, StoredScore], bool]:
-        """An entity's current scores and whether work on it is pending, read in one
-        snapshot so the two agree; :class:`EntityNotFound` if never scored."""
+        """An entity's current scores and whether work on it is pending, read by one indexed
+        statement so the two agree; :class:`EntityNotFound` if never scored."""
         self.registry[pack]
         with self.db.read() as conn:
-            found = self.store.current(conn, pack, [entity], tenant=tenant).get(entity)
-            if not found:
-                raise EntityNotFound(f"{pack} has no scores for {entity!r}", field="entity")
-            return found, self.queue.has(conn, tenant, pack, entity)
+            found, waiting = self.store.lookup(conn, pack, entity, tenant=tenant)
+        if not found:
+            raise EntityNotFound(f"{pack} has no scores for {entity!r}", field="entity")
+        return found, waiting
 
     def iter_scores(self, pack: str | None = None, *, tenant: str | None = None) -> Iterator[Any]:
         """Every current score row (one per entity and scorer) in a stable order, streamed."""

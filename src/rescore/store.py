@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from rescore.db.dialect import bulk_insert
-from rescore.db.schema import DEFAULT_TENANT, history, scores
+from rescore.db.schema import DEFAULT_TENANT, history, pending, scores
 from rescore.scoring import Feature, ScoreResult
 
 __all__ = ["Change", "Computed", "HistoryEntry", "ScoreStore", "StoredScore", "chunks"]
@@ -151,6 +151,22 @@ class ScoreStore:
             for row in conn.execute(query):
                 found.setdefault(row.entity, {})[row.scorer] = _stored(row)
         return found
+
+    def lookup(
+        self, conn: Connection, pack: str, entity: str, *, tenant: str = DEFAULT_TENANT
+    ) -> tuple[dict[str, StoredScore], bool]:
+        """One entity's stored scores and whether it has work pending, in one statement (a
+        lookup's whole database read: both primary keys, one round trip, one snapshot)."""
+        waiting = (
+            sa.exists()
+            .where(pending.c.tenant == tenant, pending.c.pack == pack, pending.c.entity == entity)
+            .label("waiting")
+        )
+        query = sa.select(scores, waiting).where(
+            scores.c.tenant == tenant, scores.c.pack == pack, scores.c.entity == entity
+        )
+        rows = conn.execute(query).all()
+        return {row.scorer: _stored(row) for row in rows}, any(bool(r.waiting) for r in rows)
 
     def write(self, conn: Connection, batch: Sequence[Computed], now: datetime) -> list[Computed]:
         """Write fresh results; return the entities written (stale ones are dropped) with

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from conftest import event, put_items
+from lookup_read import assert_one_read_agrees
 from rescore.api.lookup import Lookup
 from rescore.engine import Engine
 from rescore.exceptions import EntityNotFound, StorageUnavailable
@@ -77,3 +78,7 @@ def test_once_the_database_is_known_down_every_answer_is_stale(
     assert engine.pending_counts()["critical"] == 0  # the next good transaction: it is back
     assert engine.unreachable_since() is None
     assert (lookup.get(key)["stale"], lookup.get(key)["stale_since"]) == (False, None)
+
+
+def test_the_database_read_is_one_statement_that_agrees_with_two(engine: Engine) -> None:
+    assert_one_read_agrees(engine)
