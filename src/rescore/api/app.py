@@ -112,6 +112,7 @@ def _lifespan(state: ApiState):  # type: ignore[no-untyped-def]
             if state.runtime is not None:
                 state.runtime.stop()
             state.heartbeat.stop()
+            state.lookup.close()  # before the engine: a refresh in flight still reads
             state.engine.close()
 
     return lifespan

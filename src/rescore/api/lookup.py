@@ -1,8 +1,12 @@
 """Score lookups that always answer: cache -> database -> last snapshot.
 
-The in-process cache keeps the JSON-ready view of an entity's current scores for ``ttl``
-seconds and drops it the moment this process ingests an event for the entity or rescores it,
-so a hit is never older than the newest write this process knows of. When the database cannot
+The in-process cache keeps the JSON-ready view of an entity's current scores and drops it the
+moment this process ingests an event for the entity or rescores it, so a hit is never older
+than the newest write this process knows of. The TTL is only a safety net for writes this
+process does not see (another process's): each entry's is jittered, so entries cached together
+do not all expire together, and an entry past it is still served at once while one background
+refresh per key re-reads it (stale-while-revalidate); only an entry left unread for a second
+TTL past that is read again before answering. When the database cannot
 be reached, a lookup answers from the cache (even past its TTL) or from the last snapshot file
 with ``stale: true`` and says where the answer came from, instead of failing. Once the engine
 knows the database is unreachable (any transaction of this process failed: a worker's poll, a
@@ -15,16 +19,20 @@ serves the database-down fallback.
 
 from __future__ import annotations
 
+import logging
+import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rescore.engine import Engine, IngestResult, Observer, Outcome
-from rescore.exceptions import StorageUnavailable
+from rescore.exceptions import EntityNotFound, StorageUnavailable
 from rescore.store import StoredScore
 
 if TYPE_CHECKING:
@@ -32,8 +40,22 @@ if TYPE_CHECKING:
 
 __all__ = ["Lookup", "score_view"]
 
+log = logging.getLogger(__name__)
+
 Key = tuple[str, str, str]  # tenant, pack, entity
 META_COLUMNS = ("tenant", "entity", "watermark", "computed_at")
+JITTER = 0.25  # an entry's soft TTL is drawn from [ttl * (1 - JITTER), ttl]
+REFRESHERS = 2  # background refresh threads (one refresh per key in flight at most)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A cached view: served as is until ``soft``, served while one refresh re-reads it until
+    ``hard``, past that only when the database is down."""
+
+    view: dict[str, Any]
+    soft: float
+    hard: float
 
 
 def view(
@@ -86,7 +108,10 @@ def score_view(
 
 
 class Lookup(Observer):
-    """Thread-safe; register it with ``engine.observers`` so writes invalidate it."""
+    """Thread-safe; register it with ``engine.observers`` so writes invalidate it.
+
+    ``clock``, ``rng`` and ``submit`` (how a background refresh is started) are there so tests
+    control time, jitter and when a refresh runs."""
 
     def __init__(
         self,
@@ -96,13 +121,21 @@ class Lookup(Observer):
         max_entries: int = 100_000,
         snapshot_dir: Path,
         shared: RedisCache | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        submit: Callable[[Callable[[], None]], object] | None = None,
     ) -> None:
         self.engine = engine
         self.shared = shared
         self.ttl = ttl
         self.max_entries = max_entries
         self.snapshot_dir = snapshot_dir
-        self._cache: OrderedDict[Key, tuple[float, dict[str, Any]]] = OrderedDict()
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._submit = submit or self._in_background
+        self._executor: ThreadPoolExecutor | None = None
+        self._refreshing: set[Key] = set()
+        self._cache: OrderedDict[Key, Entry] = OrderedDict()
         # Per-key invalidation counters: a read that started before an invalidation must not
         # put what it read into the cache after it (the read may predate the write).
         self._generation: OrderedDict[Key, int] = OrderedDict()
@@ -131,17 +164,65 @@ class Lookup(Observer):
     # lookup ---------------------------------------------------------------------------
 
     def cached(self, key: Key) -> dict[str, Any] | None:
-        """A fresh cache hit (without touching the database), or None."""
+        """A cache hit (without touching the database: a soft-expired one starts a background
+        refresh and is served meanwhile), or None."""
         down = self.engine.unreachable_since()
         if self.shared is not None:
             view = self.shared.get(key)
             return None if view is None else _answer(view, source="cache", down=down)
+        now = self._clock()
         with self._lock:
             hit = self._cache.get(key)
-            if hit is None or time.monotonic() - hit[0] > self.ttl:
+            if hit is None or self.ttl <= 0 or now > hit.hard:
                 return None
             self._cache.move_to_end(key)
-        return _answer(hit[1], source="cache", down=down)
+            refresh = now > hit.soft and key not in self._refreshing
+            generation = self._generation.get(key, 0)
+            if refresh:
+                self._refreshing.add(key)
+        if refresh:
+            self._submit(lambda: self._refresh(key, generation))
+        return _answer(hit.view, source="cache", down=down)
+
+    def _refresh(self, key: Key, generation: int) -> None:
+        """Re-read one soft-expired entry; a write meanwhile wins (``_remember`` checks the
+        generation), and an entry now pending or gone is dropped so the next read shows it."""
+        try:
+            view = self._from_database(key)
+        except StorageUnavailable:
+            return  # keep the entry: it is what the database-down fallback serves
+        except EntityNotFound:
+            self._forget(key, generation)
+            return
+        except Exception:  # a background thread has no caller to tell
+            log.exception("refreshing the cached lookup %s failed", key)
+            return
+        finally:
+            with self._lock:
+                self._refreshing.discard(key)
+        if view["pending"]:
+            self._forget(key, generation)
+        else:
+            self._remember(key, view, generation)
+
+    def _forget(self, key: Key, generation: int) -> None:
+        with self._lock:
+            if self._generation.get(key, 0) == generation:
+                self._cache.pop(key, None)
+
+    def _in_background(self, task: Callable[[], None]) -> None:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(REFRESHERS, thread_name_prefix="lookup")
+            executor = self._executor
+        executor.submit(task)
+
+    def close(self) -> None:
+        """Stop the background refreshers (those running finish)."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
 
     def get(self, key: Key) -> dict[str, Any]:
         """Cache, then database, then (database down) stale cache or the last snapshot."""
@@ -171,7 +252,9 @@ class Lookup(Observer):
         with self._lock:
             if self._generation.get(key, 0) != generation:
                 return  # invalidated while we read: what we read may be older than the write
-            self._cache[key] = (time.monotonic(), view)
+            soft = self.ttl * (1 - JITTER * self._rng.random())
+            now = self._clock()
+            self._cache[key] = Entry(view, now + soft, now + soft + self.ttl)
             self._cache.move_to_end(key)
             while len(self._cache) > self.max_entries:
                 self._cache.popitem(last=False)
@@ -181,7 +264,7 @@ class Lookup(Observer):
         with self._lock:
             hit = self._cache.get(key)
         if hit is not None:
-            return _answer(hit[1], source="cache", down=down)
+            return _answer(hit.view, source="cache", down=down)
         view = self._from_snapshot(key)
         if view is None:
             raise StorageUnavailable(
