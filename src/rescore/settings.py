@@ -66,7 +66,10 @@ class Settings(BaseSettings):
         900.0, ge=0, description="Seconds between automatic snapshots (0: never)."
     )
     cache_ttl: float = Field(
-        60.0, ge=0, description="Seconds a lookup may be served from the in-process cache."
+        60.0,
+        ge=0,
+        description="Seconds before a cached lookup is re-read in the background (jittered, "
+        "served meanwhile; past twice this it is re-read first; 0: no cache).",
     )
     max_critical_lag: float = Field(
         5.0, gt=0, description="/readyz fails when critical work waits longer than this."
