@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from conftest import event, put_items
+from rescore.db.schema import pending
 from rescore.engine import Engine
 from rescore.exceptions import EntityNotFound
 
@@ -36,7 +37,10 @@ def two_reads(engine: Engine, entity: str, tenant: str) -> tuple[Any, bool] | No
     """What the lookup used to read: scores, then (same snapshot) pending."""
     with engine.db.read() as conn:
         found = engine.store.current(conn, "toy", [entity], tenant=tenant).get(entity)
-        return None if not found else (found, engine.queue.has(conn, tenant, "toy", entity))
+        waiting = sa.select(pending.c.entity).where(
+            pending.c.tenant == tenant, pending.c.pack == "toy", pending.c.entity == entity
+        )
+        return None if not found else (found, conn.execute(waiting).first() is not None)
 
 
 def one_read(engine: Engine, entity: str, tenant: str) -> tuple[Any, bool] | None:

@@ -323,13 +323,6 @@ class WorkQueue:
         found: dict[str, int] = {k: n for k, n in conn.execute(query).all()}  # noqa: C416
         return {k: found.get(k, 0) for k in ("critical", "normal", "dead")}
 
-    def has(self, conn: Connection, tenant: str, pack: str, entity: str) -> bool:
-        """True while the entity has work waiting, claimed or dead-lettered."""
-        query = sa.select(pending.c.entity).where(
-            pending.c.tenant == tenant, pending.c.pack == pack, pending.c.entity == entity
-        )
-        return conn.execute(query).first() is not None
-
     def dead(self, conn: Connection, keys: Sequence[Key]) -> dict[Key, str]:
         """Of ``keys``, those dead-lettered, with the reason."""
         found: dict[Key, str] = {}
