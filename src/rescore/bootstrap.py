@@ -1,7 +1,8 @@
 """Wiring: an engine with the adapters its settings ask for, built outside the engine.
 
 The engine imports no adapter; this module is where the Celery dispatcher (``broker_url``) and
-the shared Redis cache's invalidator (``cache_url``) are attached as observers. Every front end
+the shared Redis cache's invalidator (``cache_url``) are attached as observers, and the
+Prometheus metrics (:mod:`rescore.metrics`, a registry per engine) always are. Every front end
 (CLI, HTTP app, Celery worker) opens its engine here, so they are wired the same way::
 
     engine = open_engine(Settings(database_url="sqlite:///scores.db"), create=True)
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rescore.engine import Engine
+from rescore.metrics import Metrics
 from rescore.reports import Observer
 from rescore.settings import Settings
 
@@ -27,15 +29,20 @@ def open_engine(
     ``create=False`` (every command but ``init`` and the demo) refuses a SQLite file that does
     not exist instead of creating an empty one."""
     engine = Engine.from_settings(settings, create=create)
-    engine.observers.extend(adapters_for(settings))
+    adapters = adapters_for(settings)
+    for adapter in adapters:
+        if isinstance(adapter, Metrics):
+            adapter.watch(engine)  # queue depth and lane lag, read at scrape time
+    engine.observers.extend(adapters)
     engine.observers.extend(observers)
     return engine
 
 
 def adapters_for(settings: Settings) -> list[Observer]:
     """What the configured services need to hear of every ingest and rescore: the Celery
-    dispatcher when a broker is set, the shared-cache invalidator when a Redis cache is."""
-    found: list[Observer] = []
+    dispatcher when a broker is set, the shared-cache invalidator when a Redis cache is, and
+    always the Prometheus metrics (in a registry of their own)."""
+    found: list[Observer] = [Metrics()]
     if settings.broker_url:
         from rescore.dispatch import Dispatcher
 

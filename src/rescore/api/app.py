@@ -25,9 +25,11 @@ from rescore.api.lookup import Lookup
 from rescore.api.mount import mount_packs
 from rescore.api.openapi import build_openapi
 from rescore.api.routes import router
+from rescore.api.telemetry import router as telemetry
 from rescore.bootstrap import open_engine
 from rescore.engine import Engine
 from rescore.exceptions import RescoreError, StorageUnavailable
+from rescore.metrics import Metrics, metrics_of
 from rescore.runtime.embedded import EmbeddedRuntime
 from rescore.runtime.heartbeat import Heartbeat
 from rescore.settings import Settings
@@ -78,13 +80,26 @@ def create_app(
         swagger_ui_parameters={"validatorUrl": None},  # the online validator is a CDN call
     )
     app.state.rescore = state
+    app.state.metrics = _metrics(engine)
     app.openapi = lambda: build_openapi(app, engine.registry)  # type: ignore[method-assign]
     app.add_exception_handler(RescoreError, rescore_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     app.include_router(router)
+    app.include_router(telemetry)
     mount_packs(app, engine.registry)
     return app
+
+
+def _metrics(engine: Engine) -> Metrics:
+    """The engine's metrics (``open_engine`` attaches them); an engine built without
+    :mod:`rescore.bootstrap` gets its own here, so ``/metrics`` always answers."""
+    found = metrics_of(engine)
+    if found is None:
+        found = Metrics()
+        found.watch(engine)
+        engine.observers.append(found)
+    return found
 
 
 def _shared(settings: Settings) -> RedisCache | None:

@@ -151,3 +151,17 @@ READY: dict[str, Any] = {
     "lag_seconds": {"critical": 0.0, "normal": 0.0},
     "max_lag_seconds": {"critical": 5.0, "normal": 11.0},
 }
+#: The start of ``GET /metrics`` on the demo data (the text exposition format).
+METRICS = """\
+# HELP rescore_events_ingested_total New events stored
+# TYPE rescore_events_ingested_total counter
+rescore_events_ingested_total{lane="normal",pack="credit",type="payment_made"} 1.0
+# HELP rescore_database_up 1 when the queue could be read
+# TYPE rescore_database_up gauge
+rescore_database_up 1.0
+# HELP rescore_pending Entities waiting, by lane (dead: dead letters)
+# TYPE rescore_pending gauge
+rescore_pending{lane="critical"} 0.0
+rescore_pending{lane="dead"} 0.0
+rescore_pending{lane="normal"} 0.0
+"""

@@ -26,7 +26,7 @@ from rescore.plugins import PackRegistry
 __all__ = ["EVENTS_BODY", "OPEN", "build_openapi"]
 
 #: Operations anyone may call.
-OPEN = {"/healthz", "/readyz"}
+OPEN = {"/healthz", "/readyz", "/metrics"}
 
 #: The request body of ``POST /v1/events`` (components added by :func:`build_openapi`).
 EVENTS_BODY = {"$ref": "#/components/schemas/EventBatchIn"}

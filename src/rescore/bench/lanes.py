@@ -15,7 +15,7 @@ from rescore.bench.fixture import deployment
 from rescore.bench.report import Measurement
 from rescore.bench.server import serving
 from rescore.engine import Engine, Observer, Outcome
-from rescore.metrics import percentile
+from rescore.stats import percentile
 from rescore.routing import Lane
 from rescore.runtime.embedded import EmbeddedRuntime
 from rescore.settings import Settings

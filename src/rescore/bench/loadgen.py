@@ -10,7 +10,7 @@ import time
 import httpx
 import orjson
 
-from rescore.metrics import percentile
+from rescore.stats import percentile
 
 
 async def _worker(
