@@ -26,10 +26,10 @@ from sqlalchemy.engine import make_url
 from rescore.bootstrap import open_engine
 from rescore.engine import Engine, IngestResult, Observer, Outcome
 from rescore.exceptions import ConfigurationError
-from rescore.stats import percentile
 from rescore.routing import Lane
 from rescore.runtime.embedded import EmbeddedRuntime
 from rescore.settings import Settings
+from rescore.stats import percentile
 
 __all__ = [
     "DEMO_DATABASE_URL",

@@ -152,7 +152,8 @@ def test_open_engine_attaches_metrics_in_a_registry_of_each_engine(tmp_path: Pat
         for each in engines:
             each.migrate()
         first, second = (metrics_of(e) for e in engines)
-        assert first is not None and second is not None
+        assert first is not None
+        assert second is not None
         assert first.registry is not second.registry
         at = datetime.now(UTC).isoformat()
         engines[0].ingest(

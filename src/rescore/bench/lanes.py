@@ -15,10 +15,10 @@ from rescore.bench.fixture import deployment
 from rescore.bench.report import Measurement
 from rescore.bench.server import serving
 from rescore.engine import Engine, Observer, Outcome
-from rescore.stats import percentile
 from rescore.routing import Lane
 from rescore.runtime.embedded import EmbeddedRuntime
 from rescore.settings import Settings
+from rescore.stats import percentile
 
 __all__ = ["critical_latency", "normal_throughput"]
 
