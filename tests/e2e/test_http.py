@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import event
 from helpers import run, serving
@@ -283,3 +286,34 @@ def test_openapi_documents_every_status(api: Api) -> None:
     assert {"200", "401", "403", "413", "422", "503"} <= set(events)
     assert "/update-score" in spec["paths"]
     assert "/predict" in spec["paths"]
+
+
+def test_metrics_are_scraped_without_a_key_after_a_critical_event(api: Api) -> None:
+    cedula = api.cedulas(1, skip=40)[0]
+    posted = api.call(
+        "POST", "/v1/events?wait=true", key="write", json=event("m1", "client_default", cedula)
+    )
+    assert posted.status_code == 200, posted.text
+    scraped = api.call("GET", "/metrics", key=None)
+    assert scraped.status_code == 200
+    assert scraped.headers["content-type"].startswith("text/plain; version=0.0.4")
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(scraped.text)
+        for s in family.samples
+    }
+    critical = (("lane", "critical"),)
+    ingested = (("lane", "critical"), ("pack", "credit"), ("type", "client_default"))
+    assert samples[("rescore_events_ingested_total", ingested)] >= 1
+    assert samples[("rescore_recomputes_total", (("lane", "critical"), ("pack", "credit")))] >= 1
+    assert samples[("rescore_event_to_score_seconds_count", critical)] >= 1
+    assert samples[("rescore_database_up", ())] == 1
+    assert ("rescore_pending", (("lane", "dead"),)) in samples
+    assert ("rescore_lane_lag_seconds", critical) in samples
+    assert cedula not in scraped.text, "no entity in a label"
+    promtool = shutil.which("promtool")
+    if promtool is not None:
+        checked = subprocess.run(
+            [promtool, "check", "metrics"], input=scraped.content, capture_output=True, check=False
+        )
+        assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()
