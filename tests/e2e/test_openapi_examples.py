@@ -49,8 +49,28 @@ def _request(path: str, operation: dict[str, Any]) -> tuple[str, dict[str, Any],
     return path, query, body
 
 
-def _documented_answer(operation: dict[str, Any]) -> dict[str, Any]:
+def _documented(operation: dict[str, Any]) -> set[str]:
+    """The keys of the documented JSON answer, or the metric families of a text one."""
     ok = next(v for k, v in operation["responses"].items() if k.startswith("2"))
+    text = ok.get("content", {}).get("text/plain", {}).get("example")
+    if text is not None:
+        assert text.strip(), "the answer's example is empty"
+        return _families(text)
+    return set(_documented_answer(ok))
+
+
+def _keys(answer: httpx.Response) -> set[str]:
+    if answer.headers["content-type"].startswith("text/plain"):
+        return _families(answer.text)
+    return set(answer.json())
+
+
+def _families(text: str) -> set[str]:
+    """The metric families a Prometheus text exposition declares (``# TYPE name kind``)."""
+    return {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}
+
+
+def _documented_answer(ok: dict[str, Any]) -> dict[str, Any]:
     example = ok.get("content", {}).get("application/json", {}).get("example")
     assert isinstance(example, dict), "the answer has no example"
     assert example, "the answer's example is empty"
@@ -74,7 +94,7 @@ def test_every_operation_has_examples_that_work_on_the_demo_data(server: tuple[s
             )
             where = f"{method.upper()} {template}"
             assert answer.is_success, f"{where}: {answer.status_code} {answer.text}"
-            missing = set(_documented_answer(operation)) - set(answer.json())
+            missing = _documented(operation) - _keys(answer)
             assert not missing, f"{where}: the answer lacks the documented {sorted(missing)}"
             tried.append(where)
     assert len(tried) >= 14, tried
