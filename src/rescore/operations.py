@@ -9,6 +9,7 @@ connection. The groups rely on the parts :class:`Parts` declares, which the engi
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,7 +49,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class Parts:
+class Parts(ABC):
     """What the operation groups use; :class:`rescore.engine.Engine` provides each."""
 
     db: Database
@@ -61,8 +62,9 @@ class Parts:
     workers: WorkerRegistry
     computer: Computer
 
+    @abstractmethod
     def _emit(self, hook: str, *args: Any) -> None:
-        raise NotImplementedError  # the engine's: observers, isolated
+        """Tell the observers, isolated (the engine implements it)."""
 
 
 class QueueOperations(Parts):

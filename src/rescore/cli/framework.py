@@ -176,6 +176,12 @@ class Session:
     def tenant(self) -> str:
         return self.settings().tenant
 
+    def require_database(self, **overrides: Any) -> None:
+        """Refuse, in one line, a database that is missing or not migrated (for commands that
+        hand the database to something else, such as uvicorn or Celery)."""
+        with self.engine(**overrides):
+            return
+
     @contextmanager
     def engine(
         self,

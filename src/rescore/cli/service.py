@@ -49,8 +49,7 @@ def serve(session: Session, /, no_workers: bool, log_level: str, **options: Any)
     from rescore.api import create_app
 
     settings = session.settings(**options)
-    with session.engine(**options):
-        pass  # refuse a missing or unmigrated database before listening
+    session.require_database(**options)
     app = create_app(settings, workers=not no_workers)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
 

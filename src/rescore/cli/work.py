@@ -190,8 +190,7 @@ def _celery(session: Session, *, beat: bool, concurrency: int, queues: str, **op
     settings = session.settings(**options)
     if not settings.broker_url:
         raise ConfigurationError("--celery needs --broker-url (or RESCORE_BROKER_URL)")
-    with session.engine(**options):
-        pass  # the database must exist and be migrated before any task runs
+    session.require_database(**options)
     app = create_celery(settings)
     if beat:
         schedule = Path(".rescore") / "celerybeat-schedule"

@@ -19,6 +19,7 @@ command line, and are never logged.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import re
@@ -27,6 +28,7 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,31 +84,32 @@ def _run(cmd: list[str], what: str, *, env: dict[str, str] | None = None) -> str
     return done.stdout.decode(errors="replace")
 
 
-class Dumper:
+class Dumper(ABC):
     """One dialect's way to dump, check, load and checksum a database."""
 
     dialect = ""
     filename = ""
 
+    @abstractmethod
     def dump(self, url: URL, dest: Path, progress: Progress) -> tuple[dict[str, TableSum], str]:
         """Write the database to ``dest``; return the checksums of what was written and the
         tool that wrote it."""
-        raise NotImplementedError
 
+    @abstractmethod
     def check(self, file: Path, tables: dict[str, TableSum], progress: Progress) -> None:
         """Read ``file`` without restoring it; raise :class:`BackupMismatch` if it is not a
         readable archive holding ``tables``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def stage(self, file: Path, target: URL, progress: Progress) -> URL:
         """Load ``file`` into the empty ``target`` (or a staging place beside it); return
         where the loaded data can be checksummed."""
-        raise NotImplementedError
 
+    @abstractmethod
     def sums(self, url: URL, progress: Progress) -> dict[str, TableSum]:
-        raise NotImplementedError
+        """The counts and checksums of every table at ``url`` (a staged copy)."""
 
-    def publish(self, staged: URL, target: URL) -> None:
+    def publish(self, staged: URL, target: URL) -> None:  # noqa: B027 - an optional hook
         """Make verified staged data the target (a no-op where it was loaded in place)."""
 
     def discard(self, staged: URL, target: URL) -> str:
@@ -463,12 +466,11 @@ class MariaDbDumper(Dumper):
             command = [client, options, "--binary-mode", str(target.database)]
             with subprocess.Popen(command, stdin=subprocess.PIPE, stderr=stderr) as proc:
                 assert proc.stdin is not None
-                try:
+                # a broken pipe means the client stopped on an error: its stderr says which
+                with contextlib.suppress(BrokenPipeError):
                     with gzip.open(file, "rb") as dump:
                         shutil.copyfileobj(dump, proc.stdin, CHUNK)
                     proc.stdin.close()
-                except BrokenPipeError:
-                    pass  # the client stopped on an error: its stderr says which
             if proc.returncode != 0:
                 raise _failed("loading the MariaDB dump", stderr)
 
