@@ -18,6 +18,8 @@ from rescore.exceptions import ConfigurationError
 __all__ = ["DEFAULT_DATABASE_URL", "Settings", "settings_from"]
 
 DEFAULT_DATABASE_URL = "sqlite:///.rescore/rescore.db"
+#: A time of day for a nightly job, "HH:MM" in UTC, or empty for never.
+DAILY_TIME = r"^$|^([01][0-9]|2[0-3]):[0-5][0-9]$"
 
 
 class Settings(BaseSettings):
@@ -86,7 +88,7 @@ class Settings(BaseSettings):
     )
     reconcile_at: str = Field(
         "03:00",
-        pattern=r"^$|^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        pattern=DAILY_TIME,
         description="When (HH:MM, UTC) both runtimes reconcile every pack nightly; empty: never.",
     )
     max_body_bytes: int = Field(
@@ -126,7 +128,7 @@ class Settings(BaseSettings):
     backup_keep: int = Field(7, ge=1, description="Backups kept in backup_dir; older ones go.")
     backup_at: str = Field(
         "02:30",
-        pattern=r"^$|^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        pattern=DAILY_TIME,
         description="When (HH:MM, UTC) both runtimes back up the database nightly (before the "
         "reconciliation, so a backup holds the state it repairs); empty: never.",
     )

@@ -75,26 +75,18 @@ def core_schedules(settings: Settings) -> list[Schedule]:
                 description="Export every current score to CSV and Parquet.",
             )
         )
-    if settings.backup_at:
-        hour, minute = (int(part) for part in settings.backup_at.split(":"))
-        found.append(
-            Schedule(
-                name="rescore.backup",
-                at=dt_time(hour, minute),
-                run=_backup,
-                description="Back up the database (verified manifest, rotation, bucket copy).",
+    daily = (
+        ("rescore.backup", settings.backup_at, _backup,
+         "Back up the database (verified manifest, rotation, bucket copy)."),
+        ("rescore.reconcile", settings.reconcile_at, _reconcile_all,
+         "Compare every pack's stored scores with a recompute; repair drift."),
+    )  # fmt: skip
+    for name, at, run, description in daily:
+        if at:  # "HH:MM" (UTC); empty: never
+            hour, minute = (int(part) for part in at.split(":"))
+            found.append(
+                Schedule(name=name, at=dt_time(hour, minute), run=run, description=description)
             )
-        )
-    if settings.reconcile_at:
-        hour, minute = (int(part) for part in settings.reconcile_at.split(":"))
-        found.append(
-            Schedule(
-                name="rescore.reconcile",
-                at=dt_time(hour, minute),
-                run=_reconcile_all,
-                description="Compare every pack's stored scores with a recompute; repair drift.",
-            )
-        )
     return found
 
 
