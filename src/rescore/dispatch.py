@@ -21,9 +21,11 @@ from rescore.settings import Settings
 __all__ = [
     "CRITICAL_QUEUE",
     "CRITICAL_TASK",
+    "DELIVER_TASK",
     "FLUSH_TASK",
     "JOB_TASK",
     "NORMAL_QUEUE",
+    "TICK_TASK",
     "Dispatcher",
     "celery_app",
 ]
@@ -35,6 +37,8 @@ NORMAL_QUEUE = "normal"
 CRITICAL_TASK = "rescore.critical"
 FLUSH_TASK = "rescore.flush"
 JOB_TASK = "rescore.job"
+TICK_TASK = "rescore.tick"
+DELIVER_TASK = "rescore.deliver"
 
 
 def celery_app(settings: Settings) -> Celery:

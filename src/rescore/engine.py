@@ -28,6 +28,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from rescore.automations.book import RuleBook
+from rescore.automations.operations import AutomationOperations, ScheduleOperations
 from rescore.compute import Computer, Planned, cause_of
 from rescore.db.dialect import insert_new_events
 from rescore.db.engine import Database
@@ -84,7 +86,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Engine(QueueOperations, WorkerOperations, HistoryOperations, ScoreOperations):
+class Engine(
+    QueueOperations,
+    WorkerOperations,
+    HistoryOperations,
+    ScoreOperations,
+    AutomationOperations,
+    ScheduleOperations,
+):
     """Everything rescore does to data goes through here. Pass it explicitly; no globals.
 
     The operations front ends use beyond ingest, work and explain come in groups from
@@ -105,7 +114,9 @@ class Engine(QueueOperations, WorkerOperations, HistoryOperations, ScoreOperatio
         self.registry = registry
         self.settings = settings
         self.clock = clock
-        self.observers: list[Observer] = list(observers)
+        # the automations' rule book is the first observer: its firings commit with the write
+        self.rulebook = RuleBook(registry, refresh=settings.rules_refresh, clock=self._now)
+        self.observers: list[Observer] = [self.rulebook, *observers]
         self.queue = WorkQueue(
             max_attempts=settings.max_attempts,
             retry_backoff=settings.retry_backoff,
@@ -115,6 +126,10 @@ class Engine(QueueOperations, WorkerOperations, HistoryOperations, ScoreOperatio
         self.workers = WorkerRegistry()
         self.keys = KeyStore(db)
         self.computer = Computer(db=db, source=self.source, registry=registry, store=self.store)
+
+    def _now(self) -> datetime:
+        """The engine's clock, read late (tests replace ``clock`` on a running engine)."""
+        return self.clock()
 
     @classmethod
     def from_settings(cls, settings: Settings, *, create: bool = True, **kwargs: Any) -> Engine:
@@ -193,6 +208,8 @@ class Engine(QueueOperations, WorkerOperations, HistoryOperations, ScoreOperatio
                 self._event(row, new[row["event_id"]]) for row in rows if row["event_id"] in new
             ]
             queued = self._enqueue(conn, stored)
+            if stored:
+                self._within("ingesting", conn, stored)
         result = IngestResult(
             accepted=len(stored),
             duplicates=len(parsed) - len(stored),
@@ -284,6 +301,15 @@ class Engine(QueueOperations, WorkerOperations, HistoryOperations, ScoreOperatio
             computed = [(c, p) for c, p in computed if (c.tenant, c.pack, c.entity) in mine]
             failures = [f for f in failures if (f[0].tenant, f[0].pack, f[0].entity) in mine]
             written = self.store.write(conn, [c for c, _ in computed], self.clock())
+            kept = {(c.tenant, c.pack, c.entity) for c in written}
+            committed = self.clock()
+            outcomes = tuple(
+                self._outcome(
+                    c, p.work.lane, p.causes, (c.tenant, c.pack, c.entity) not in kept, committed
+                )
+                for c, p in computed
+            )
+            self._writing(conn, outcomes)
             back = self.queue.ack(conn, worker, [p.work for _, p in computed])
             done = [
                 Failure(
@@ -293,14 +319,6 @@ class Engine(QueueOperations, WorkerOperations, HistoryOperations, ScoreOperatio
                 )
                 for w, e, permanent in failures
             ]
-        committed = self.clock()
-        kept = {(c.tenant, c.pack, c.entity) for c in written}
-        outcomes = tuple(
-            self._outcome(
-                c, p.work.lane, p.causes, (c.tenant, c.pack, c.entity) not in kept, committed
-            )
-            for c, p in computed
-        )
         self._notify(outcomes, done)
         if back:
             self._requeued(back)
@@ -317,6 +335,18 @@ class Engine(QueueOperations, WorkerOperations, HistoryOperations, ScoreOperatio
             self._emit("recomputed", outcomes)
         for failure in failures:
             self._emit("failed", failure)
+
+    def _writing(self, conn: Connection, outcomes: Sequence[Outcome]) -> None:
+        """The in-transaction hook of a score write, with the entities whose scores changed."""
+        moved = [o for o in outcomes if o.changes and not o.stale]
+        if moved:
+            self._within("writing", conn, moved)
+
+    def _within(self, hook: str, conn: Connection, *args: Any) -> None:
+        """Call an in-transaction hook on every observer. Not isolated, on purpose: what it
+        writes (an automation's firing) must commit with the write or not at all."""
+        for observer in list(self.observers):
+            getattr(observer, hook)(conn, *args)
 
     def _emit(self, hook: str, *args: Any) -> None:
         """Call ``hook`` on every observer after a commit. What was committed stays
@@ -413,9 +443,12 @@ class Engine(QueueOperations, WorkerOperations, HistoryOperations, ScoreOperatio
             busy = self.queue.in_flight(conn, tenant, pack, [c.entity for c, _ in ok])
             mine = [c for c, _ in ok if c.entity not in busy]
             written = self.store.write(conn, mine, self.clock())
-        committed = self.clock()
-        kept = {c.entity for c in written}
-        outcomes = tuple(self._outcome(c, None, [], c.entity not in kept, committed) for c, _ in ok)
+            committed = self.clock()
+            kept = {c.entity for c in written}
+            outcomes = tuple(
+                self._outcome(c, None, [], c.entity not in kept, committed) for c, _ in ok
+            )
+            self._writing(conn, outcomes)
         failures = tuple(Failure(work=p.work, error=error, dead=False) for p, error, _ in bad)
         self._notify(outcomes, failures)
         return BatchReport(claimed=len(planned), outcomes=outcomes, failures=failures)
@@ -491,9 +524,9 @@ class Engine(QueueOperations, WorkerOperations, HistoryOperations, ScoreOperatio
         watermark check as every other write; returns those written, changes filled in."""
         with self.db.begin() as conn:
             written = self.store.write(conn, batch, self.clock())
-        committed = self.clock()
-        kept = {(c.tenant, c.pack, c.entity) for c in written}
-        outcomes = tuple(self._outcome(c, None, [], False, committed) for c in written)
-        if kept:
+            committed = self.clock()
+            outcomes = tuple(self._outcome(c, None, [], False, committed) for c in written)
+            self._writing(conn, outcomes)
+        if written:
             self._emit("recomputed", outcomes)
         return written

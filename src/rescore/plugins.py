@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     import click
     from fastapi import APIRouter
 
+    from rescore.automations.audience import Audience
+
 __all__ = ["ENTRY_POINT_GROUP", "DemoSimulator", "Pack", "PackRegistry", "discover"]
 
 ENTRY_POINT_GROUP = "rescore.packs"
@@ -101,6 +103,29 @@ class Pack(ABC):
     def register_schedules(self) -> Sequence[Schedule]:
         """Jobs that run on a clock (retraining, drift checks); none by default."""
         return ()
+
+    # automations (rescore.automations) ------------------------------------------------------
+
+    def register_rules(self) -> Sequence[Mapping[str, Any]]:
+        """Automation rules the pack ships, as data (the rule schema of
+        :mod:`rescore.automations.rules`; ``pack`` defaults to this pack). They apply to every
+        tenant; a tenant's own rule of the same name overrides one (e.g. to disable it). None
+        by default."""
+        return ()
+
+    def register_audiences(self) -> Sequence[Audience]:
+        """The entity queries scheduled rules fire for (:class:`rescore.automations.Audience`:
+        today's birthdays, inactive customers); none by default."""
+        return ()
+
+    def automation_data(
+        self, conn: Connection, entities: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        """What message templates may read of each entity, as ``data`` (a customer's name and
+        phone): ``{entity: {field: value}}`` read through ``conn`` (the source) with bound
+        parameters. Read when a message is delivered, not when its rule fires. Nothing by
+        default."""
+        return {}
 
     def register_commands(self) -> Sequence[click.Command]:
         """Extra CLI commands, mounted as ``rescore <pack> <command>``; none by default."""
@@ -197,6 +222,17 @@ class PackRegistry:
             }
             for name in self.names
         ]
+
+    def rules(self) -> list[tuple[str, Mapping[str, Any]]]:
+        """Every pack's shipped rules as (pack, rule data)."""
+        return [(name, rule) for name in self.names for rule in self._packs[name].register_rules()]
+
+    def audience(self, pack: str, name: str) -> Audience:
+        """A pack's audience by name (:class:`UnknownPack`/:class:`PluginError` if none)."""
+        for audience in self[pack].register_audiences():
+            if audience.name == name:
+                return audience
+        raise PluginError(f"pack {pack!r} has no audience {name!r}")
 
     def schedules(self) -> list[Schedule]:
         """Every pack's schedules; names must be unique across packs."""

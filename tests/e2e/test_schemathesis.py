@@ -48,7 +48,7 @@ _folder = Path(tempfile.mkdtemp(prefix="rescore-schemathesis-"))
 _settings = Settings(
     database_url=f"sqlite:///{_folder / 'api.db'}",
     snapshot_dir=_folder / "snap",
-    snapshot_interval=0,
+    snapshot_cron="",
 )
 _engine = Engine.from_settings(_settings)
 _engine.migrate()

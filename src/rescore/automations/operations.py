@@ -1,0 +1,475 @@
+"""The engine's automation operations: rules in force, firings and deliveries, the
+dispatcher's claims, scheduled rules, schedule runs. :class:`rescore.engine.Engine` inherits
+them, so every front end (CLI, HTTP, dashboard, the dispatcher) goes through the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from rescore.automations.book import RuleBook, schedule_context
+from rescore.automations.conditions import holds
+from rescore.automations.outbox import Firing, key_of, record
+from rescore.automations.rules import Rule, ScheduleTrigger
+from rescore.db.dialect import for_claim, insert_ignoring
+from rescore.db.schema import DEFAULT_TENANT, deliveries, firings, schedule_runs
+from rescore.db.schema import rules as rules_table
+from rescore.exceptions import InvalidInput, NotFound
+from rescore.operations import Parts
+
+__all__ = ["AutomationOperations", "Claimed", "DigestGroup", "RuleView", "ScheduleOperations"]
+
+#: Seconds a dispatcher holds a claimed delivery before another may take it over.
+DELIVERY_LEASE = 60.0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RuleView:
+    """A rule in force and where it comes from (``pack``: shipped; ``tenant``: the tenant's)."""
+
+    rule: Rule
+    origin: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.rule.as_data() | {"enabled": self.rule.enabled, "origin": self.origin}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Claimed:
+    """A delivery a dispatcher holds: what to send and the firing behind it."""
+
+    id: int
+    key: str
+    tenant: str
+    rule: str
+    action: int
+    kind: str
+    attempts: int
+    entity: str | None
+    pack: str | None
+    context: Mapping[str, Any]
+    message: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DigestGroup:
+    """The deliveries of one rule action whose digest window ended."""
+
+    tenant: str
+    rule: str
+    action: int
+    due_at: datetime
+    members: tuple[Claimed, ...]
+
+
+class ScheduleOperations(Parts):
+    """Claims of cron ticks (``rescore.schedule.Scheduler`` drives these)."""
+
+    def claim_schedule_run(self, name: str, due: datetime, claimant: str) -> bool:
+        """Claim the tick ``due`` of schedule ``name``; False if another scheduler has it."""
+        row = {"name": name, "due_at": due, "claimed_by": claimant, "started_at": self.clock()}
+        with self.db.begin() as conn:
+            return insert_ignoring(conn, schedule_runs, row, unique=["name", "due_at"]) is not None
+
+    def finish_schedule_run(self, name: str, due: datetime, *, error: str | None = None) -> None:
+        """Record how a claimed tick ended."""
+        with self.db.begin() as conn:
+            conn.execute(
+                schedule_runs.update()
+                .where(schedule_runs.c.name == name, schedule_runs.c.due_at == due)
+                .values(finished_at=self.clock(), ok=error is None, error=error)
+            )
+
+    def last_schedule_run(self, name: str) -> datetime | None:
+        """The due time of the newest claimed tick of ``name``, if it ever ran here."""
+        query = sa.select(sa.func.max(schedule_runs.c.due_at)).where(schedule_runs.c.name == name)
+        with self.db.read() as conn:
+            found = conn.execute(query).scalar_one_or_none()
+        return _aware(found)
+
+    def schedule_runs(self, *, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest schedule runs, with how they ended."""
+        query = sa.select(schedule_runs).order_by(schedule_runs.c.started_at.desc()).limit(limit)
+        with self.db.read() as conn:
+            return [_plain(row) for row in conn.execute(query)]
+
+
+class AutomationOperations(Parts):
+    """Rules, firings, deliveries."""
+
+    rulebook: RuleBook
+
+    # rules ---------------------------------------------------------------------------------
+
+    def automation_rules(self, *, tenant: str = DEFAULT_TENANT) -> list[RuleView]:
+        """Every rule in force for ``tenant`` (enabled or not), by name."""
+        with self.db.read() as conn:
+            found = self.rulebook.in_force(conn, tenant)
+        return [RuleView(rule=found.rules[n], origin=found.origin[n]) for n in sorted(found.rules)]
+
+    def rule_tenants(self) -> list[str]:
+        """The runtime's tenant and every tenant with rules of its own."""
+        query = sa.select(rules_table.c.tenant).distinct()
+        with self.db.read() as conn:
+            found = {row.tenant for row in conn.execute(query)}
+        return sorted(found | {self.settings.tenant})
+
+    def automation_rule(self, name: str, *, tenant: str = DEFAULT_TENANT) -> RuleView:
+        """One rule in force (:class:`NotFound` naming the rule)."""
+        for view in self.automation_rules(tenant=tenant):
+            if view.rule.name == name:
+                return view
+        raise NotFound(f"no automation rule {name!r} for tenant {tenant!r}", field="rule")
+
+    def add_rules(self, rules: Sequence[Rule], *, tenant: str = DEFAULT_TENANT) -> int:
+        """Add or replace the tenant's rules, all or nothing; returns how many."""
+        for rule in rules:
+            self._check_rule(rule)
+        now = self.clock()
+        with self.db.begin() as conn:
+            names = [r.name for r in rules]
+            conn.execute(
+                rules_table.delete().where(
+                    rules_table.c.tenant == tenant, rules_table.c.name.in_(names)
+                )
+            )
+            rows = [
+                {
+                    "tenant": tenant,
+                    "name": r.name,
+                    "pack": r.pack,
+                    "body": r.as_data(),
+                    "enabled": r.enabled,
+                    "updated_at": now,
+                }
+                for r in rules
+            ]
+            if rows:
+                conn.execute(rules_table.insert(), rows)
+        self.rulebook.forget(tenant)
+        return len(rules)
+
+    def enable_rule(self, name: str, enabled: bool, *, tenant: str = DEFAULT_TENANT) -> Rule:
+        """Switch a rule on or off for the tenant (a shipped one gets a tenant copy)."""
+        rule = self.automation_rule(name, tenant=tenant).rule.model_copy(
+            update={"enabled": enabled}
+        )
+        self.add_rules([rule], tenant=tenant)
+        return rule
+
+    def remove_rule(self, name: str, *, tenant: str = DEFAULT_TENANT) -> None:
+        """Remove the tenant's own rule (a shipped rule of that name applies again)."""
+        with self.db.begin() as conn:
+            gone = conn.execute(
+                rules_table.delete().where(
+                    rules_table.c.tenant == tenant, rules_table.c.name == name
+                )
+            ).rowcount
+        self.rulebook.forget(tenant)
+        if not gone:
+            raise NotFound(f"tenant {tenant!r} has no rule {name!r} of its own", field="rule")
+
+    def _check_rule(self, rule: Rule) -> None:
+        """What a rule names must exist: its pack, and a scheduled rule's audience."""
+        if rule.pack is not None and rule.pack not in self.registry:
+            raise InvalidInput(f"no pack {rule.pack!r} is loaded", field="pack")
+        trigger = rule.trigger
+        if isinstance(trigger, ScheduleTrigger) and trigger.audience is not None:
+            if rule.pack is None:
+                raise InvalidInput("a rule with an audience names its pack", field="pack")
+            names = [a.name for a in self.registry[rule.pack].register_audiences()]
+            if trigger.audience not in names:
+                raise InvalidInput(
+                    f"pack {rule.pack!r} has no audience {trigger.audience!r}; it has {names}",
+                    field="trigger.audience",
+                )
+
+    # firings and deliveries, for people ---------------------------------------------------
+
+    def firings(
+        self,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        rule: str | None = None,
+        entity: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Recorded firings, newest first."""
+        query = sa.select(firings).where(firings.c.tenant == tenant)
+        if rule is not None:
+            query = query.where(firings.c.rule == rule)
+        if entity is not None:
+            query = query.where(firings.c.entity == entity)
+        query = query.order_by(firings.c.id.desc()).limit(limit).offset(offset)
+        with self.db.read() as conn:
+            return [_plain(row) for row in conn.execute(query)]
+
+    def deliveries(
+        self,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        status: str | None = None,
+        rule: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Deliveries, newest first (``status="dead"``: the automation dead letter)."""
+        query = sa.select(deliveries).where(deliveries.c.tenant == tenant)
+        if status is not None:
+            query = query.where(deliveries.c.status == status)
+        if rule is not None:
+            query = query.where(deliveries.c.rule == rule)
+        query = query.order_by(deliveries.c.id.desc()).limit(limit).offset(offset)
+        with self.db.read() as conn:
+            return [_plain(row) for row in conn.execute(query)]
+
+    def delivery_counts(self, *, tenant: str = DEFAULT_TENANT) -> dict[str, int]:
+        """Deliveries by status."""
+        query = (
+            sa.select(deliveries.c.status, sa.func.count())
+            .where(deliveries.c.tenant == tenant)
+            .group_by(deliveries.c.status)
+        )
+        with self.db.read() as conn:
+            return {status: int(n) for status, n in conn.execute(query)}
+
+    def requeue_deliveries(
+        self,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        ids: Sequence[int] | None = None,
+        rule: str | None = None,
+    ) -> int:
+        """Put dead deliveries back in line with fresh attempts; returns how many."""
+        query = deliveries.update().where(
+            deliveries.c.tenant == tenant, deliveries.c.status == "dead"
+        )
+        if ids is not None:
+            query = query.where(deliveries.c.id.in_(list(ids)))
+        if rule is not None:
+            query = query.where(deliveries.c.rule == rule)
+        values = {"status": "pending", "attempts": 0, "due_at": self.clock(), "claimed_by": None}
+        with self.db.begin() as conn:
+            return int(conn.execute(query.values(**values)).rowcount)
+
+    # the dispatcher's side ----------------------------------------------------------------
+
+    def claim_deliveries(self, worker: str, *, limit: int = 100) -> list[Claimed]:
+        """Claim due deliveries for ``worker`` (skipping rows other dispatchers hold)."""
+        now = self.clock()
+        free = sa.or_(deliveries.c.claimed_until.is_(None), deliveries.c.claimed_until < now)
+        query = (
+            sa.select(deliveries.c.id)
+            .where(deliveries.c.status == "pending", deliveries.c.due_at <= now, free)
+            .order_by(deliveries.c.due_at, deliveries.c.id)
+            .limit(limit)
+        )
+        with self.db.begin() as conn:
+            ids = [row.id for row in conn.execute(for_claim(conn, query))]
+            if not ids:
+                return []
+            until = now + timedelta(seconds=DELIVERY_LEASE)
+            conn.execute(
+                deliveries.update()
+                .where(deliveries.c.id.in_(ids))
+                .values(claimed_by=worker, claimed_until=until)
+            )
+            return list(_claimed(conn, ids))
+
+    def finish_delivery(
+        self,
+        claimed: Claimed,
+        worker: str,
+        *,
+        message: Mapping[str, Any] | None = None,
+        error: str | None = None,
+        permanent: bool = False,
+    ) -> str:
+        """Record an attempt: ``sent``, back to ``pending`` with backoff, or ``dead``; returns
+        the new status. Only the claim's holder may finish it."""
+        now = self.clock()
+        attempts = claimed.attempts + 1
+        if error is None:
+            values: dict[str, Any] = {"status": "sent", "sent_at": now, "last_error": None}
+        elif permanent or attempts >= self.settings.delivery_attempts:
+            values = {"status": "dead", "last_error": error}
+        else:
+            backoff = self.settings.delivery_backoff * 2 ** (attempts - 1)
+            values = {"due_at": now + timedelta(seconds=backoff), "last_error": error}
+        values |= {"attempts": attempts, "claimed_by": None, "claimed_until": None}
+        if message is not None:
+            values["message"] = dict(message)
+        with self.db.begin() as conn:
+            conn.execute(
+                deliveries.update()
+                .where(deliveries.c.id == claimed.id, deliveries.c.claimed_by == worker)
+                .values(**values)
+            )
+        return str(values.get("status", "pending"))
+
+    def postpone_delivery(self, claimed: Claimed, worker: str, until: datetime) -> None:
+        """Hand a claimed delivery back to wait until ``until`` (quiet hours), no attempt used."""
+        with self.db.begin() as conn:
+            conn.execute(
+                deliveries.update()
+                .where(deliveries.c.id == claimed.id, deliveries.c.claimed_by == worker)
+                .values(due_at=until, claimed_by=None, claimed_until=None)
+            )
+
+    def due_digests(self, *, limit: int = 20) -> list[DigestGroup]:
+        """Rule actions whose digest window has ended, with their waiting deliveries."""
+        key = (deliveries.c.tenant, deliveries.c.rule, deliveries.c.action, deliveries.c.due_at)
+        query = (
+            sa.select(*key)
+            .where(deliveries.c.status == "digest", deliveries.c.due_at <= self.clock())
+            .group_by(*key)
+            .limit(limit)
+        )
+        groups: list[DigestGroup] = []
+        with self.db.read() as conn:
+            for tenant, rule, action, due in conn.execute(query).all():
+                members = sa.select(deliveries.c.id).where(
+                    deliveries.c.status == "digest",
+                    deliveries.c.tenant == tenant,
+                    deliveries.c.rule == rule,
+                    deliveries.c.action == action,
+                    deliveries.c.due_at == due,
+                )
+                ids = [row.id for row in conn.execute(members)]
+                groups.append(
+                    DigestGroup(
+                        tenant=tenant,
+                        rule=rule,
+                        action=action,
+                        due_at=due,
+                        members=tuple(_claimed(conn, ids)),
+                    )
+                )
+        return groups
+
+    def record_digest(
+        self, group: DigestGroup, recipient: str, message: Mapping[str, Any], ids: Sequence[int]
+    ) -> bool:
+        """One delivery carrying ``ids`` (members of ``group`` for ``recipient``); the members
+        become ``digested``. Idempotent on (group, recipient)."""
+        key = key_of(
+            "digest",
+            group.tenant,
+            group.rule,
+            str(group.action),
+            group.due_at.isoformat(),
+            recipient,
+        )
+        now = self.clock()
+        row = {
+            "tenant": group.tenant,
+            "rule": group.rule,
+            "action": group.action,
+            "kind": "notify",
+            "key": key,
+            "status": "pending",
+            "attempts": 0,
+            "due_at": now,
+            "created_at": now,
+            "message": dict(message),
+        }
+        with self.db.begin() as conn:
+            digest_id = insert_ignoring(conn, deliveries, row, unique=["key"])
+            conn.execute(
+                deliveries.update()
+                .where(deliveries.c.id.in_(list(ids)), deliveries.c.status == "digest")
+                .values(status="digested", digest_id=digest_id)
+            )
+        return digest_id is not None
+
+    def automation_data(self, pack: str, entities: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """What templates read of each entity (``Pack.automation_data``, from the source)."""
+        with self.source.read() as conn:
+            return self.registry[pack].automation_data(conn, entities)
+
+    # scheduled rules ---------------------------------------------------------------------
+
+    def audience_zones(self, pack: str, audience: str) -> dict[str, str]:
+        """Group -> time zone of a pack's audience."""
+        with self.source.read() as conn:
+            return dict(self.registry.audience(pack, audience).zones(conn))
+
+    def audience_members(
+        self, pack: str, audience: str, group: str, local: datetime
+    ) -> list[dict[str, Any]]:
+        """Who a pack's audience holds in ``group`` at ``local``."""
+        with self.source.read() as conn:
+            return list(self.registry.audience(pack, audience).members(conn, group, local))
+
+    def fire_schedule(
+        self,
+        rule: Rule,
+        due: datetime,
+        members: Sequence[Mapping[str, Any]] | None,
+        *,
+        tenant: str = DEFAULT_TENANT,
+    ) -> dict[str, int]:
+        """Record the firings of a scheduled rule's tick for ``members`` (each with an
+        ``entity``; None: a rule without an audience fires once, for the tenant), in one
+        transaction: ``{"fired", "throttled", "duplicate", "skipped"}``."""
+        counts = {"fired": 0, "throttled": 0, "duplicate": 0, "skipped": 0}
+        now = self.clock()
+        with self.db.begin() as conn:
+            for member in [{"entity": tenant}] if members is None else members:
+                context = schedule_context(rule, tenant, member, due)
+                if not holds(rule.conditions, context):
+                    counts["skipped"] += 1
+                    continue
+                firing = Firing(
+                    rule=rule,
+                    tenant=tenant,
+                    entity=str(member["entity"]),
+                    occurrence=f"at:{due.isoformat()}",
+                    context=context,
+                )
+                status = record(conn, firing, now)
+                counts[status or "duplicate"] += 1
+        return counts
+
+
+def _claimed(conn: Connection, ids: Sequence[int]) -> Iterator[Claimed]:
+    query = (
+        sa.select(deliveries, firings.c.entity, firings.c.pack, firings.c.context)
+        .select_from(deliveries.outerjoin(firings, firings.c.id == deliveries.c.firing_id))
+        .where(deliveries.c.id.in_(list(ids)))
+        .order_by(deliveries.c.id)
+    )
+    for row in conn.execute(query):
+        yield Claimed(
+            id=row.id,
+            key=row.key,
+            tenant=row.tenant,
+            rule=row.rule,
+            action=row.action,
+            kind=row.kind,
+            attempts=row.attempts,
+            entity=row.entity,
+            pack=row.pack,
+            context=row.context or {},
+            message=row.message,
+        )
+
+
+def _aware(value: Any) -> datetime | None:
+    """A max() over a UTC column comes back untyped on some dialects (text on SQLite)."""
+    if value is None:
+        return None
+    found = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return found if found.tzinfo else found.replace(tzinfo=UTC)
+
+
+def _plain(row: Any) -> dict[str, Any]:
+    """A row as JSON-ready data (times as ISO 8601)."""
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row._mapping.items()}
