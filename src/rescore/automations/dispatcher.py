@@ -18,13 +18,14 @@ Both runtimes run it: a thread of the embedded runtime, a Celery task that beat 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from rescore.automations.channels import DeliveryFailed, notify, webhook
+from rescore.automations.messages import rendered
 from rescore.automations.operations import Claimed, DigestGroup
 from rescore.automations.rules import Action, QuietHours, Rule
 from rescore.automations.templates import TemplateProblem, render
@@ -114,7 +115,7 @@ class DeliveryDispatcher:
     def _message(self, claimed: Claimed, rule: Rule, action: Action) -> dict[str, Any]:
         context = self._context(claimed)
         try:
-            return _rendered(action, context)
+            return rendered(action, context)
         except TemplateProblem as exc:
             raise DeliveryFailed(str(exc), permanent=True) from None
 
@@ -166,7 +167,7 @@ class DeliveryDispatcher:
         by_recipient: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         for member in group.members:
             try:
-                message = _rendered(action, self._context(member))
+                message = rendered(action, self._context(member))
             except (TemplateProblem, DeliveryFailed) as exc:
                 message = {"title": rule.name, "body": f"(not rendered: {exc})", "to": None}
             by_recipient.setdefault(str(message.get("to") or ""), []).append((member.id, message))
@@ -182,31 +183,3 @@ class DeliveryDispatcher:
             digest = {"title": title, "body": body, "to": recipient or None, "count": len(messages)}
             made += self.engine.record_digest(group, recipient, digest, [i for i, _ in items])
         return made
-
-
-def _rendered(action: Action, context: Mapping[str, Any]) -> dict[str, Any]:
-    """An action's message, its templates rendered with ``context``."""
-    if action.notify is not None:
-        to = action.notify.to
-        return {
-            "title": render(action.notify.title, context),
-            "body": render(action.notify.body, context),
-            "to": render(to, context) if to else None,
-        }
-    if action.ingest is not None:
-        return {
-            "type": action.ingest.type,
-            "entity": render(action.ingest.entity, context),
-            "payload": _render_values(action.ingest.payload, context),
-        }
-    return {"context": dict(context)}
-
-
-def _render_values(value: Any, context: Mapping[str, Any]) -> Any:
-    if isinstance(value, str):
-        return render(value, context)
-    if isinstance(value, Mapping):
-        return {k: _render_values(v, context) for k, v in value.items()}
-    if isinstance(value, Sequence):
-        return [_render_values(v, context) for v in value]
-    return value

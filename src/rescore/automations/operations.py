@@ -389,6 +389,14 @@ class AutomationOperations(Parts):
             )
         return digest_id is not None
 
+    def test_rule(self, name: str, entity: str, *, tenant: str = DEFAULT_TENANT) -> dict[str, Any]:
+        """What rule ``name`` would fire for ``entity`` now, rendered, without sending or
+        recording anything (:mod:`rescore.automations.dryrun`)."""
+        from rescore.automations.dryrun import dry_run
+
+        rule = self.automation_rule(name, tenant=tenant).rule
+        return dry_run(self, rule, entity, tenant)  # type: ignore[arg-type]
+
     def automation_data(self, pack: str, entities: Sequence[str]) -> dict[str, dict[str, Any]]:
         """What templates read of each entity (``Pack.automation_data``, from the source)."""
         with self.source.read() as conn:

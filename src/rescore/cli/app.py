@@ -33,6 +33,7 @@ COMMANDS = {
     "export": "rescore.cli.scores:export",
     "reconcile": "rescore.cli.scores:reconcile",
     "history": "rescore.cli.history:history",
+    "automations": "rescore.cli.automations:automations",
     "serve": "rescore.cli.service:serve",
     "keys": "rescore.cli.service:keys",
     "bench": "rescore.cli.service:bench",
