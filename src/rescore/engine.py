@@ -201,6 +201,7 @@ class Engine(
         )
         warnings = self._unknown_entities(rows)
         urgent = any(row["lane"] == Lane.CRITICAL.value for row in rows)
+        self.rulebook.take()
         with self.db.begin(urgent=urgent) as conn:
             new = insert_new_events(conn, rows)
             refuse_reused_ids(conn, rows, new)
@@ -218,6 +219,7 @@ class Engine(
             warnings=warnings,
         )
         self._emit("ingested", result)
+        self._fired()
         return result
 
     def _unknown_entities(self, rows: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
@@ -295,6 +297,7 @@ class Engine(
         if not claimed:
             return BatchReport()
         computed, failures = self.computer.claimed(claimed)
+        self.rulebook.take()
         with self.db.begin(urgent=urgent) as conn:
             # a claim retaken after its lease belongs to the other worker now: write only ours
             mine = self.queue.held(conn, worker, claimed)
@@ -320,9 +323,16 @@ class Engine(
                 for w, e, permanent in failures
             ]
         self._notify(outcomes, done)
+        self._fired()
         if back:
             self._requeued(back)
         return BatchReport(claimed=len(claimed), outcomes=outcomes, failures=tuple(done))
+
+    def _fired(self) -> None:
+        """Tell the observers what the committed transaction's rules fired."""
+        fired = self.rulebook.take()
+        if fired:
+            self._emit("fired", fired)
 
     def _requeued(self, back: Sequence[PendingWork]) -> None:
         queued = {"critical": 0, "normal": 0}
@@ -439,6 +449,7 @@ class Engine(
             for e in entities
         ]
         ok, bad = self.computer.compute(tenant, pack, planned)
+        self.rulebook.take()
         with self.db.begin() as conn:
             busy = self.queue.in_flight(conn, tenant, pack, [c.entity for c, _ in ok])
             mine = [c for c, _ in ok if c.entity not in busy]
@@ -451,6 +462,7 @@ class Engine(
             self._writing(conn, outcomes)
         failures = tuple(Failure(work=p.work, error=error, dead=False) for p, error, _ in bad)
         self._notify(outcomes, failures)
+        self._fired()
         return BatchReport(claimed=len(planned), outcomes=outcomes, failures=failures)
 
     def entity_keys(self, pack: str) -> Iterator[str]:
@@ -522,6 +534,7 @@ class Engine(
     def write_scores(self, batch: Sequence[Computed]) -> list[Computed]:
         """Write scores computed outside the queue (population rescoring) through the same
         watermark check as every other write; returns those written, changes filled in."""
+        self.rulebook.take()
         with self.db.begin() as conn:
             written = self.store.write(conn, batch, self.clock())
             committed = self.clock()
@@ -529,4 +542,5 @@ class Engine(
             self._writing(conn, outcomes)
         if written:
             self._emit("recomputed", outcomes)
+        self._fired()
         return written

@@ -170,6 +170,13 @@ class Observer:
     def requeued(self, queued: Mapping[str, int]) -> None:
         """Events arrived for entities while they were being rescored; they wait again."""
 
+    def fired(self, firings: Sequence[tuple[str, str]]) -> None:
+        """Automation rules fired: (rule, ``fired`` or ``throttled``), committed."""
+
+    def delivered(self, rule: str, kind: str, status: str) -> None:
+        """The dispatcher made a delivery attempt; ``status`` is where it ended (``sent``,
+        ``pending`` for a retry, ``dead``, ``postponed``)."""
+
     def reconciled(self, report: Any) -> None:
         """A reconciliation compared a pack's stored scores with a recompute
         (a :class:`rescore.reconcile.ReconcileReport`: drift found, repairs made)."""

@@ -160,6 +160,12 @@ class Settings(BaseSettings):
     delivery_backoff: float = Field(
         2.0, gt=0, description="Seconds before a failed delivery's first retry (doubling)."
     )
+    delivery_lease: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds a dispatcher holds a claimed delivery before another may take it "
+        "(a dead worker's are given back sooner, when it is pruned).",
+    )
     channel_dir: Path = Field(
         Path(".rescore/inbox"),
         description="Where notifications to a channel with no `RESCORE_CHANNEL_<NAME>` URL "

@@ -319,3 +319,24 @@ def test_a_cron_rule_fires_at_nine_in_bogota_once_per_tick(tmp_path: Path, engin
     assert fired["occurrence"] == "at:2026-01-23T14:00:00+00:00"
     dispatch(engine)
     assert inbox(engine, "ops")[0]["body"] == "buenos días 2026-01-23T14:00:00+00:00"
+
+
+def test_firings_and_deliveries_are_counted_for_prometheus(engine: Engine) -> None:
+    from rescore.metrics import Metrics
+
+    metrics = Metrics()
+    engine.observers.append(metrics)
+    engine.add_rules(
+        rules(
+            "{name: m, trigger: {kind: event, type: a_changed}, actions: [{notify: {channel: ops, body: hi}}], throttle: {count: 1, per: 1h}}"
+        )
+    )
+    put_items(engine, x=(1, 0))
+    engine.ingest([event("c1", "a_changed", "x"), event("c2", "a_changed", "x")])
+    with pytest.raises(InvalidInput):  # rolled back: its firing is not counted
+        engine.ingest([event("c3", "a_changed", "x"), {"event_id": "c4"}])
+    dispatch(engine)
+    text = metrics.exposition().decode()
+    assert 'rescore_automation_firings_total{rule="m",status="fired"} 1.0' in text
+    assert 'rescore_automation_firings_total{rule="m",status="throttled"} 1.0' in text
+    assert 'rescore_automation_deliveries_total{kind="notify",status="sent"} 1.0' in text

@@ -84,6 +84,7 @@ class RuleBook(Observer):
         self.shipped = _shipped(registry)
         self._cache: dict[str, tuple[float, InForce]] = {}
         self._lock = threading.Lock()
+        self._recorded = threading.local()
 
     # the rules in force -------------------------------------------------------------------
 
@@ -112,6 +113,26 @@ class RuleBook(Observer):
         with self._lock:
             self._cache.pop(tenant, None)
 
+    # what the current transaction recorded (for the after-commit ``fired`` hook) ----------
+
+    def _note(self, rule: Rule, status: str | None) -> None:
+        if status is not None:
+            self._pending().append((rule.name, status))
+
+    def _pending(self) -> list[tuple[str, str]]:
+        if not hasattr(self._recorded, "items"):
+            self._recorded.items = []
+        items: list[tuple[str, str]] = self._recorded.items
+        return items
+
+    def take(self) -> list[tuple[str, str]]:
+        """The (rule, status) of the firings this thread recorded since the last call; the
+        engine takes them before a write (discarding a rolled-back one's) and after its
+        commit (to tell the observers)."""
+        items = self._pending()
+        self._recorded.items = []
+        return items
+
     # evaluation, inside the causing transaction -------------------------------------------
 
     def ingesting(self, conn: Connection, events: Sequence[Event]) -> None:
@@ -130,7 +151,7 @@ class RuleBook(Observer):
                         context=context,
                         pack=ev.pack,
                     )
-                    record(conn, firing, now)
+                    self._note(rule, record(conn, firing, now))
 
     def writing(self, conn: Connection, outcomes: Sequence[Outcome]) -> None:
         now = self.clock()
@@ -166,7 +187,7 @@ class RuleBook(Observer):
                 context=context,
                 pack=outcome.pack,
             )
-            record(conn, firing, now)
+            self._note(rule, record(conn, firing, now))
 
 
 def _shipped(registry: PackRegistry) -> dict[str, Rule]:

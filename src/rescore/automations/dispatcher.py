@@ -79,6 +79,7 @@ class DeliveryDispatcher:
         for claimed in self.engine.claim_deliveries(self.worker, limit=self.batch):
             outcome = self.deliver(claimed, self._rule(rules, claimed.tenant, claimed.rule))
             report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
+            self.engine.notify("delivered", claimed.rule, claimed.kind, outcome)
         return report
 
     def _rule(

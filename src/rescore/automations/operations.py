@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 from rescore.automations.book import RuleBook, schedule_context
 from rescore.automations.conditions import holds
 from rescore.automations.outbox import Firing, key_of, record
-from rescore.automations.rules import Rule, ScheduleTrigger
+from rescore.automations.rules import EventTrigger, Rule, ScheduleTrigger, ScoreTrigger
 from rescore.db.dialect import for_claim, insert_ignoring
 from rescore.db.schema import DEFAULT_TENANT, deliveries, firings, schedule_runs
 from rescore.db.schema import rules as rules_table
@@ -24,9 +24,6 @@ from rescore.exceptions import InvalidInput, NotFound
 from rescore.operations import Parts
 
 __all__ = ["AutomationOperations", "Claimed", "DigestGroup", "RuleView", "ScheduleOperations"]
-
-#: Seconds a dispatcher holds a claimed delivery before another may take it over.
-DELIVERY_LEASE = 60.0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -113,6 +110,12 @@ class AutomationOperations(Parts):
             found = self.rulebook.in_force(conn, tenant)
         return [RuleView(rule=found.rules[n], origin=found.origin[n]) for n in sorted(found.rules)]
 
+    def _known_type(self, type_: str, pack: str | None, field: str) -> None:
+        try:
+            self.registry.router.resolve(type_, pack)
+        except InvalidInput as exc:
+            raise InvalidInput(exc.message, field=field) from None
+
     def rule_tenants(self) -> list[str]:
         """The runtime's tenant and every tenant with rules of its own."""
         query = sa.select(rules_table.c.tenant).distinct()
@@ -176,10 +179,21 @@ class AutomationOperations(Parts):
             raise NotFound(f"tenant {tenant!r} has no rule {name!r} of its own", field="rule")
 
     def _check_rule(self, rule: Rule) -> None:
-        """What a rule names must exist: its pack, and a scheduled rule's audience."""
+        """What a rule names must exist: its pack, event types, scorer and audience."""
         if rule.pack is not None and rule.pack not in self.registry:
             raise InvalidInput(f"no pack {rule.pack!r} is loaded", field="pack")
         trigger = rule.trigger
+        if isinstance(trigger, EventTrigger):
+            self._known_type(trigger.type, rule.pack, "trigger.type")
+        for i, action in enumerate(rule.actions):
+            if action.ingest is not None:
+                self._known_type(action.ingest.type, rule.pack, f"actions.{i}.ingest.type")
+        if isinstance(trigger, ScoreTrigger):
+            packs = [rule.pack] if rule.pack else self.registry.names
+            if not any(trigger.scorer in self.registry.graph(p) for p in packs):
+                raise InvalidInput(
+                    f"no scorer {trigger.scorer!r} is loaded", field="trigger.scorer"
+                )
         if isinstance(trigger, ScheduleTrigger) and trigger.audience is not None:
             if rule.pack is None:
                 raise InvalidInput("a rule with an audience names its pack", field="pack")
@@ -275,7 +289,7 @@ class AutomationOperations(Parts):
             ids = [row.id for row in conn.execute(for_claim(conn, query))]
             if not ids:
                 return []
-            until = now + timedelta(seconds=DELIVERY_LEASE)
+            until = now + timedelta(seconds=self.settings.delivery_lease)
             conn.execute(
                 deliveries.update()
                 .where(deliveries.c.id.in_(ids))
@@ -444,6 +458,9 @@ class AutomationOperations(Parts):
                 )
                 status = record(conn, firing, now)
                 counts[status or "duplicate"] += 1
+        fired = [(rule.name, s) for s in ("fired", "throttled") for _ in range(counts[s])]
+        if fired:
+            self._emit("fired", fired)
         return counts
 
 
@@ -480,4 +497,6 @@ def _aware(value: Any) -> datetime | None:
 
 def _plain(row: Any) -> dict[str, Any]:
     """A row as JSON-ready data (times as ISO 8601)."""
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row._mapping.items()}
+    return {
+        str(k): v.isoformat() if isinstance(v, datetime) else v for k, v in row._mapping.items()
+    }
