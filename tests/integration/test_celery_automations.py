@@ -43,7 +43,8 @@ def test_celery_delivers_event_rules_and_runs_cron_rules(
     (tmp_path / "rules.yaml").write_text(
         f"- name: paid\n  trigger: {{kind: event, type: payment_made}}\n"
         f"  actions: [{{webhook: {{url: '{receiver.url}/paid'}}}}]\n"
-        f"- name: minute\n  trigger: {{kind: schedule, cron: '* * * * *', timezone: America/Bogota}}\n"
+        "- name: minute\n"
+        "  trigger: {kind: schedule, cron: '* * * * *', timezone: America/Bogota}\n"
         f"  actions: [{{webhook: {{url: '{receiver.url}/minute'}}}}]\n"
     )
     run("automations", "add", "rules.yaml", cwd=tmp_path, env=env)

@@ -26,6 +26,9 @@ router = APIRouter(prefix="/v1/automations", tags=["automations"])
 RuleName = Annotated[
     str, Path(min_length=1, max_length=128, openapi_examples=example_param(ex.RULE_NAME))
 ]
+OwnRuleName = Annotated[
+    str, Path(min_length=1, max_length=128, openapi_examples=example_param(ex.RULE["name"]))
+]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 MAX_RULES = 500
@@ -84,7 +87,7 @@ def _rule(item: dict[str, Any], index: int | None) -> Rule:
     summary="Remove the tenant's own rule (a pack's rule of that name applies again)",
     responses=ok(ex.RULE_REMOVED, *AUTH, 404, 503),
 )
-def remove_rule(who: Admin, state: State, name: RuleName) -> dict[str, Any]:
+def remove_rule(who: Admin, state: State, name: OwnRuleName) -> dict[str, Any]:
     state.engine.remove_rule(name, tenant=who.tenant)
     return {"removed": name}
 
