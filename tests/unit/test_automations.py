@@ -306,14 +306,15 @@ def test_a_cron_rule_fires_at_nine_in_bogota_once_per_tick(tmp_path: Path, engin
         actions: [{notify: {channel: ops, body: "buenos días {{ due }}"}}]
     """))  # fmt: skip
     clock.now = datetime(2026, 1, 23, 13, 59, 30, tzinfo=UTC)  # 08:59:30 in Bogota
-    scheduler = Scheduler(engine, RuleSchedules(engine), claimant="s1")
+    mine = lambda: [s for s in RuleSchedules(engine)() if s.name == "rule:default:morning"]  # noqa: E731
+    scheduler = Scheduler(engine, mine, claimant="s1")
     assert scheduler.tick() == []
     clock.now = datetime(2026, 1, 23, 14, 0, 5, tzinfo=UTC)
     (due,) = scheduler.tick()
     assert due.at == datetime(2026, 1, 23, 14, 0, tzinfo=UTC)
     assert scheduler.run(due)
     assert scheduler.tick() == []
-    restarted = Scheduler(engine, RuleSchedules(engine), claimant="s2")
+    restarted = Scheduler(engine, mine, claimant="s2")
     assert restarted.tick() == []  # the tick is claimed: a second scheduler does not repeat it
     (fired,) = engine.firings()
     assert fired["occurrence"] == "at:2026-01-23T14:00:00+00:00"
@@ -340,3 +341,25 @@ def test_firings_and_deliveries_are_counted_for_prometheus(engine: Engine) -> No
     assert 'rescore_automation_firings_total{rule="m",status="fired"} 1.0' in text
     assert 'rescore_automation_firings_total{rule="m",status="throttled"} 1.0' in text
     assert 'rescore_automation_deliveries_total{kind="notify",status="sent"} 1.0' in text
+
+
+def test_the_admin_alerts_are_rules_over_the_queue_health(engine: Engine, clock: Clock) -> None:
+    put_items(engine, **{f"n{i}": (1, 1) for i in range(101)})
+    engine.ingest([event(f"b{i}", "b_changed", f"n{i}") for i in range(101)])  # normal lane
+    views = {v.rule.name: v for v in engine.automation_rules()}
+    assert views["rescore.pending_high"].origin == "rescore"
+    admin = lambda: [
+        s for s in RuleSchedules(engine)() if s.name.startswith("rule:default:rescore.")
+    ]  # noqa: E731
+    scheduler = Scheduler(engine, admin, claimant="s")
+    clock.advance(60)
+    for due in scheduler.tick():
+        scheduler.run(due)
+    dispatch(engine)
+    (alert,) = inbox(engine, "admin")
+    assert alert["title"] == "rescore: 101 entities waiting"
+    drain(engine)
+    clock.advance(3600)
+    for due in scheduler.tick():
+        scheduler.run(due)
+    assert len(inbox(engine, "admin")) == 1  # the queue is empty again: quiet

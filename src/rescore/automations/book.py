@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from importlib import resources
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,6 +32,7 @@ from rescore.automations.rules import (
     Rule,
     ScheduleTrigger,
     ScoreTrigger,
+    parse_rules,
     rule_of,
 )
 from rescore.automations.triggers import fires, tier_of
@@ -47,7 +49,7 @@ __all__ = ["InForce", "RuleBook", "event_context", "score_context"]
 @dataclass(frozen=True, slots=True)
 class InForce:
     """A tenant's rules in force, indexed by trigger. ``origin`` says where each came from
-    (``pack`` or ``tenant``)."""
+    (``rescore``: the admin alerts, ``pack``, or ``tenant``)."""
 
     rules: Mapping[str, Rule]
     origin: Mapping[str, str]
@@ -95,7 +97,7 @@ class RuleBook(Observer):
         if cached is not None and time.monotonic() - cached[0] < self.refresh:
             return cached[1]
         found = dict(self.shipped)
-        origin = dict.fromkeys(found, "pack")
+        origin = {n: "pack" if r.pack else "rescore" for n, r in found.items()}
         query = sa.select(rules_table.c.body, rules_table.c.enabled).where(
             rules_table.c.tenant == tenant
         )
@@ -191,8 +193,9 @@ class RuleBook(Observer):
 
 
 def _shipped(registry: PackRegistry) -> dict[str, Rule]:
-    """Every pack's rules, validated when the engine starts (a bad one is the pack's bug)."""
-    found: dict[str, Rule] = {}
+    """rescore's admin alerts and every pack's rules, validated when the engine starts (a
+    bad one is a bug of whoever shipped it)."""
+    found: dict[str, Rule] = {rule.name: rule for rule in admin_rules()}
     for pack, data in registry.rules():
         try:
             rule = rule_of({"pack": pack, **data})
@@ -203,6 +206,12 @@ def _shipped(registry: PackRegistry) -> dict[str, Rule]:
             raise PluginError(f"rule name {rule.name!r} is shipped twice")
         found[rule.name] = rule
     return found
+
+
+def admin_rules() -> list[Rule]:
+    """rescore's own admin alerts (``admin.yaml`` beside this module)."""
+    text = resources.files("rescore.automations").joinpath("admin.yaml").read_text()
+    return parse_rules(text, where="admin.yaml")
 
 
 def _base(

@@ -5,7 +5,7 @@ them, so every front end (CLI, HTTP, dashboard, the dispatcher) goes through the
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +28,8 @@ __all__ = ["AutomationOperations", "Claimed", "DigestGroup", "RuleView", "Schedu
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RuleView:
-    """A rule in force and where it comes from (``pack``: shipped; ``tenant``: the tenant's)."""
+    """A rule in force and where it comes from (``rescore``: its admin alerts; ``pack``:
+    shipped by a pack; ``tenant``: the tenant's own)."""
 
     rule: Rule
     origin: str
@@ -101,6 +102,9 @@ class AutomationOperations(Parts):
     """Rules, firings, deliveries."""
 
     rulebook: RuleBook
+    # from QueueOperations, beside this group in the engine
+    pending_counts: Callable[..., dict[str, int]]
+    lane_lag: Callable[[], dict[str, float]]
 
     # rules ---------------------------------------------------------------------------------
 
@@ -430,6 +434,22 @@ class AutomationOperations(Parts):
         with self.source.read() as conn:
             return list(self.registry.audience(pack, audience).members(conn, group, local))
 
+    def health(self) -> dict[str, Any]:
+        """What a scheduled rule without an audience sees as ``health`` (the admin alerts):
+        pending work by lane and dead letters across tenants, each lane's lag in seconds,
+        and dead deliveries."""
+        counts = self.pending_counts(tenant=None)
+        with self.db.read() as conn:
+            dead_deliveries = conn.execute(
+                sa.select(sa.func.count()).where(deliveries.c.status == "dead")
+            ).scalar_one()
+        return {
+            "pending": {lane: counts.get(lane, 0) for lane in ("critical", "normal")},
+            "dead": counts.get("dead", 0),
+            "lag": self.lane_lag(),
+            "dead_deliveries": int(dead_deliveries),
+        }
+
     def fire_schedule(
         self,
         rule: Rule,
@@ -443,9 +463,12 @@ class AutomationOperations(Parts):
         transaction: ``{"fired", "throttled", "duplicate", "skipped"}``."""
         counts = {"fired": 0, "throttled": 0, "duplicate": 0, "skipped": 0}
         now = self.clock()
+        health = self.health() if members is None else None
         with self.db.begin() as conn:
             for member in [{"entity": tenant}] if members is None else members:
                 context = schedule_context(rule, tenant, member, due)
+                if health is not None:
+                    context["health"] = health
                 if not holds(rule.conditions, context):
                     counts["skipped"] += 1
                     continue
