@@ -49,6 +49,16 @@ class TrainedModel:
             "trained_at": self.trained_at,
         }
 
+    @classmethod
+    def from_saved(cls, pipeline: Any, data: dict[str, Any]) -> TrainedModel:
+        return cls(
+            pipeline=pipeline,
+            features=list(data["features"]),
+            version=str(data["version"]),
+            metrics=dict(data.get("metrics", {})),
+            trained_at=str(data.get("trained_at", "")),
+        )
+
     def matrix(self, rows: Sequence[Mapping[str, Any]]) -> Matrix:
         """Feature rows as a matrix in the model's feature order (missing values are 0, as the
         seed's ``contact_features.get(name, 0)``)."""
