@@ -7,11 +7,16 @@ gives the same clients on any day and the same rows on the same day, and "recent
 to the scorers. Each client gets a hidden risk (the chance of paying an instalment late); most
 clients are punctual, a few drift into overdue instalments, payment plans and default.
 
+Each client also gets a labelled outcome (``credit_outcomes``): whether it defaults within
+12 months of the generation date, drawn from its hidden risk, its visible history and noise.
+The demo knows that future in advance; a lender loads its observed outcomes there instead.
+
 Rows are built in memory and written with one bulk insert per table, in foreign-key order.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -19,10 +24,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, func, select
 
-from rescore.packs.credit.schema import clients, loans, payment_plans, payments
+from rescore.packs.credit.schema import clients, loans, outcomes, payment_plans, payments
 
 __all__ = [
     "DEFAULT_SIZE",
+    "OUTCOME_HORIZON_MONTHS",
     "SHOWCASE_CEDULAS",
     "add_months",
     "demo_cedulas",
@@ -36,6 +42,16 @@ BUREAU_SHARE = 0.88  # clients with an Experian/HCPN score
 DEFAULTER_SHARE = 0.03
 TERMS = (3, 6, 9, 12, 18, 24)
 GRACE_DAYS = 10  # unpaid instalments this fresh are not flagged late yet
+OUTCOME_HORIZON_MONTHS = 12
+#: The outcome process: log-odds of defaulting within the horizon (see ``_outcome``).
+OUTCOME_BASE, OUTCOME_RISK, OUTCOME_LATE, OUTCOME_BROKEN_PLAN, OUTCOME_DEFAULTER = (
+    -4.1,
+    9.0,
+    0.3,
+    0.6,
+    1.5,
+)
+OUTCOME_NOISE = 0.8  # what no source column shows (a lost job, a new competitor)
 
 FIRST_NAMES = (
     "Andrés", "Camila", "Carlos", "Daniela", "Diana", "Felipe", "Juan", "Juliana", "Laura",
@@ -102,6 +118,7 @@ class _Batch:
     loans: list[dict[str, Any]] = field(default_factory=list)
     payments: list[dict[str, Any]] = field(default_factory=list)
     plans: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
 
 
 def generate(conn: Connection, *, seed: int, size: int, today: date) -> int:
@@ -119,6 +136,7 @@ def generate(conn: Connection, *, seed: int, size: int, today: date) -> int:
         (loans, batch.loans),
         (payments, batch.payments),
         (payment_plans, batch.plans),
+        (outcomes, batch.outcomes),
     ):
         if rows:
             conn.execute(table.insert(), rows)
@@ -156,12 +174,51 @@ def _client(rng: random.Random, batch: _Batch, cedula: str, today: date) -> None
             "updated_at": datetime.combine(today, time(0), tzinfo=UTC),
         }
     )
+    first_payment, first_plan = len(batch.payments), len(batch.plans)
     count = 1 if (today - since).days < 60 else rng.choices((1, 2, 3, 4), (40, 30, 20, 10))[0]
     for index in range(count):
         _loan(rng, batch, cedula, since, today, risk, defaulter and index == count - 1)
     if rng.random() < 0.08 + 1.2 * risk:
         for _ in range(rng.choices((1, 2, 3), (75, 20, 5))[0]):
             _plan(rng, batch, cedula, since, today)
+    history = (batch.payments[first_payment:], batch.plans[first_plan:])
+    batch.outcomes.append(_outcome(rng, cedula, risk, defaulter, history, today))
+
+
+def _outcome(
+    rng: random.Random,
+    cedula: str,
+    risk: float,
+    defaulter: bool,
+    history: tuple[list[dict[str, Any]], list[dict[str, Any]]],
+    today: date,
+) -> dict[str, Any]:
+    """Does the client default within the horizon after ``today``? A draw whose log-odds
+    grow with the hidden risk, the visible late instalments (capped at 8) and broken plans,
+    a past default, and noise no column shows: learnable from the history, never certain."""
+    instalments, plans = history
+    late = sum(1 for p in instalments if p["status"] in ("late", "defaulted") or _paid_late(p))
+    broken = sum(1 for p in plans if p["status"] == "defaulted")
+    log_odds = (
+        OUTCOME_BASE
+        + OUTCOME_RISK * risk
+        + OUTCOME_LATE * min(late, 8)
+        + OUTCOME_BROKEN_PLAN * broken
+        + (OUTCOME_DEFAULTER if defaulter else 0.0)
+        + rng.gauss(0.0, OUTCOME_NOISE)
+    )
+    return {
+        "cedula": cedula,
+        "observed_from": today,
+        "horizon_months": OUTCOME_HORIZON_MONTHS,
+        "defaulted": rng.random() < 1.0 / (1.0 + math.exp(-log_odds)),
+        "labelled_at": today,
+    }
+
+
+def _paid_late(instalment: dict[str, Any]) -> bool:
+    paid: date | None = instalment["paid_date"]
+    return paid is not None and paid > instalment["due_date"]
 
 
 def _loan(

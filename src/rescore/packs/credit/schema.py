@@ -3,6 +3,9 @@
 These tables belong to the business system (PLATAM's MySQL in the seed), not to rescore: the
 core's tables all start with ``rescore_``. ``rescore init`` can create them for a demo.
 
+``credit_outcomes`` holds the labels the probability-of-default model learns from: whether a
+client defaulted within ``horizon_months`` after ``observed_from``, known on ``labelled_at``.
+
 Amounts are whole Colombian pesos (``BigInteger``), so no driver ever sees a ``Decimal``.
 Every table that belongs to a client carries the ``cedula`` and an index on it, because the
 loader reads many clients at once with ``cedula IN (...)``.
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -30,6 +34,7 @@ __all__ = [
     "PLAN_STATUSES",
     "clients",
     "loans",
+    "outcomes",
     "metadata",
     "payment_plans",
     "payments",
@@ -92,4 +97,17 @@ payment_plans = Table(
     Column("created_at", Date, nullable=False),
     Column("ended_at", Date, nullable=True),
     Index("ix_payment_plans_cedula", "cedula"),
+)
+
+outcomes = Table(
+    "credit_outcomes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("cedula", String(10), ForeignKey("clients.cedula"), nullable=False),
+    Column("observed_from", Date, nullable=False, comment="the snapshot the label describes"),
+    Column("horizon_months", Integer, nullable=False, comment="how long the client was watched"),
+    Column("defaulted", Boolean, nullable=False, comment="defaulted within the horizon"),
+    Column("labelled_at", Date, nullable=False, comment="when the outcome became known"),
+    Index("ix_credit_outcomes_cedula", "cedula"),
+    Index("ix_credit_outcomes_labelled_at", "labelled_at"),
 )
