@@ -37,19 +37,19 @@ def test_routes_are_exactly_the_seeds() -> None:
 def test_scorers_run_in_dependency_order() -> None:
     graph = ScorerGraph("credit", CreditPack().register_scorers())
     assert set(graph.order[:3]) == {"payment_performance", "payment_plan", "deterioration"}
-    assert graph.order[3:] == ("platam", "hybrid")
+    assert graph.order[3:] == ("platam", "hybrid", "default_probability")
     assert all(scorer.version == "1.0.0" for scorer in graph)
     assert graph["platam"].max_value == 1000.0
 
 
-def test_every_routed_event_reaches_platam_and_hybrid() -> None:
+def test_every_routed_event_reaches_platam_hybrid_and_the_pd_model() -> None:
     graph = ScorerGraph("credit", CreditPack().register_scorers())
     for type_, route in EVENT_ROUTES.items():
         affected = graph.affected(route.scorers)
         if route.lane is Lane.NONE:
             assert affected == (), type_
         else:
-            assert affected[-2:] == ("platam", "hybrid"), type_
+            assert affected[-3:] == ("platam", "hybrid", "default_probability"), type_
 
 
 def test_payment_plan_events_load_only_plans() -> None:

@@ -1,4 +1,7 @@
-"""Properties every credit score keeps, over random client histories (Hypothesis)."""
+"""Properties every rule-based credit score keeps, over random client histories (Hypothesis).
+
+The learned default_probability has its own in test_credit_probability.py: a model's
+coefficients promise no monotonicity, so "a default never raises it" is not a law there."""
 
 from __future__ import annotations
 
@@ -12,12 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rescore.packs.credit import CreditPack, Loan, Payment, Plan, default_client
+from rescore.packs.credit.blend import all_scorers
 from rescore.packs.credit.schema import PLAN_STATUSES
 from rescore.scoring import ScoreResult, ScorerGraph, evaluate
 
 AS_OF = date(2026, 1, 23)
 PACK = CreditPack(today=lambda: AS_OF)
-GRAPH = ScorerGraph("credit", PACK.register_scorers())
+GRAPH = ScorerGraph("credit", all_scorers())
 PROPERTY = settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 #: Each component's range: (low, high).

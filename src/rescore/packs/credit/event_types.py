@@ -51,4 +51,9 @@ EVENT_ROUTES: Mapping[str, Route] = {
         lane=Lane.NONE,
         description="The credit limit went up; no score reads it, so it is only recorded.",
     ),
+    "model_drift": Route(
+        lane=Lane.NONE,
+        description="The monthly drift check of the PD model alarmed (entity "
+        "model:default_probability); recorded for the credit.model_drift rule.",
+    ),
 }

@@ -73,3 +73,30 @@ PREDICTED: dict[str, Any] = {
     "stale": False,
     "source": "database",
 }
+
+#: ``GET /v1/packs/credit/drift`` (a quiet month on the demo data, abridged to two features).
+DRIFT: dict[str, Any] = {
+    "pack": "credit",
+    "model": "default_probability",
+    "model_version": "1.0.0",
+    "model_fingerprint": "9c1f0e2d4b7a",
+    "trained_at": "2026-01-23T08:00:00+00:00",
+    "checked_at": "2026-02-01T05:00:00+00:00",
+    "population": 1870,
+    "psi": {
+        "pct_late": {"psi": 0.0123, "band": "stable"},
+        "hybrid_score": {"psi": 0.0087, "band": "stable"},
+    },
+    "probability_psi": {"psi": 0.0101, "band": "stable"},
+    "outcomes": {
+        "labelled_after": "2026-01-23",
+        "count": 0,
+        "defaults": 0,
+        "training_auc": 0.7716,
+        "auc": None,
+        "auc_drop": None,
+        "note": "needs 30 new labels of both outcomes for an AUC",
+    },
+    "alarms": [],
+    "alarm": False,
+}

@@ -1,10 +1,14 @@
 """The credit pack: PLATAM's lender, scored on its own history and the credit bureau.
 
-Entities are clients, keyed by cédula. Five scorers run in dependency order::
+Entities are clients, keyed by cédula. Six scorers run in dependency order::
 
     payment_performance ─┐
-    payment_plan ────────┼─> platam ─> hybrid ─> (default_probability, a later issue)
+    payment_plan ────────┼─> platam ─> hybrid ─> default_probability
     deterioration ───────┘
+
+``default_probability`` (the PD model, :mod:`rescore.packs.credit.probability`) reads all five
+and needs the ``ml`` extra (scikit-learn, skops); without it the pack registers the other five.
+Settings come from ``RESCORE_CREDIT_*`` variables (:class:`CreditSettings`).
 
 Example::
 
@@ -17,25 +21,53 @@ Example::
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Connection, MetaData
 
 from rescore.packs.credit import demo, loader, schema
 from rescore.packs.credit.blend import all_scorers
 from rescore.packs.credit.event_types import EVENT_ROUTES
+from rescore.packs.credit.probability import DefaultProbability
 from rescore.packs.credit.simulator import CreditSimulator
 from rescore.plugins import Pack
+from rescore.population import DatabaseSource, Source
 from rescore.routing import Route
+from rescore.schedule import Schedule
 from rescore.scoring import Scorer
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
-__all__ = ["EVENT_ROUTES", "CreditPack"]
+    from rescore.engine import Engine
+
+__all__ = ["EVENT_ROUTES", "CreditPack", "CreditSettings", "ml_installed"]
+
+
+class CreditSettings(BaseSettings):
+    """The credit pack's settings, from ``RESCORE_CREDIT_*`` variables."""
+
+    model_config = SettingsConfigDict(env_prefix="RESCORE_CREDIT_", extra="forbid")
+
+    models_dir: Path = Field(
+        Path(".rescore/models"), description="Where the trained PD model and drift reports live."
+    )
+    drift_cron: str = Field(
+        "0 0 1 * *", description="When the PD model's drift is checked (cron, drift_timezone)."
+    )
+    drift_timezone: str = Field("America/Bogota", description="IANA time zone of drift_cron.")
+
+
+def ml_installed() -> bool:
+    """Whether the ``ml`` extra (scikit-learn and skops) is installed."""
+    return all(importlib.util.find_spec(name) is not None for name in ("sklearn", "skops"))
 
 
 def _utc_today() -> date:
@@ -54,15 +86,21 @@ class CreditPack(Pack):
     description = "PLATAM credit scores: payment performance, plans, deterioration, hybrid."
     entity_label = "cédula"
 
-    def __init__(self, today: Callable[[], date] | None = None) -> None:
+    def __init__(
+        self, today: Callable[[], date] | None = None, settings: CreditSettings | None = None
+    ) -> None:
         self._today = today or _utc_today
+        self.settings = settings or CreditSettings()
+        self._scorers: list[Scorer] = all_scorers()
+        if ml_installed():  # one instance: its model is loaded once per process
+            self._scorers.append(DefaultProbability(self.settings.models_dir))
 
     def today(self) -> date:
         """The reference date the next load will use."""
         return self._today()
 
     def register_scorers(self) -> Sequence[Scorer]:
-        return all_scorers()
+        return self._scorers
 
     def register_event_types(self) -> Mapping[str, Route]:
         return EVENT_ROUTES
@@ -102,3 +140,57 @@ class CreditPack(Pack):
         from rescore.packs.credit.api import router  # FastAPI only when serving HTTP
 
         return [router]
+
+    # the probability-of-default model -------------------------------------------------------
+
+    def train_model(
+        self, source: Source, models_dir: Path | None = None, *, limit: int | None = None
+    ) -> dict[str, Any]:
+        """Train the PD model on the source's labelled outcomes (``rescore ml train credit``);
+        save it under ``models_dir`` (default: the ``models_dir`` setting). Returns its
+        metadata (version, features, metrics, fingerprint, path)."""
+        from rescore.packs.credit.training import train
+
+        return train(self, source, models_dir or self.settings.models_dir, limit=limit)
+
+    def pd_model(self) -> Any:
+        """The PD model the scorer uses: the trained one in ``models_dir``, else the shipped
+        one (a :class:`rescore.ml.TrainedClassifier`)."""
+        from rescore.packs.credit.probability import load_explainer
+
+        return load_explainer(self.settings.models_dir).model
+
+    def check_drift(
+        self, engine: Engine, due: datetime | None = None, *, alert: bool = True
+    ) -> dict[str, Any]:
+        """Check the PD model's drift over the source now, store the report beside the model,
+        and (when it alarms and ``alert``) ingest a ``model_drift`` event for the rules."""
+        from rescore.packs.credit import drift
+
+        when = due or engine.clock()
+        with DatabaseSource(engine.source).database.read() as conn:
+            report = drift.check(self, conn, self.pd_model(), now=when)
+        drift.save_report(report, self.settings.models_dir)
+        if report["alarm"] and alert:
+            engine.ingest([drift.drift_event(report, when)])
+        return report
+
+    def register_schedules(self) -> Sequence[Schedule]:
+        """Seed 000's monthly drift check (``0 0 1 * *`` in Bogotá by default)."""
+        if not ml_installed():
+            return ()
+        return [
+            Schedule(
+                name="credit.drift",
+                cron=self.settings.drift_cron,
+                timezone=self.settings.drift_timezone,
+                run=lambda engine, due: self.check_drift(engine, due),
+                description="PSI and AUC drift of the PD model; alarms become model_drift events.",
+            )
+        ]
+
+    def register_routes(self) -> Sequence[APIRouter]:
+        """``GET /v1/packs/credit/drift``: the latest drift report."""
+        from rescore.packs.credit.routes import router
+
+        return [router(self)]

@@ -34,8 +34,8 @@ __all__ = [
     "PLAN_STATUSES",
     "clients",
     "loans",
-    "outcomes",
     "metadata",
+    "outcomes",
     "payment_plans",
     "payments",
 ]
