@@ -46,6 +46,8 @@ DEMO_DATABASE_URL = "sqlite:///.rescore/demo.db"
 #: SQLite's application_id of a database the demo created ("rscd").
 DEMO_MARK = 0x72736364
 HEADLINE = "hybrid"
+#: The probability of default (%), shown beside the headline when the ml extra is installed.
+PROBABILITY = "default_probability"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -92,17 +94,25 @@ class DemoRecorder(Observer):
                     self.movers.append(outcome)
 
 
-def _headline(outcome: Outcome) -> tuple[float | None, float]:
+def _headline(outcome: Outcome, scorer: str = HEADLINE) -> tuple[float | None, float]:
     for change in outcome.changes:
-        if change.scorer == HEADLINE:
+        if change.scorer == scorer:
             return change.before, change.after
     return None, math.nan
+
+
+def _probability(outcome: Outcome) -> str:
+    """The PD move, e.g. ``4.0% → 6.3%``; empty when it did not move or is not installed."""
+    before, after = _headline(outcome, PROBABILITY)
+    return f"{before:.1f}% → {after:.1f}%" if before is not None else ""
 
 
 def _why(outcome: Outcome) -> str:
     """The sub-score that moved most, e.g. ``payment_plan -45``."""
     subs = [
-        c for c in outcome.changes if c.scorer not in ("platam", HEADLINE) and c.before is not None
+        c
+        for c in outcome.changes
+        if c.scorer not in ("platam", HEADLINE, PROBABILITY) and c.before is not None
     ]
     if not subs:
         return ""
@@ -113,7 +123,8 @@ def _why(outcome: Outcome) -> str:
 def _recent_table(recorder: DemoRecorder) -> Table:
     """Newest first; call with ``recorder.lock`` held."""
     table = Table(title="recently rescored clients", expand=True)
-    for column in ("lane", "cédula", "events", f"{HEADLINE} score", "moved most", "latency"):
+    columns = ("lane", "cédula", "events", f"{HEADLINE} score", "default prob.", "moved most")
+    for column in (*columns, "latency"):
         table.add_column(column)
     for o in list(recorder.recent):
         before, after = _headline(o)
@@ -122,7 +133,16 @@ def _recent_table(recorder: DemoRecorder) -> Table:
         score = f"{before:.0f} → {after:.0f} ({after - before:+.0f})" if before is not None else ""
         waited = max((o.committed_at - c.received_at).total_seconds() * 1000 for c in o.causes)
         style = "red" if o.lane is Lane.CRITICAL else ""
-        table.add_row(str(o.lane), o.entity, label, score, _why(o), f"{waited:.0f} ms", style=style)
+        table.add_row(
+            str(o.lane),
+            o.entity,
+            label,
+            score,
+            _probability(o),
+            _why(o),
+            f"{waited:.0f} ms",
+            style=style,
+        )
     return table
 
 
@@ -295,12 +315,13 @@ def _summary(
     biggest = [o for o in drops if _headline(o)[0] is not None][:5]
     if biggest:
         table = Table(title=f"biggest {HEADLINE} drops")
-        for column in ("cédula", "before", "after", "because", "moved most"):
+        for column in ("cédula", "before", "after", "default prob.", "because", "moved most"):
             table.add_column(column)
         for o in biggest:
             before, after = _headline(o)
             causes = ", ".join(sorted({c.type for c in o.causes}))
-            table.add_row(o.entity, f"{before:.0f}", f"{after:.0f}", causes, _why(o))
+            row = (f"{before:.0f}", f"{after:.0f}", _probability(o), causes, _why(o))
+            table.add_row(o.entity, *row)
         console.print(table)
         console.print(
             f"why? [bold]rescore --database-url {options.database_url} explain {PACK} "

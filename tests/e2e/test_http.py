@@ -191,6 +191,8 @@ def test_seed_update_score_contract(api: Api) -> None:
     assert body["fresh"] is True
     assert body["platam_score"] is not None
     assert body["hybrid_score"] is not None
+    assert 0 < body["ml_probability_default"] < 1  # the PD model reran after hybrid
+    assert body["ml_probability_default"] == round(body["scores"]["default_probability"] / 100, 6)
     assert body["processing_time_ms"] > 0
     unknown = api.call(
         "POST",
@@ -221,7 +223,11 @@ def test_seed_predict_contract(api: Api) -> None:
     body = api.call("POST", "/predict", key="read", json={"cedula": cedula}).json()
     assert body["cedula"] == cedula
     assert body["hybrid_score"] is not None
-    assert set(body["breakdown"]) >= {"platam", "hybrid", "payment_plan"}
+    assert set(body["breakdown"]) >= {"platam", "hybrid", "payment_plan", "default_probability"}
+    assert 0 < body["ml_probability_default"] < 1
+    explained = body["breakdown"]["default_probability"]  # baseline + strongest features + rest
+    assert {"baseline", "other_features"} <= set(explained)
+    assert abs(sum(explained.values()) / 100 - body["ml_probability_default"]) < 1e-4
     assert body["stale"] is False
     bad = api.call("POST", "/predict", key="read", json={"cedula": 1006157869})
     assert bad.status_code == 422, "a number is not a cédula string (strict types)"

@@ -17,11 +17,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from rescore.api import deps
-from rescore.api.guard import rescore_error
 from rescore.api.mount import mount_packs
 from rescore.automations.dispatcher import DeliveryDispatcher
 from rescore.engine import Engine
-from rescore.exceptions import ConfigurationError, RescoreError
+from rescore.exceptions import ConfigurationError
 from rescore.keys import Principal, Scope
 from rescore.ml import TrainedClassifier, load_model, model_paths
 from rescore.packs.credit import CreditPack
@@ -198,7 +197,6 @@ def test_decayed_ranking_alarms_on_the_auc_drop(fresh: tuple[Engine, CreditPack]
 def test_the_drift_route_serves_the_latest_report(trained: tuple[Engine, CreditPack]) -> None:
     engine, pack = trained
     app = FastAPI()
-    app.add_exception_handler(RescoreError, rescore_error)  # as the service does
     mount_packs(app, PackRegistry([pack]))
     app.state.rescore = SimpleNamespace(engine=engine)
     with TestClient(app) as client:
@@ -206,15 +204,17 @@ def test_the_drift_route_serves_the_latest_report(trained: tuple[Engine, CreditP
         app.dependency_overrides[reader] = lambda: Principal(
             key_id="k", tenant="default", scope=Scope.READ
         )
-        latest, _ = report_paths(pack.settings.models_dir)
+        latest, history = report_paths(pack.settings.models_dir)
         latest.unlink(missing_ok=True)
-        missing = client.get("/v1/packs/credit/drift")
-        assert missing.status_code == 404
-        assert "rescore ml drift credit" in missing.json()["detail"]
+        history.unlink(missing_ok=True)
+        first = client.get("/v1/packs/credit/drift").json()  # no check yet: one runs now
+        assert first["alarm"] is False  # the training population itself
+        assert first["outcomes"]["count"] == 0  # nothing labelled since training
+        assert latest_report(pack.settings.models_dir) == first
+        assert _drift_firings(engine) == []
         report = pack.check_drift(engine)
-        assert report["alarm"] is False  # the training population itself
-        assert report["outcomes"]["count"] == 0  # nothing labelled since training
         assert client.get("/v1/packs/credit/drift").json() == report
+        assert len(history.read_text().splitlines()) == 2
 
 
 def test_the_monthly_schedule(trained: tuple[Engine, CreditPack]) -> None:

@@ -69,6 +69,10 @@ class UpdateScoreOut(BaseModel):
     fresh: bool = Field(description="The scores below reflect this event.")
     platam_score: float | None
     hybrid_score: float | None
+    ml_probability_default: float | None = Field(
+        description="Probability of default within 12 months, 0-1 (the default_probability "
+        "score, which is in %, over 100); null without the ml extra."
+    )
     scores: dict[str, float]
     updated_at: str | None
     processing_time_ms: float
@@ -107,7 +111,8 @@ class PredictOut(BaseModel):
     platam_score: float | None
     hybrid_score: float | None
     ml_probability_default: float | None = Field(
-        description="The probability-of-default model's output; null until a model is trained."
+        description="Probability of default within 12 months, 0-1 (the default_probability "
+        "score, which is in %, over 100); null without the ml extra."
     )
     breakdown: dict[str, dict[str, float]]
     updated_at: str
@@ -122,6 +127,12 @@ router = APIRouter(tags=["credit (seed 000 contracts)"])
 def _value(view: dict[str, Any], scorer: str) -> float | None:
     found = view["scores"].get(scorer)
     return None if found is None else float(found["value"])
+
+
+def _probability(view: dict[str, Any] | None) -> float | None:
+    """The PD score (%) as seed 000's ``ml_probability_default`` (0-1)."""
+    percent = _value(view, "default_probability") if view else None
+    return None if percent is None else round(percent / 100.0, 6)
 
 
 @router.post(
@@ -162,6 +173,7 @@ def update_score(
         fresh=fresh,
         platam_score=_value(view, "platam") if view else None,
         hybrid_score=_value(view, "hybrid") if view else None,
+        ml_probability_default=_probability(view),
         scores={n: s["value"] for n, s in view["scores"].items()} if view else {},
         updated_at=view["updated_at"] if view else None,
         processing_time_ms=round((time.perf_counter() - started) * 1000, 2),
@@ -227,7 +239,7 @@ async def predict(
         cedula=body.cedula,
         platam_score=_value(view, "platam"),
         hybrid_score=_value(view, "hybrid"),
-        ml_probability_default=_value(view, "default_probability"),
+        ml_probability_default=_probability(view),
         breakdown={n: s["components"] for n, s in view["scores"].items()},
         updated_at=view["updated_at"],
         age_seconds=view["age_seconds"],

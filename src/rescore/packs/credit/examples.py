@@ -27,7 +27,9 @@ UPDATED: dict[str, Any] = {
     "fresh": True,
     "platam_score": 895.39,
     "hybrid_score": 805.1,
+    "ml_probability_default": 0.039936,
     "scores": {
+        "default_probability": 3.9936,
         "deterioration": 250.0,
         "hybrid": 805.1,
         "payment_performance": 495.39,
@@ -63,8 +65,17 @@ PREDICTED: dict[str, Any] = {
     "cedula": CEDULA,
     "platam_score": 895.39,
     "hybrid_score": 805.1,
-    "ml_probability_default": None,
+    "ml_probability_default": 0.039936,
     "breakdown": {
+        "default_probability": {
+            "baseline": 12.5572,
+            "bureau_score": -1.8322,
+            "hybrid_score": -1.6453,
+            "max_days_late": -1.5956,
+            "months_as_client": -1.4405,
+            "hist_neg_12m": -1.4275,
+            "other_features": -0.6225,
+        },
         "hybrid": {"internal": 237.55, "bureau": 567.55},
         "platam": {"payment_performance": 495.39, "payment_plan": 150.0, "deterioration": 250.0},
     },

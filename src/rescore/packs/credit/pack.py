@@ -190,7 +190,9 @@ class CreditPack(Pack):
         ]
 
     def register_routes(self) -> Sequence[APIRouter]:
-        """``GET /v1/packs/credit/drift``: the latest drift report."""
+        """``GET /v1/packs/credit/drift``: the latest drift report (with the ml extra)."""
+        if not ml_installed():
+            return ()
         from rescore.packs.credit.routes import router
 
         return [router(self)]

@@ -1,7 +1,9 @@
 """The credit pack's own HTTP routes, under ``/v1/packs/credit``, behind rescore's API keys.
 
 ``GET /v1/packs/credit/drift`` (scope read): the latest drift report of the probability-of-
-default model (:mod:`rescore.packs.credit.drift`), 404 before the first check.
+default model (:mod:`rescore.packs.credit.drift`). Before the first check (the monthly job or
+``rescore ml drift credit``) it runs one, stores it and raises no alert: a caller always gets
+a report, never a 404 for a job that has not come round yet.
 """
 
 from __future__ import annotations
@@ -10,9 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter
 
-from rescore.exceptions import NotFound
 from rescore.packs.credit import examples as ex
-from rescore.packs.sdk import AUTH, Reader, ok
+from rescore.packs.sdk import AUTH, Reader, State, ok
 
 if TYPE_CHECKING:
     from rescore.packs.credit.pack import CreditPack
@@ -29,12 +30,12 @@ def router(pack: CreditPack) -> APIRouter:
     @routes.get(
         "/drift",
         summary="The PD model's latest drift report (PSI per feature, AUC on new outcomes)",
-        responses=ok(ex.DRIFT, *AUTH, 404),
+        responses=ok(ex.DRIFT, *AUTH, 503),
     )
-    def get_drift(who: Reader) -> dict[str, Any]:
+    def get_drift(who: Reader, state: State) -> dict[str, Any]:
         report = latest_report(pack.settings.models_dir)
         if report is None:
-            raise NotFound("no drift report yet: run `rescore ml drift credit` or wait for the job")
+            report = pack.check_drift(state.engine, alert=False)
         return report
 
     return routes
