@@ -124,3 +124,17 @@ def test_pip_install_then_demo_in_a_fresh_virtualenv(tmp_path: Path) -> None:
     script = readme_block("pip-install").replace("/tmp/rescore-env", str(tmp_path / "env"))
     out = run_block(script, ROOT, timeout=900)
     assert "event → fresh score latency" in out
+
+
+def test_the_credit_model_block_runs_as_written(tmp_path: Path) -> None:
+    where = scratch(tmp_path)
+    run("demo", "--events", "100", "--rate", "1000", cwd=where)
+    out = run_block(readme_block("credit-model"), where)
+    assert "trained credit model 1.0.0" in out
+    assert "on 1870 labelled clients" in out
+    assert "10-fold CV AUC" in out
+    assert "calibration" in out
+    assert "(predicted probability)" in out
+    assert "no drift: all quiet" in out
+    assert (where / ".rescore" / "models" / "default_probability.skops").exists()
+    assert (where / ".rescore" / "models" / "default_probability.drift.json").exists()

@@ -14,9 +14,9 @@ A new client leans 80% on the bureau, a client with a year and twelve paid insta
 weighed half and half, a seasoned one up to 90% on PLATAM. Without a bureau score the hybrid is
 the PLATAM total (Z = 1).
 
-Dependency order: payment_performance, payment_plan, deterioration -> platam -> hybrid. A
-probability-of-default model (a later issue) slots in after both, as a scorer with
-``depends_on = ("platam", "hybrid")``; nothing here needs to change for it.
+Dependency order: payment_performance, payment_plan, deterioration -> platam -> hybrid. The
+probability-of-default model (:mod:`rescore.packs.credit.probability`) runs after them; the
+pack adds it when the ml extra is installed.
 """
 
 from __future__ import annotations
@@ -160,15 +160,11 @@ def _blend(platam: float, bureau: int, cred: Credibility) -> ScoreResult:
 
 
 def all_scorers() -> list[Scorer]:
-    """Every credit scorer, in dependency order.
-
-    A probability-of-default model (later issue) goes last: ``depends_on=("platam", "hybrid")``.
-    """
+    """The rule-based credit scorers, in dependency order (the pack adds the PD model)."""
     return [
         PaymentPerformance(),
         PaymentPlanScore(),
         DeteriorationVelocity(),
         PlatamScore(),
         HybridScore(),
-        # default_probability: PD model, depends_on=("platam", "hybrid") -- a later issue.
     ]
