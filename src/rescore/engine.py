@@ -35,8 +35,8 @@ from rescore.db.dialect import insert_new_events
 from rescore.db.engine import Database
 from rescore.db.schema import DEFAULT_TENANT, events
 from rescore.events import Event, parse_events
-from rescore.exceptions import ConfigurationError, EntityNotFound, StorageUnavailable
-from rescore.ingest import Limits, event_rows, refuse_reused_ids
+from rescore.exceptions import ConfigurationError, EntityNotFound
+from rescore.ingest import Limits, Recent, event_rows, refuse_reused_ids, unknown_warnings
 from rescore.keys import KeyStore
 from rescore.operations import (
     HistoryOperations,
@@ -77,9 +77,6 @@ __all__ = [
 
 
 log = logging.getLogger(__name__)
-
-#: Warnings one ingest answer carries at most (the rest are counted).
-MAX_WARNINGS = 20
 
 
 def utcnow() -> datetime:
@@ -125,6 +122,7 @@ class Engine(
         self.store = ScoreStore()
         self.workers = WorkerRegistry()
         self.keys = KeyStore(db)
+        self._known_recently = Recent()
         self.computer = Computer(db=db, source=self.source, registry=registry, store=self.store)
 
     def _now(self) -> datetime:
@@ -225,26 +223,12 @@ class Engine(
     def _unknown_entities(self, rows: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
         """Warnings for entities their pack's source does not have (where the pack can tell
         cheaply): their events are stored, but rescoring them dead-letters them at once."""
-        by_pack: dict[str, set[str]] = {}
-        for row in rows:
-            by_pack.setdefault(row["pack"], set()).add(row["entity"])
-        warnings: list[str] = []
-        for pack, entities in sorted(by_pack.items()):
-            try:
-                known = self.known_entities(pack, sorted(entities))
-            except StorageUnavailable as exc:  # the warning is a courtesy; ingest goes on
-                log.warning("could not check %s entities against the source: %s", pack, exc)
-                continue
-            label = self.registry[pack].entity_label
-            warnings.extend(
-                f"no {label} {e!r} in the {pack} source data: its events are stored, and "
-                "rescoring it dead-letters it"
-                for e in sorted(entities - (entities if known is None else known))
-            )
-        if len(warnings) > MAX_WARNINGS:
-            more = len(warnings) - MAX_WARNINGS
-            warnings = [*warnings[:MAX_WARNINGS], f"... and {more} more unknown entities"]
-        return tuple(warnings)
+        return unknown_warnings(
+            rows,
+            known_of=self.known_entities,
+            label_of=lambda pack: self.registry[pack].entity_label,
+            recent=self._known_recently,
+        )
 
     @staticmethod
     def _event(row: Mapping[str, Any], seq: int) -> Event:

@@ -66,6 +66,12 @@ def _p6(_o: BenchOptions) -> Measurement:
     return backup_restore(history_rows=1_000_000)
 
 
+def _p7(o: BenchOptions) -> Measurement:
+    from rescore.bench.ingest import http_ingest
+
+    return http_ingest(seconds=4 if o.quick else 15)
+
+
 BENCHMARKS: dict[str, Callable[[BenchOptions], Measurement]] = {
     "P1": _p1,
     "P2": _p2,
@@ -73,6 +79,7 @@ BENCHMARKS: dict[str, Callable[[BenchOptions], Measurement]] = {
     "P4": _p4,
     "P5": _p5,
     "P6": _p6,
+    "P7": _p7,
 }
 
 #: Benchmarks a --quick run leaves out (they run in a full run or when named with --only).
