@@ -47,6 +47,7 @@ from rescore.operations import (
 )
 from rescore.plugins import PackRegistry, discover
 from rescore.queue import PendingWork, WorkQueue
+from rescore.releases import ReleaseOperations, Releases, write_shadows
 from rescore.reports import (
     BatchReport,
     Cause,
@@ -90,6 +91,7 @@ class Engine(
     ScoreOperations,
     AutomationOperations,
     ScheduleOperations,
+    ReleaseOperations,
 ):
     """Everything rescore does to data goes through here. Pass it explicitly; no globals.
 
@@ -123,7 +125,14 @@ class Engine(
         self.workers = WorkerRegistry()
         self.keys = KeyStore(db)
         self._known_recently = Recent()
-        self.computer = Computer(db=db, source=self.source, registry=registry, store=self.store)
+        self.releases = Releases(registry, refresh=settings.rules_refresh)
+        self.computer = Computer(
+            db=db,
+            source=self.source,
+            registry=registry,
+            store=self.store,
+            shadows=self.releases.shadows,
+        )
 
     def _now(self) -> datetime:
         """The engine's clock, read late (tests replace ``clock`` on a running engine)."""
@@ -269,6 +278,7 @@ class Engine(
         """Claim one batch of pending work (of a lane, or of the ``only`` keys), recompute it,
         write and acknowledge it."""
         urgent = lane is Lane.CRITICAL or bool(only)
+        self.releases.sync(self.db.read)
         with self.db.begin(urgent=urgent) as conn:
             claimed = self.queue.claim(
                 conn,
@@ -287,7 +297,9 @@ class Engine(
             mine = self.queue.held(conn, worker, claimed)
             computed = [(c, p) for c, p in computed if (c.tenant, c.pack, c.entity) in mine]
             failures = [f for f in failures if (f[0].tenant, f[0].pack, f[0].entity) in mine]
+            computed, stale = self.releases.split_stale(conn, computed)
             written = self.store.write(conn, [c for c, _ in computed], self.clock())
+            write_shadows(conn, written, self.clock())
             kept = {(c.tenant, c.pack, c.entity) for c in written}
             committed = self.clock()
             outcomes = tuple(
@@ -306,6 +318,8 @@ class Engine(
                 )
                 for w, e, permanent in failures
             ]
+            if stale:  # computed with a version a promotion replaced: recomputed, not written
+                self.queue.release(conn, worker)
         self._notify(outcomes, done)
         self._fired()
         if back:
@@ -413,6 +427,7 @@ class Engine(
         newer queued event's effect. An entity a worker is rescoring at this moment is left
         to that worker (its outcome says ``stale``)."""
         self.registry[pack]
+        self.releases.sync(self.db.read)
         with self.db.read() as conn:
             marks = watermarks_of(conn, tenant, pack, entities)
         graph = self.registry.graph(pack)
@@ -438,6 +453,7 @@ class Engine(
             busy = self.queue.in_flight(conn, tenant, pack, [c.entity for c, _ in ok])
             mine = [c for c, _ in ok if c.entity not in busy]
             written = self.store.write(conn, mine, self.clock())
+            write_shadows(conn, written, self.clock())
             committed = self.clock()
             kept = {c.entity for c in written}
             outcomes = tuple(
