@@ -35,8 +35,8 @@ from rescore.db.dialect import insert_new_events
 from rescore.db.engine import Database
 from rescore.db.schema import DEFAULT_TENANT, events
 from rescore.events import Event, parse_events
-from rescore.exceptions import ConfigurationError, EntityNotFound, StorageUnavailable
-from rescore.ingest import Limits, event_rows, refuse_reused_ids
+from rescore.exceptions import ConfigurationError, EntityNotFound
+from rescore.ingest import Limits, Recent, event_rows, refuse_reused_ids, unknown_warnings
 from rescore.keys import KeyStore
 from rescore.operations import (
     HistoryOperations,
@@ -47,6 +47,7 @@ from rescore.operations import (
 )
 from rescore.plugins import PackRegistry, discover
 from rescore.queue import PendingWork, WorkQueue
+from rescore.releases import ReleaseOperations, Releases, write_shadows
 from rescore.reports import (
     BatchReport,
     Cause,
@@ -78,9 +79,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Warnings one ingest answer carries at most (the rest are counted).
-MAX_WARNINGS = 20
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -93,6 +91,7 @@ class Engine(
     ScoreOperations,
     AutomationOperations,
     ScheduleOperations,
+    ReleaseOperations,
 ):
     """Everything rescore does to data goes through here. Pass it explicitly; no globals.
 
@@ -125,7 +124,15 @@ class Engine(
         self.store = ScoreStore()
         self.workers = WorkerRegistry()
         self.keys = KeyStore(db)
-        self.computer = Computer(db=db, source=self.source, registry=registry, store=self.store)
+        self._known_recently = Recent()
+        self.releases = Releases(registry, refresh=settings.rules_refresh)
+        self.computer = Computer(
+            db=db,
+            source=self.source,
+            registry=registry,
+            store=self.store,
+            shadows=self.releases.shadows,
+        )
 
     def _now(self) -> datetime:
         """The engine's clock, read late (tests replace ``clock`` on a running engine)."""
@@ -225,26 +232,12 @@ class Engine(
     def _unknown_entities(self, rows: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
         """Warnings for entities their pack's source does not have (where the pack can tell
         cheaply): their events are stored, but rescoring them dead-letters them at once."""
-        by_pack: dict[str, set[str]] = {}
-        for row in rows:
-            by_pack.setdefault(row["pack"], set()).add(row["entity"])
-        warnings: list[str] = []
-        for pack, entities in sorted(by_pack.items()):
-            try:
-                known = self.known_entities(pack, sorted(entities))
-            except StorageUnavailable as exc:  # the warning is a courtesy; ingest goes on
-                log.warning("could not check %s entities against the source: %s", pack, exc)
-                continue
-            label = self.registry[pack].entity_label
-            warnings.extend(
-                f"no {label} {e!r} in the {pack} source data: its events are stored, and "
-                "rescoring it dead-letters it"
-                for e in sorted(entities - (entities if known is None else known))
-            )
-        if len(warnings) > MAX_WARNINGS:
-            more = len(warnings) - MAX_WARNINGS
-            warnings = [*warnings[:MAX_WARNINGS], f"... and {more} more unknown entities"]
-        return tuple(warnings)
+        return unknown_warnings(
+            rows,
+            known_of=self.known_entities,
+            label_of=lambda pack: self.registry[pack].entity_label,
+            recent=self._known_recently,
+        )
 
     @staticmethod
     def _event(row: Mapping[str, Any], seq: int) -> Event:
@@ -285,6 +278,7 @@ class Engine(
         """Claim one batch of pending work (of a lane, or of the ``only`` keys), recompute it,
         write and acknowledge it."""
         urgent = lane is Lane.CRITICAL or bool(only)
+        self.releases.sync(self.db.read)
         with self.db.begin(urgent=urgent) as conn:
             claimed = self.queue.claim(
                 conn,
@@ -303,7 +297,9 @@ class Engine(
             mine = self.queue.held(conn, worker, claimed)
             computed = [(c, p) for c, p in computed if (c.tenant, c.pack, c.entity) in mine]
             failures = [f for f in failures if (f[0].tenant, f[0].pack, f[0].entity) in mine]
+            computed, stale = self.releases.split_stale(conn, computed)
             written = self.store.write(conn, [c for c, _ in computed], self.clock())
+            write_shadows(conn, written, self.clock())
             kept = {(c.tenant, c.pack, c.entity) for c in written}
             committed = self.clock()
             outcomes = tuple(
@@ -322,6 +318,8 @@ class Engine(
                 )
                 for w, e, permanent in failures
             ]
+            if stale:  # computed with a version a promotion replaced: recomputed, not written
+                self.queue.release(conn, worker)
         self._notify(outcomes, done)
         self._fired()
         if back:
@@ -429,6 +427,7 @@ class Engine(
         newer queued event's effect. An entity a worker is rescoring at this moment is left
         to that worker (its outcome says ``stale``)."""
         self.registry[pack]
+        self.releases.sync(self.db.read)
         with self.db.read() as conn:
             marks = watermarks_of(conn, tenant, pack, entities)
         graph = self.registry.graph(pack)
@@ -454,6 +453,7 @@ class Engine(
             busy = self.queue.in_flight(conn, tenant, pack, [c.entity for c, _ in ok])
             mine = [c for c, _ in ok if c.entity not in busy]
             written = self.store.write(conn, mine, self.clock())
+            write_shadows(conn, written, self.clock())
             committed = self.clock()
             kept = {c.entity for c in written}
             outcomes = tuple(

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
         1000, ge=1, description="Flush the normal lane early once this many entities wait."
     )
     batch_size: int = Field(500, ge=1, description="Entities claimed and written per batch.")
+    flush_slice: int = Field(
+        50,
+        ge=1,
+        description="Entities the embedded runtime's normal flush claims and writes per "
+        "transaction; between slices it yields to critical work.",
+    )
     max_attempts: int = Field(5, ge=1, description="Failures before an entity is dead-lettered.")
     retry_backoff: float = Field(
         1.0, ge=0, description="First retry delay in seconds; doubles per attempt."

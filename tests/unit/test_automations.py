@@ -25,7 +25,7 @@ from rescore.automations.rules import Conditions, QuietHours
 from rescore.automations.scheduling import RuleSchedules
 from rescore.engine import Engine
 from rescore.exceptions import InvalidInput
-from rescore.schedule import Scheduler
+from rescore.schedule import Schedule, Scheduler
 from rescore.testing import drain
 
 _ids = itertools.count()
@@ -348,9 +348,10 @@ def test_the_admin_alerts_are_rules_over_the_queue_health(engine: Engine, clock:
     engine.ingest([event(f"b{i}", "b_changed", f"n{i}") for i in range(101)])  # normal lane
     views = {v.rule.name: v for v in engine.automation_rules()}
     assert views["rescore.pending_high"].origin == "rescore"
-    admin = lambda: [
-        s for s in RuleSchedules(engine)() if s.name.startswith("rule:default:rescore.")
-    ]  # noqa: E731
+
+    def admin() -> list[Schedule]:
+        return [s for s in RuleSchedules(engine)() if s.name.startswith("rule:default:rescore.")]
+
     scheduler = Scheduler(engine, admin, claimant="s")
     clock.advance(60)
     for due in scheduler.tick():

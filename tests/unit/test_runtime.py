@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -12,8 +13,9 @@ import sqlalchemy as sa
 
 from conftest import Clock, ToyPack, event, make_engine, put_items
 from rescore.db.schema import pending
-from rescore.engine import Engine
+from rescore.engine import Engine, Observer, Outcome
 from rescore.exceptions import EntityNotFound, PluginError
+from rescore.routing import Lane
 from rescore.runtime.embedded import EmbeddedRuntime
 from rescore.schedule import Schedule
 
@@ -145,3 +147,26 @@ def test_a_cron_schedule_is_due_in_its_time_zone() -> None:
         Schedule(name="bad", cron="every day", run=print)
     with pytest.raises(PluginError, match="IANA"):
         Schedule(name="bad", cron="0 9 * * *", timezone="Mars/Olympus", run=print)
+
+
+def test_the_normal_flush_goes_in_slices_and_yields_to_critical_work(tmp_path: Path) -> None:
+    sizes: list[int] = []
+
+    class Sizes(Observer):
+        def recomputed(self, outcomes: Sequence[Outcome]) -> None:
+            sizes.append(len(outcomes))
+
+    engine = make_engine(tmp_path / "rt.db", flush_slice=10, poll_interval=30.0)
+    engine.observers.append(Sizes())
+    put_items(engine, **{f"n{i}": (1, 1) for i in range(35)})
+    engine.ingest([event(f"b{i}", "b_changed", f"n{i}") for i in range(35)])
+    runtime = EmbeddedRuntime(engine)
+    runtime._critical_idle.clear()  # as while the critical worker rescores
+    flush = threading.Thread(target=runtime._drain, args=(Lane.NORMAL,))
+    flush.start()
+    time.sleep(0.2)
+    assert sizes == []  # the flush waits for the critical work
+    runtime._critical_idle.set()
+    flush.join(5)
+    assert sizes == [10, 10, 10, 5]  # one claim and one write per slice
+    engine.close()

@@ -104,7 +104,12 @@ def _dropped(
     now: datetime,
 ) -> bool:
     """The highest value within the window (from history, and the value just replaced)
-    minus the new value."""
+    minus the new value. Only a fall can fire (a rise is not a drop, whatever came before),
+    and a fall that alone is big enough needs no history read."""
+    if change.before is None or change.after >= change.before:
+        return False
+    if change.before - change.after >= drop.points:
+        return True
     since = now - parse_duration(drop.within)
     query = sa.select(
         sa.func.max(history.c.after_value), sa.func.max(history.c.before_value)

@@ -72,6 +72,12 @@ def _m1(_o: BenchOptions) -> Measurement:
     return german_credit_auc()
 
 
+def _p7(o: BenchOptions) -> Measurement:
+    from rescore.bench.ingest import http_ingest
+
+    return http_ingest(seconds=4 if o.quick else 15)
+
+
 BENCHMARKS: dict[str, Callable[[BenchOptions], Measurement]] = {
     "P1": _p1,
     "P2": _p2,
@@ -79,11 +85,12 @@ BENCHMARKS: dict[str, Callable[[BenchOptions], Measurement]] = {
     "P4": _p4,
     "P5": _p5,
     "P6": _p6,
+    "P7": _p7,
     "M1": _m1,
 }
 
 #: Benchmarks a --quick run leaves out (they run in a full run or when named with --only).
-NOT_QUICK = frozenset({"P6"})
+NOT_QUICK = frozenset({"P6", "M1"})
 
 
 def run(

@@ -34,6 +34,8 @@ COMMANDS = {
     "reconcile": "rescore.cli.scores:reconcile",
     "history": "rescore.cli.history:history",
     "automations": "rescore.cli.automations:automations",
+    "releases": "rescore.cli.releases:releases",
+    "replay": "rescore.cli.releases:replay",
     "serve": "rescore.cli.service:serve",
     "keys": "rescore.cli.service:keys",
     "bench": "rescore.cli.service:bench",

@@ -20,6 +20,10 @@
   retries, throttled, digested, postponed by quiet hours, dead-lettered.
 - ``rescore_schedule_runs``: one row per (schedule, due time) claimed by a scheduler, so a
   restarted or second scheduler never runs a tick twice.
+- ``rescore_releases``: which version of a scorer serves (``live``) and which one runs beside
+  it unserved (``shadow``); none means the pack's registered scorer serves alone.
+- ``rescore_shadow_scores``: the shadow version's latest result per entity, for comparison
+  and for an atomic promotion.
 - ``rescore_workers``: every claimant of pending work that is alive, with its process (host,
   pid) and the heartbeat that process last wrote; a claimant whose heartbeat stopped is pruned
   and its claims are given back (procrastinate's ``procrastinate_workers`` is the model).
@@ -67,10 +71,12 @@ __all__ = [
     "history",
     "metadata",
     "pending",
+    "releases",
     "rule_state",
     "rules",
     "schedule_runs",
     "scores",
+    "shadow_scores",
     "workers",
 ]
 
@@ -291,4 +297,27 @@ schedule_runs = Table(
     Column("finished_at", UTCDateTime(), nullable=True),
     Column("ok", Boolean, nullable=True),
     Column("error", Text, nullable=True),
+)
+
+releases = Table(
+    "rescore_releases",
+    metadata,
+    Column("pack", Name, primary_key=True),
+    Column("scorer", Name, primary_key=True),
+    Column("live", String(32), nullable=False),
+    Column("shadow", String(32), nullable=True),
+    Column("changed_at", UTCDateTime(), nullable=False),
+)
+
+shadow_scores = Table(
+    "rescore_shadow_scores",
+    metadata,
+    Column("tenant", Name, primary_key=True),
+    Column("pack", Name, primary_key=True),
+    Column("entity", Key, primary_key=True),
+    Column("scorer", Name, primary_key=True),
+    Column("version", String(32), primary_key=True),
+    Column("value", Value, nullable=False),
+    Column("components", JSON(), nullable=False),
+    Column("computed_at", UTCDateTime(), nullable=False),
 )

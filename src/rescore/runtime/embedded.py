@@ -46,6 +46,9 @@ __all__ = ["EmbeddedRuntime"]
 
 log = logging.getLogger(__name__)
 
+#: Longest a normal-lane slice waits for critical work to finish (seconds).
+YIELD_LIMIT = 0.5
+
 
 class _Waker(Observer):
     """Wakes the workers when ingest queues work in this process."""
@@ -149,6 +152,8 @@ class EmbeddedRuntime:
         lanes = (Lane.CRITICAL, Lane.NORMAL)
         self._workers = {lane: self.heartbeat.claimant(lane.value) for lane in lanes}
         self.critical_ready = threading.Event()
+        self._critical_idle = threading.Event()
+        self._critical_idle.set()
         self._normal_due = threading.Condition()
         self._normal_waiting = 0
         self._stopping = threading.Event()
@@ -225,8 +230,12 @@ class EmbeddedRuntime:
         while not self._stopping.is_set():
             self.last_beat["critical"] = time.monotonic()
             self.critical_ready.wait(self.settings.poll_interval)
+            self._critical_idle.clear()
             self.critical_ready.clear()
-            self._drain(Lane.CRITICAL)
+            try:
+                self._drain(Lane.CRITICAL)
+            finally:
+                self._critical_idle.set()
 
     def _normal_loop(self) -> None:
         deadline = time.monotonic() + self.settings.flush_interval
@@ -293,11 +302,27 @@ class EmbeddedRuntime:
             if not handled:
                 self._stopping.wait(self.settings.poll_interval)
 
+    def _yield_to_critical(self) -> None:
+        """Wait while critical work is signalled or being rescored (at most ``YIELD_LIMIT``
+        seconds, so a stream of critical events cannot starve the normal lane): the critical
+        worker then has the write lock and the interpreter to itself."""
+        deadline = time.monotonic() + YIELD_LIMIT
+        while (self.critical_ready.is_set() or not self._critical_idle.is_set()) and (
+            time.monotonic() < deadline and not self._stopping.is_set()
+        ):
+            self._critical_idle.wait(0.001)
+
     def _drain(self, lane: Lane) -> None:
-        """Work batches of a lane until it is empty (or we are asked to stop)."""
+        """Work batches of a lane until it is empty (or we are asked to stop). The normal lane
+        goes in slices of ``flush_slice`` entities, each its own claim and write, and yields to
+        critical work between them, so a critical event never waits behind a whole flush."""
+        normal = lane is Lane.NORMAL
+        limit = min(self.settings.flush_slice, self.settings.batch_size) if normal else None
         while not self._stopping.is_set():
+            if normal:
+                self._yield_to_critical()
             try:
-                report = self.engine.work(self._worker(lane), lane)
+                report = self.engine.work(self._worker(lane), lane, limit)
             except StorageUnavailable as exc:
                 log.warning("%s worker: %s; retrying", lane, exc)
                 self._stopping.wait(self.settings.poll_interval)

@@ -126,6 +126,12 @@ class LeadsPack(Pack):
     def register_scorers(self) -> Sequence[Scorer]:
         return scorers(quality_factors=self.quality_factors)
 
+    def register_candidates(self) -> Sequence[Scorer]:
+        """The other variant of the algorithm (the seed's base one when the quality factors
+        are on, and the reverse), so ``rescore replay leads --candidate 1.0.0+base`` shows
+        what the quality factors change, and a promotion can switch between them."""
+        return scorers(quality_factors=not self.quality_factors)
+
     def register_event_types(self) -> Mapping[str, Route]:
         return EVENT_ROUTES
 
