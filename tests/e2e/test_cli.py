@@ -176,7 +176,8 @@ def test_packs_lists_event_types_with_lanes_and_scorers_with_versions(tmp_path: 
     credit = next(p for p in found if p["name"] == "credit")
     assert credit["event_types"]["client_default"]["lane"] == "critical"
     assert credit["event_types"]["limit_increase"]["lane"] == "none"
-    assert list(credit["scorers"])[-1] == "hybrid", "scorers come in dependency order"
+    order = list(credit["scorers"])
+    assert order[-2:] == ["hybrid", "default_probability"], "scorers come in dependency order"
     assert credit["scorers"]["hybrid"]["depends_on"] == ["platam"]
     assert all(s["version"] for s in credit["scorers"].values())
     text = run("--packs", "leads", "packs", cwd=tmp_path).stdout

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
@@ -231,8 +231,3 @@ def _reasons(components: Mapping[str, float]) -> tuple[str, ...]:
         verb = "raises" if points > 0 else "lowers"
         reasons.append(f"{name} {verb} it by {abs(points):.2f} points")
     return tuple(reasons)
-
-
-def rows_of(results: Sequence[Mapping[str, Any]]) -> list[list[float]]:
-    """Feature rows in :data:`FEATURES` order (for training and drift)."""
-    return [[float(r[name]) for name in FEATURES] for r in results]
