@@ -66,6 +66,12 @@ def _p6(_o: BenchOptions) -> Measurement:
     return backup_restore(history_rows=1_000_000)
 
 
+def _l1(_o: BenchOptions) -> Measurement:
+    from rescore.bench.loyalty import birthdays
+
+    return birthdays()
+
+
 BENCHMARKS: dict[str, Callable[[BenchOptions], Measurement]] = {
     "P1": _p1,
     "P2": _p2,
@@ -73,6 +79,7 @@ BENCHMARKS: dict[str, Callable[[BenchOptions], Measurement]] = {
     "P4": _p4,
     "P5": _p5,
     "P6": _p6,
+    "L1": _l1,
 }
 
 #: Benchmarks a --quick run leaves out (they run in a full run or when named with --only).
