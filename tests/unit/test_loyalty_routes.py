@@ -193,7 +193,9 @@ def test_automation_events_list_the_audience_and_register_a_test_customer(
     engine: Engine, client: TestClient
 ) -> None:
     headers = _headers(engine, "write")
-    everywhere = client.get(f"{BASE}/automation-events", params={"event": "inactive"}, headers=headers)
+    everywhere = client.get(
+        f"{BASE}/automation-events", params={"event": "inactive"}, headers=headers
+    )
     assert everywhere.status_code == 200, everywhere.text
     inactive = everywhere.json()
     assert inactive["audience"] == "inactive"

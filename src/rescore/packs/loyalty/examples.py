@@ -1,5 +1,6 @@
 """The examples the loyalty pack's routes document, on the demo data (seed 7: the first
-business and the first customer by id; the answers are cut to their first items)."""
+business and the first customer by id), answered as of 2026-11-30 14:00 UTC with the demo data
+generated as of then; lists are cut to their first item."""
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ REGISTER: dict[str, Any] = {
     "email": "camila.torres@example.com",
 }
 REGISTERED: dict[str, Any] = {
-    "customer_id": "5b0c2f7e-8d0c-4a43-9d0e-3f1d2b6c9a11",
+    "customer_id": "4eb77edd-bd20-4aaf-ac84-d9d6572c0b05",
     "business_id": BUSINESS,
     "missing_fields": ["birth_date"],
-    "event_id": "loyalty:customer_registered:5b0c2f7e-8d0c-4a43-9d0e-3f1d2b6c9a11",
+    "event_id": "loyalty:customer_registered:4eb77edd-bd20-4aaf-ac84-d9d6572c0b05",
     "duplicate": False,
 }
 
@@ -28,26 +29,26 @@ LOADED: dict[str, Any] = {
     "customer_id": CUSTOMER,
     "points": 25,
     "balance": 66,
-    "event_id": "loyalty:points_loaded:9e4b1c55-2f0a-4c1e-8a57-0d6f3e2b7c90",
+    "event_id": "loyalty:points_loaded:598fcacb-d067-4293-b382-0be87597a991",
     "fresh": True,
-    "loyalty": 52.73,
+    "loyalty": 53.09,
     "tier": "silver",
-    "churn_risk": 27.7,
+    "churn_risk": 41.77,
 }
 
 AUTOMATIONS: dict[str, Any] = {
     "mode": "event-driven",
     "business_id": BUSINESS,
     "now": "2026-11-30T14:00:00Z",
-    "counts": {"birthday": 0, "inactive": 41, "missing_fields": 0},
+    "counts": {"birthday": 1, "inactive": 30, "missing_fields": 0},
     "queries": 4,
-    "rows_read": 42,
-    "milliseconds": 1.9,
+    "rows_read": 32,
+    "milliseconds": 2.376,
     "actions": [
         {
-            "rule": "inactive",
+            "rule": "birthday",
             "business_id": BUSINESS,
-            "entity": "0151f1e6-3d38-4f5c-a0f7-6c7e3e8c1b52",
+            "entity": "8443eedd-2713-43d5-bbc5-53790e6ae488",
         }
     ],
 }
@@ -60,13 +61,13 @@ EVENTS: dict[str, Any] = {
     "count": 1,
     "members": [
         {
-            "entity": "3e1f6b0a-6c55-4f0e-9d61-2a7b8c9d0e1f",
+            "entity": "8443eedd-2713-43d5-bbc5-53790e6ae488",
             "business_id": BUSINESS,
-            "name": "Sofía Gómez",
-            "phone": "+573104567890",
-            "email": None,
-            "birth_date": "1988-11-30",
-            "points_balance": 120,
+            "name": "Luis Gómez",
+            "phone": "+573091851980",
+            "email": "cliente.8443eedd@example.com",
+            "birth_date": "1964-11-30",
+            "points_balance": 0,
         }
     ],
 }
