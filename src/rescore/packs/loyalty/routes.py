@@ -181,7 +181,7 @@ def router(pack: LoyaltyPack) -> APIRouter:
         )
 
     @routes.post(
-        "/points/load", response_model=PointsOut, responses=ok(ex.LOADED, *POSTED, 404, 422, 503)
+        "/points/load", response_model=PointsOut, responses=ok(ex.LOADED, *POSTED, 404, 503)
     )
     def points_load(
         body: Annotated[PointsIn, Body(openapi_examples=example_body(ex.LOAD))],
@@ -213,7 +213,7 @@ def router(pack: LoyaltyPack) -> APIRouter:
             churn_risk=churn,
         )
 
-    @routes.get("/automations", responses=ok(ex.AUTOMATIONS, *AUTH, 404, 422, 503))
+    @routes.get("/automations", responses=ok(ex.AUTOMATIONS, *AUTH, 404, 503))
     def automations(
         who: Reader,
         state: State,
@@ -242,7 +242,7 @@ def router(pack: LoyaltyPack) -> APIRouter:
             "actions": [a.as_json() for a in found.actions[:limit]],
         }
 
-    @routes.get("/automation-events", responses=ok(ex.EVENTS, *AUTH, 404, 422, 503))
+    @routes.get("/automation-events", responses=ok(ex.EVENTS, *AUTH, 404, 503))
     def automation_events(
         who: Writer,
         state: State,
