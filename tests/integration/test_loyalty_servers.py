@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
+import servers
 import sqlalchemy as sa
 
-import servers
 from rescore.packs.loyalty import LoyaltyPack, Plan, run
 from rescore.packs.loyalty.generator import BIG_LOAD
 from rescore.packs.loyalty.schema import customers, points
