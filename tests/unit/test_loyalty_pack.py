@@ -190,6 +190,12 @@ def test_churn_risk_rises_with_inactivity_and_a_slowdown() -> None:
     check_result(ChurnRisk(), stopped)
 
 
+def test_points_loaded_right_now_are_not_idle() -> None:
+    fresh = _inputs(0, [0], 10.0) | {"points": ((AS_OF, 5, 10.0),)}
+    assert ChurnRisk().score(fresh).components["idle_points"] == 0.0
+    assert ChurnRisk().score(_inputs(0, [0], 10.0)).components["idle_points"] == 15.0
+
+
 def test_demo_data_is_reproducible_and_realistic(pack: LoyaltyPack) -> None:
     def make() -> tuple[list[Any], sa.Engine]:
         engine = sa.create_engine("sqlite://")

@@ -99,7 +99,9 @@ def insert_demo(conn: Connection, *, seed: int, size: int, as_of: datetime) -> P
 @contextmanager
 def _indexes_rebuilt(conn: Connection, size: int) -> Iterator[None]:
     """For a big load, drop the secondary indexes first and build them once at the end
-    (several times faster than keeping them up to date row by row)."""
+    (several times faster than keeping them up to date row by row). SQLite and PostgreSQL
+    roll the drop back with the load if it fails; MariaDB commits DDL at once, so there a
+    failed big load leaves the indexes to be recreated (``rescore init`` does)."""
     tables = (customers, visits, points)
     dropped = [ix for t in tables for ix in t.indexes] if size >= BIG_LOAD else []
     for index in dropped:

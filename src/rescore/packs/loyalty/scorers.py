@@ -43,10 +43,11 @@ class Summary(dict[str, float]):
     """The numbers both scorers derive from a customer's inputs (also their features)."""
 
 
-def _days(later: datetime, earlier: datetime | None) -> float | None:
+def _days(later: datetime, earlier: datetime | None, none: float) -> float:
+    """Days from ``earlier`` to ``later`` (never negative), or ``none`` without ``earlier``."""
     if earlier is None:
-        return None
-    return max(0.0, (later - earlier).total_seconds() / 86_400)
+        return none
+    return round(max(0.0, (later - earlier).total_seconds() / 86_400), 4)
 
 
 def summarize(inputs: Inputs) -> Summary:
@@ -61,14 +62,14 @@ def summarize(inputs: Inputs) -> Summary:
     ages = [(as_of - at).total_seconds() / 86_400 for at, _ in seen]
     last_points = max((at for at, _, _ in loaded), default=None)
     return Summary(
-        days_since_visit=round(_days(as_of, last) or 0.0, 4),
+        days_since_visit=_days(as_of, last, none=0.0),
         visits=float(len(seen)),
         spend=round(math.fsum(a for _, a in seen) + math.fsum(a for _, _, a in loaded), 2),
         visits_last_quarter=float(sum(1 for age in ages if age < QUARTER_DAYS)),
         visits_previous_quarter=float(
             sum(1 for age in ages if QUARTER_DAYS <= age < 2 * QUARTER_DAYS)
         ),
-        days_since_points=round(_days(as_of, last_points) or -1.0, 4),
+        days_since_points=_days(as_of, last_points, none=-1.0),
     )
 
 
