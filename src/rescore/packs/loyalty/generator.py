@@ -99,11 +99,13 @@ def insert_demo(conn: Connection, *, seed: int, size: int, as_of: datetime) -> P
 @contextmanager
 def _indexes_rebuilt(conn: Connection, size: int) -> Iterator[None]:
     """For a big load, drop the secondary indexes first and build them once at the end
-    (several times faster than keeping them up to date row by row). SQLite and PostgreSQL
-    roll the drop back with the load if it fails; MariaDB commits DDL at once, so there a
-    failed big load leaves the indexes to be recreated (``rescore init`` does)."""
+    (several times faster than keeping them up to date row by row). Only where DDL is
+    transactional (SQLite, PostgreSQL), so a failed load rolls the drop back with it; MariaDB
+    commits DDL at once, so there the indexes are kept up to date instead."""
     tables = (customers, visits, points)
-    dropped = [ix for t in tables for ix in t.indexes] if size >= BIG_LOAD else []
+    transactional = conn.dialect.name in ("sqlite", "postgresql")
+    big = size >= BIG_LOAD and transactional
+    dropped = [ix for t in tables for ix in t.indexes] if big else []
     for index in dropped:
         index.drop(conn)
     yield
