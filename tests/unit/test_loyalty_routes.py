@@ -93,6 +93,17 @@ def test_a_bad_registration_names_the_field_and_writes_nothing(
     assert _count(engine, customers) == before
 
 
+def test_ids_in_upper_case_name_the_same_rows(engine: Engine, client: TestClient) -> None:
+    headers = _headers(engine, "write")
+    business = _first(engine, businesses)["id"].upper()
+    body = {"business_id": business, "id": "AAAAAAAA-0000-4000-8000-000000000001"}
+    answer = client.post(f"{BASE}/customers", json=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["customer_id"] == "aaaaaaaa-0000-4000-8000-000000000001"
+    load = {"customer_id": "AAAAAAAA-0000-4000-8000-000000000001", "points": 3}
+    assert client.post(f"{BASE}/points/load", json=load, headers=headers).json()["balance"] == 3
+
+
 def test_registering_an_id_twice_is_a_conflict(engine: Engine, client: TestClient) -> None:
     body = {"business_id": _first(engine, businesses)["id"], "id": _first(engine, customers)["id"]}
     answer = client.post(f"{BASE}/customers", json=body, headers=_headers(engine, "write"))

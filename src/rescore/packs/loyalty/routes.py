@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Body, Query
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -66,7 +67,8 @@ if TYPE_CHECKING:
 __all__ = ["router"]
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-Uuid = Annotated[StrictStr, Field(pattern=UUID_PATTERN)]
+#: A UUID in any case, kept in lower case (the case the source stores).
+Uuid = Annotated[StrictStr, Field(pattern=UUID_PATTERN), AfterValidator(str.lower)]
 Text = Annotated[StrictStr, Field(min_length=1, max_length=120, pattern=r"^[^\x00-\x1f\x7f]+$")]
 MAX_POINTS = 1_000_000
 MAX_ACTIONS = 1_000
