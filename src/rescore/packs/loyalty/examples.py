@@ -6,21 +6,21 @@ from __future__ import annotations
 
 from typing import Any
 
-BUSINESS = "06d2318c-60f5-4bb8-b588-475f7066c1cd"
+BUSINESS = "0bb4db71-be57-4209-851d-3d24f4c0cf83"
 CUSTOMER = "00309793-6b95-4e7a-8c5f-061c706b3642"
 
-#: Business 06d2318c requires phone, name and birth date: this customer gives no birth date.
+#: Business 0bb4db71 requires phone and e-mail: this customer gives no e-mail.
 REGISTER: dict[str, Any] = {
     "business_id": BUSINESS,
     "name": "Camila Torres",
     "phone": "+573001234567",
-    "email": "camila.torres@example.com",
+    "birth_date": "1994-02-28",
 }
 REGISTERED: dict[str, Any] = {
-    "customer_id": "4eb77edd-bd20-4aaf-ac84-d9d6572c0b05",
+    "customer_id": "2df0aa2b-bc4f-4d7c-bbe7-83b26d2db5bc",
     "business_id": BUSINESS,
-    "missing_fields": ["birth_date"],
-    "event_id": "loyalty:customer_registered:4eb77edd-bd20-4aaf-ac84-d9d6572c0b05",
+    "missing_fields": ["email"],
+    "event_id": "loyalty:customer_registered:2df0aa2b-bc4f-4d7c-bbe7-83b26d2db5bc",
     "duplicate": False,
 }
 
@@ -29,45 +29,47 @@ LOADED: dict[str, Any] = {
     "customer_id": CUSTOMER,
     "points": 25,
     "balance": 66,
-    "event_id": "loyalty:points_loaded:598fcacb-d067-4293-b382-0be87597a991",
+    "event_id": "loyalty:points_loaded:8ccc42b2-fc92-4d31-a885-ec25bd6dcb09",
     "fresh": True,
     "loyalty": 53.09,
     "tier": "silver",
-    "churn_risk": 41.77,
+    "churn_risk": 26.77,
 }
 
 AUTOMATIONS: dict[str, Any] = {
     "mode": "event-driven",
     "business_id": BUSINESS,
     "now": "2026-11-30T14:00:00Z",
-    "counts": {"birthday": 1, "inactive": 30, "missing_fields": 0},
+    "counts": {"birthday": 0, "inactive": 50, "missing_fields": 0},
     "queries": 4,
-    "rows_read": 32,
-    "milliseconds": 2.376,
+    "rows_read": 51,
+    "milliseconds": 2.624,
     "actions": [
         {
-            "rule": "birthday",
+            "rule": "inactive",
             "business_id": BUSINESS,
-            "entity": "8443eedd-2713-43d5-bbc5-53790e6ae488",
+            "entity": "0eaf4e02-bd3f-4710-85d6-8caa9420ed5e",
         }
     ],
 }
 
+#: ``?event=inactive&business_id=BUSINESS``.
 EVENTS: dict[str, Any] = {
-    "event": "birthdays",
-    "audience": "birthdays",
+    "event": "inactive",
+    "audience": "inactive",
     "business_id": BUSINESS,
     "now": "2026-11-30T14:00:00Z",
-    "count": 1,
+    "count": 50,
     "members": [
         {
-            "entity": "8443eedd-2713-43d5-bbc5-53790e6ae488",
+            "entity": "0eaf4e02-bd3f-4710-85d6-8caa9420ed5e",
             "business_id": BUSINESS,
-            "name": "Luis Gómez",
-            "phone": "+573091851980",
-            "email": "cliente.8443eedd@example.com",
-            "birth_date": "1964-11-30",
-            "points_balance": 0,
+            "name": "José Rodríguez",
+            "phone": "+573988221402",
+            "email": None,
+            "birth_date": "1976-12-21",
+            "points_balance": 9,
+            "days_since_visit": 80,
         }
     ],
 }

@@ -18,7 +18,6 @@ come in 20 businesses; 1M in 200).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from sqlalchemy import Connection, Table, func, insert, select
 
 from rescore.packs.loyalty.schema import businesses, customers, points, visits
 
-__all__ = ["MAX_BUSINESSES", "ZONES", "Population", "business_count", "insert_demo", "new_id"]
+__all__ = ["MAX_BUSINESSES", "ZONES", "Population", "business_count", "insert_demo", "new_ids"]
 
 MAX_BUSINESSES = 200
 ZONES = (
@@ -66,9 +65,18 @@ def business_count(size: int) -> int:
     return max(1, min(MAX_BUSINESSES, size // 100))
 
 
-def new_id(rng: np.random.Generator) -> str:
-    """A random (version 4) UUID string drawn from ``rng``: reproducible ids."""
-    return str(uuid.UUID(int=int.from_bytes(rng.bytes(16), "big"), version=4))
+def new_ids(rng: np.random.Generator, n: int) -> list[str]:
+    """``n`` random (version 4) UUID strings drawn from ``rng``: reproducible ids, made in
+    bulk (a million in about a second)."""
+    raw = np.frombuffer(rng.bytes(16 * n), dtype=np.uint8).reshape(n, 16).copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = raw.tobytes().hex()
+    return [
+        f"{text[i : i + 8]}-{text[i + 8 : i + 12]}-{text[i + 12 : i + 16]}-"
+        f"{text[i + 16 : i + 20]}-{text[i + 20 : i + 32]}"
+        for i in range(0, 32 * n, 32)
+    ]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -115,11 +123,11 @@ def _indexes_rebuilt(conn: Connection, size: int) -> Iterator[None]:
 
 def _businesses(rng: np.random.Generator, n: int) -> list[dict[str, Any]]:
     found = []
-    for i in range(n):
+    for i, key in enumerate(new_ids(rng, n)):
         optional = [f for f in OPTIONAL_FIELDS if rng.random() < 0.5]
         found.append(
             {
-                "id": new_id(rng),
+                "id": key,
                 "name": f"{KINDS[i % len(KINDS)]} {LAST[int(rng.integers(len(LAST)))]} {i + 1}",
                 "time_zone": ZONES[i % len(ZONES)],
                 "required_fields": ["phone", *optional],
@@ -146,7 +154,7 @@ def _customers(
     ago = np.where(regular, rng.exponential(6 * 86_400, n), rng.uniform(31, 400, n) * 86_400)
     last = np.maximum(registered, now_s - ago.astype(np.int64))
     return {
-        "id": [new_id(rng) for _ in range(n)],
+        "id": new_ids(rng, n),
         "business_id": np.asarray(owners, dtype=object)[rng.integers(0, len(owners), n)],
         "first": rng.integers(0, len(FIRST), n),
         "surname": rng.integers(0, len(LAST), n),
@@ -243,16 +251,17 @@ def _write(conn: Connection, table: Table, names: list[str], batch: list[tuple[A
         _copy(conn, table, names, batch)
         return len(batch)
     compiled = insert(table).compile(dialect=conn.dialect, column_keys=names)
-    convert = [table.c[n].type.bind_processor(conn.dialect) for n in names]
-    rows = [
-        tuple(v if f is None or v is None else f(v) for f, v in zip(convert, row, strict=True))
-        for row in batch
-    ]
+    columns = [list(c) for c in zip(*batch, strict=True)]  # column-wise: one pass per type
+    for i, name in enumerate(names):
+        convert = table.c[name].type.bind_processor(conn.dialect)
+        if convert is not None:
+            columns[i] = [None if v is None else convert(v) for v in columns[i]]
     if compiled.positional:
-        where = [names.index(key) for key in compiled.positiontup or ()]
-        conn.exec_driver_sql(compiled.string, [tuple(r[i] for i in where) for r in rows])
+        ordered = [columns[names.index(key)] for key in compiled.positiontup or ()]
+        conn.exec_driver_sql(compiled.string, list(zip(*ordered, strict=True)))
     else:
-        conn.exec_driver_sql(compiled.string, [dict(zip(names, r, strict=True)) for r in rows])
+        rows = [dict(zip(names, r, strict=True)) for r in zip(*columns, strict=True)]
+        conn.exec_driver_sql(compiled.string, rows)
     return len(batch)
 
 

@@ -250,7 +250,7 @@ def router(pack: LoyaltyPack) -> APIRouter:
         state: State,
         event: Annotated[
             Literal["birthdays", "inactive", "test-customer"],
-            Query(openapi_examples=example_body("birthdays")),
+            Query(openapi_examples=example_body("inactive")),
         ],
         business_id: Annotated[
             Uuid | None, Query(openapi_examples=example_body(ex.BUSINESS))
