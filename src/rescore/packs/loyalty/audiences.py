@@ -35,6 +35,7 @@ from rescore.packs.loyalty.customers import missing_fields, required_of
 from rescore.packs.loyalty.modes import birthdays_today, inactive_customers
 from rescore.packs.loyalty.schema import businesses, customers
 from rescore.packs.loyalty.scorers import LoyaltyScore
+from rescore.scoring import ScoreResult
 
 __all__ = ["BirthdaysAudience", "InactiveAudience", "automation_data"]
 
@@ -117,34 +118,41 @@ def automation_data(
     missing_fields (against the business's required fields now) and tier (the loyalty score's,
     computed from the source as of ``as_of()``)."""
     wanted = sorted(set(entities))
-    found: dict[str, dict[str, Any]] = {}
-    scorer = LoyaltyScore()
     now = as_of()
+    found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(wanted), loader.CHUNK_SIZE):
-        chunk = wanted[start : start + loader.CHUNK_SIZE]
-        inputs = loader.load_inputs(conn, chunk, loader.PARTS, now)
-        query = (
-            select(
-                customers,
-                businesses.c.name.label("business_name"),
-                businesses.c.time_zone,
-                businesses.c.required_fields,
-            )
-            .join(businesses, businesses.c.id == customers.c.business_id)
-            .where(customers.c.id.in_(chunk))
-        )
-        for row in conn.execute(query).mappings():
-            result = scorer.score(inputs[row["id"]])
-            found[row["id"]] = {
-                "name": row["name"],
-                "phone": row["phone"],
-                "email": row["email"],
-                "points_balance": int(row["points_balance"]),
-                "business_id": row["business_id"],
-                "business_name": row["business_name"],
-                "time_zone": row["time_zone"],
-                "missing_fields": missing_fields(row, required_of(row["required_fields"])),
-                "tier": result.features["tier"],
-                "loyalty": result.value,
-            }
+        found.update(_data_chunk(conn, wanted[start : start + loader.CHUNK_SIZE], now))
     return found
+
+
+def _data_chunk(conn: Connection, chunk: list[str], now: datetime) -> dict[str, dict[str, Any]]:
+    inputs = loader.load_inputs(conn, chunk, loader.PARTS, now)
+    query = (
+        select(
+            customers,
+            businesses.c.name.label("business_name"),
+            businesses.c.time_zone,
+            businesses.c.required_fields,
+        )
+        .join(businesses, businesses.c.id == customers.c.business_id)
+        .where(customers.c.id.in_(chunk))
+    )
+    return {
+        row["id"]: _data(row, LoyaltyScore().score(inputs[row["id"]]))
+        for row in conn.execute(query).mappings()
+    }
+
+
+def _data(row: RowMapping, loyalty: ScoreResult) -> dict[str, Any]:
+    return {
+        "name": row["name"],
+        "phone": row["phone"],
+        "email": row["email"],
+        "points_balance": int(row["points_balance"]),
+        "business_id": row["business_id"],
+        "business_name": row["business_name"],
+        "time_zone": row["time_zone"],
+        "missing_fields": missing_fields(row, required_of(row["required_fields"])),
+        "tier": loyalty.features["tier"],
+        "loyalty": loyalty.value,
+    }
