@@ -3,8 +3,10 @@ automation modes, the audiences and the data the automation engine reads, and sh
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -399,3 +401,21 @@ def test_the_shipped_rules_are_the_seed_automations(pack: LoyaltyPack) -> None:
     scheduled = {r["trigger"].get("audience") for r in rules} - {None}
     assert scheduled == audiences
     assert {r["trigger"].get("type") for r in rules} - {None} <= set(pack.register_event_types())
+
+
+def test_the_bench_reports_both_modes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rescore.bench.loyalty import birthdays
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    made = birthdays(size=3_000, repeats=(2, 1))
+    assert made.id == "L1"
+    assert made.skipped is None
+    numbers = made.numbers
+    assert numbers["legacy_rows"] == 3_000 + 30  # every customer, and the 30 businesses
+    assert numbers["legacy_queries"] == 1 + 30
+    assert numbers["event_driven_rows"] == 30 + numbers["birthdays_today"]
+    assert numbers["rows_ratio"] == numbers["legacy_rows"] / numbers["event_driven_rows"]
+    assert "generate_seconds" in numbers
+    again = birthdays(size=3_000, repeats=(1, 1))
+    assert "generate_seconds" not in again.numbers, "the population is made once"
+    assert again.numbers["birthdays_today"] == numbers["birthdays_today"]
