@@ -12,7 +12,7 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from rescore.exceptions import PluginError
 from rescore.packs.loyalty.generator import FIRST, LAST
@@ -60,21 +60,37 @@ class LoyaltySimulator(DemoSimulator):
             )
         if kind == "visit_recorded":
             return record_visit(conn, customer, amount=amount, now=self.now, key=self._key())
-        fields = {"email": f"cliente.{customer[:8]}@example.com"}
-        return update_customer(conn, customer, fields, now=self.now, key=self._key())
+        return update_customer(
+            conn, customer, self._completed(customer), now=self.now, key=self._key()
+        )
+
+    def _completed(self, customer: str) -> dict[str, Any]:
+        """A field a customer fills in later (what the missing-fields message asked for)."""
+        field = self.rng.choice(("email", "birth_date", "name"))
+        if field == "email":
+            return {"email": f"cliente.{customer[:8]}@example.com"}
+        if field == "name":
+            return {"name": f"{self.rng.choice(FIRST)} {self.rng.choice(LAST)}"}
+        return {"birth_date": self._birth()}
+
+    def _birth(self) -> date:
+        return date(self.rng.randint(1950, 2008), self.rng.randint(1, 12), self.rng.randint(1, 28))
 
     def _pick(self, conn: Connection) -> str:
-        total = conn.execute(select(func.count()).select_from(customers)).scalar_one()
-        if not total:
+        """A random customer: the first id at or after a random UUID (one index seek, not a
+        count and an offset over a million rows), wrapping round to the first."""
+        query = select(customers.c.id).order_by(customers.c.id).limit(1)
+        found = conn.execute(query.where(customers.c.id >= self._key())).scalar()
+        found = found or conn.execute(query).scalar()
+        if found is None:
             raise PluginError("no customer to simulate: generate demo data first")
-        query = select(customers.c.id).order_by(customers.c.id).offset(self.rng.randrange(total))
-        return str(conn.execute(query.limit(1)).scalar_one())
+        return str(found)
 
     def _register(self, conn: Connection) -> dict[str, Any]:
         owners = conn.execute(select(businesses.c.id).order_by(businesses.c.id)).scalars().all()
         if not owners:
             raise PluginError("no business to register customers in: generate demo data first")
-        born = date(self.rng.randint(1950, 2008), self.rng.randint(1, 12), self.rng.randint(1, 28))
+        born = self._birth()
         fields = {
             "name": f"{self.rng.choice(FIRST)} {self.rng.choice(LAST)}",
             "phone": f"+57{self.rng.randint(3_000_000_000, 3_999_999_999)}",
