@@ -26,12 +26,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, RowMapping, select
 
 from rescore.packs.loyalty import loader
 from rescore.packs.loyalty.customers import missing_fields, required_of
+from rescore.packs.loyalty.customers import zone as zone_of
 from rescore.packs.loyalty.modes import birthdays_today, inactive_customers
 from rescore.packs.loyalty.schema import businesses, customers
 from rescore.packs.loyalty.scorers import LoyaltyScore
@@ -49,7 +49,7 @@ def _zones(conn: Connection) -> dict[str, str]:
 
 def _utc(local: datetime, zone: str) -> datetime:
     """``local`` as naive UTC; a naive ``local`` is a wall-clock time in ``zone``."""
-    aware = local if local.tzinfo is not None else local.replace(tzinfo=ZoneInfo(zone))
+    aware = local if local.tzinfo is not None else local.replace(tzinfo=zone_of(zone))
     return aware.astimezone(UTC).replace(tzinfo=None)
 
 

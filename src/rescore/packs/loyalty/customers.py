@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rescore.packs.loyalty.schema import CUSTOMER_FIELDS
 
@@ -17,9 +19,11 @@ __all__ = [
     "TIERS",
     "birthday_keys",
     "is_birthday",
+    "local_time",
     "missing_fields",
     "required_of",
     "tier_of",
+    "zone",
 ]
 
 #: Tier -> lowest loyalty score in it (bronze < 40 <= silver < 60 <= gold < 80 <= platinum);
@@ -67,3 +71,15 @@ def birthday_keys(local: date) -> list[tuple[int, int]]:
 def is_birthday(birth: date | None, local: date) -> bool:
     """Whether someone born on ``birth`` celebrates on ``local`` (the legacy scan's test)."""
     return birth is not None and (birth.month, birth.day) in birthday_keys(local)
+
+
+@cache
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone ``name``, loaded once: ``ZoneInfo`` keeps only 8 zones strongly cached and
+    the demo's businesses use 15, so without this every lookup could read the tz database."""
+    return ZoneInfo(name)
+
+
+def local_time(now: datetime, name: str) -> datetime:
+    """Naive-UTC ``now`` on the wall clock of the zone ``name``."""
+    return now.replace(tzinfo=UTC).astimezone(zone(name))

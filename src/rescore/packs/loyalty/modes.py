@@ -29,15 +29,15 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, RowMapping, Select, event, select
 
 from rescore.packs.loyalty.customers import (
     birthday_keys,
     is_birthday,
+    local_time,
     missing_fields,
     required_of,
 )
@@ -142,7 +142,7 @@ class ModeResult:
 
 def local_date(now: datetime, zone: str) -> date:
     """The date at naive-UTC ``now`` in the IANA ``zone``."""
-    return now.replace(tzinfo=UTC).astimezone(ZoneInfo(zone)).date()
+    return local_time(now, zone).date()
 
 
 def run(conn: Connection, mode: Mode, plan: Plan) -> ModeResult:
@@ -184,10 +184,17 @@ def birthdays_today(
     return meter.fetch(conn, _birthday_query(ids, local)) if ids else []
 
 
-def _birthday_query(business_ids: list[str], local: date) -> Select[Any]:
+#: What an action needs of a customer: the event-driven rules read only this (the audiences
+#: and the legacy scan read whole rows).
+KEYS = (customers.c.id, customers.c.business_id)
+
+
+def _birthday_query(
+    business_ids: list[str], local: date, columns: Sequence[Any] = (customers,)
+) -> Select[Any]:
     keys = birthday_keys(local)
     return (
-        select(customers)
+        select(*columns)
         .where(
             customers.c.business_id.in_(business_ids),
             customers.c.birth_month == keys[0][0],
@@ -211,9 +218,11 @@ def inactive_customers(
     return meter.fetch(conn, _inactive_query(ids, as_of - timedelta(days=days)))
 
 
-def _inactive_query(business_ids: list[str], cutoff: datetime) -> Select[Any]:
+def _inactive_query(
+    business_ids: list[str], cutoff: datetime, columns: Sequence[Any] = (customers,)
+) -> Select[Any]:
     return (
-        select(customers)
+        select(*columns)
         .where(customers.c.business_id.in_(business_ids), customers.c.last_visit_at < cutoff)
         .order_by(customers.c.business_id, customers.c.id)
     )
@@ -246,11 +255,11 @@ def _event_driven(conn: Connection, plan: Plan, meter: Meter) -> list[Action]:
         for b in known:
             by_date.setdefault(local_date(plan.now, b["time_zone"]), []).append(b["id"])
         for local, ids in sorted(by_date.items()):
-            rows = meter.fetch(conn, _birthday_query(ids, local))
+            rows = meter.fetch(conn, _birthday_query(ids, local, KEYS))
             actions += [_action("birthday", row) for row in rows]
     ids = [b["id"] for b in known]
     if "inactive" in plan.rules and ids:
-        rows = meter.fetch(conn, _inactive_query(ids, plan.inactive_before))
+        rows = meter.fetch(conn, _inactive_query(ids, plan.inactive_before, KEYS))
         actions += [_action("inactive", row) for row in rows]
     if "missing_fields" in plan.rules and ids:
         required = {b["id"]: required_of(b["required_fields"]) for b in known}

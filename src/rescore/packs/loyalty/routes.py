@@ -16,9 +16,8 @@ write commits, and if the ingest fails the write is taken back (:func:`.writes.u
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Body, Query
 from pydantic import (
@@ -34,7 +33,7 @@ from pydantic import (
 
 from rescore.packs.loyalty import examples as ex
 from rescore.packs.loyalty.audiences import BirthdaysAudience, InactiveAudience
-from rescore.packs.loyalty.customers import tier_of
+from rescore.packs.loyalty.customers import local_time, tier_of
 from rescore.packs.loyalty.modes import Plan, run
 from rescore.packs.loyalty.writes import (
     Change,
@@ -269,7 +268,7 @@ def router(pack: LoyaltyPack) -> APIRouter:
             zones = audience.zones(conn)
             groups = [business_id] if business_id else sorted(zones)
             for group in groups:
-                local = _local(now, zones[group])
+                local = local_time(now, zones[group])
                 members += list(audience.members(conn, group, local))
         return {
             "event": event,
@@ -286,11 +285,6 @@ def router(pack: LoyaltyPack) -> APIRouter:
 def _known(conn: Connection, business_id: str | None) -> None:
     if business_id is not None:
         business_of(conn, business_id)
-
-
-def _local(now: datetime, zone: str) -> datetime:
-    """Naive-UTC ``now`` on the wall clock of ``zone``."""
-    return now.replace(tzinfo=UTC).astimezone(ZoneInfo(zone))
 
 
 def _test_customer(
