@@ -80,6 +80,7 @@ if TYPE_CHECKING:
     from rescore.api.guard import fields_as_sent
     from rescore.api.shared import AUTH, POSTED, errors, example_body, ok, settle_and_view
     from rescore.engine import Engine
+    from rescore.runtime.embedded import EmbeddedRuntime
 
 _HTTP = {
     "Admin": "rescore.api.deps",
@@ -94,6 +95,8 @@ _HTTP = {
     "example_body": "rescore.api.shared",
     "ok": "rescore.api.shared",
     "settle_and_view": "rescore.api.shared",
+    # not HTTP, but loaded the same way: a pack's demo command runs the workers in process
+    "EmbeddedRuntime": "rescore.runtime.embedded",
 }
 
 __all__ = [
@@ -101,6 +104,7 @@ __all__ = [
     "POSTED",
     "Admin",
     "ApiState",
+    "EmbeddedRuntime",
     "GracefulStop",
     "Reader",
     "Session",

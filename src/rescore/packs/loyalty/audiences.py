@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, select
 
+from rescore.automations import Audience
 from rescore.packs.loyalty import loader
 from rescore.packs.loyalty.customers import missing_fields, required_of
 from rescore.packs.loyalty.customers import zone as zone_of
@@ -67,7 +68,7 @@ def _member(row: RowMapping, **extra: Any) -> dict[str, Any]:
     }
 
 
-class BirthdaysAudience:
+class BirthdaysAudience(Audience):
     """Customers whose birthday is today in their business's time zone (29 February
     birthdays on 28 February in other years)."""
 
@@ -84,7 +85,7 @@ class BirthdaysAudience:
             yield _member(row)
 
 
-class InactiveAudience:
+class InactiveAudience(Audience):
     """Customers of a business with no visit in the last 30 days."""
 
     name = "inactive"

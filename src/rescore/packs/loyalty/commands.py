@@ -65,7 +65,9 @@ def commands(pack: LoyaltyPack) -> list[click.Command]:
             )
         console().print(table)
 
-    return [automations]
+    from rescore.packs.loyalty.demo import demo_command
+
+    return [automations, demo_command(pack)]
 
 
 def _utc(value: str) -> datetime:

@@ -141,6 +141,14 @@ class LoyaltyPack(Pack):
         """Per customer, the fields message templates read as ``data``."""
         return automation_data(conn, entities, self.as_of)
 
+    def register_rules(self) -> Sequence[Mapping[str, Any]]:
+        """Seed 003's automations (``rules.yaml``): birthday, inactive, missing fields, points
+        loaded, tier up."""
+        import yaml
+
+        rules: list[Mapping[str, Any]] = yaml.safe_load(self.rules_file().read_text())
+        return rules
+
     def rules_file(self) -> Path:
         """The shipped rules (YAML): birthday, inactive, missing fields, points loaded, tier up."""
         return Path(str(files("rescore.packs.loyalty").joinpath("rules.yaml")))
