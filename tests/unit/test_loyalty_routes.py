@@ -212,6 +212,14 @@ def test_automation_events_list_the_audience_and_register_a_test_customer(
     assert inactive["audience"] == "inactive"
     assert inactive["count"] > 0
     assert all(m["days_since_visit"] > 30 for m in inactive["members"])
+    assert inactive["recorded"]["fired"] == inactive["count"]  # through the automation engine
+    again = client.get(f"{BASE}/automation-events", params={"event": "inactive"}, headers=headers)
+    assert again.json()["recorded"] == {  # the same local day's tick: nobody is told twice
+        "fired": 0, "throttled": 0, "duplicate": inactive["count"], "skipped": 0
+    }  # fmt: skip
+    fired = engine.firings(rule="loyalty.inactive", limit=10_000)
+    assert len(fired) == inactive["count"]
+    assert {f["occurrence"][:3] for f in fired} == {"at:"}
     birthdays = client.get(
         f"{BASE}/automation-events", params={"event": "birthdays"}, headers=headers
     ).json()

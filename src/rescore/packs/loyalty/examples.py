@@ -72,4 +72,5 @@ EVENTS: dict[str, Any] = {
             "days_since_visit": 80,
         }
     ],
+    "recorded": {"fired": 50, "throttled": 0, "duplicate": 0, "skipped": 0},
 }

@@ -16,8 +16,10 @@ write commits, and if the ingest fails the write is taken back (:func:`.writes.u
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Body, Query
 from pydantic import (
@@ -31,6 +33,7 @@ from pydantic import (
     field_validator,
 )
 
+from rescore.automations.rules import ScheduleTrigger
 from rescore.packs.loyalty import examples as ex
 from rescore.packs.loyalty.audiences import BirthdaysAudience, InactiveAudience
 from rescore.packs.loyalty.customers import local_time, tier_of
@@ -55,6 +58,7 @@ from rescore.packs.sdk import (
     source_read,
     source_write,
 )
+from rescore.schedule import Schedule
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -262,14 +266,16 @@ def router(pack: LoyaltyPack) -> APIRouter:
         if event == "test-customer":
             return _test_customer(state, who.tenant, business_id, now)
         audience = BirthdaysAudience() if event == "birthdays" else InactiveAudience()
-        members: list[dict[str, Any]] = []
+        by_group: dict[str, list[dict[str, Any]]] = {}
         with source_read(state.engine) as conn:
             _known(conn, business_id)
             zones = audience.zones(conn)
             groups = [business_id] if business_id else sorted(zones)
             for group in groups:
                 local = local_time(now, zones[group])
-                members += list(audience.members(conn, group, local))
+                by_group[group] = list(audience.members(conn, group, local))
+        rule = "loyalty.birthday" if event == "birthdays" else "loyalty.inactive"
+        members = [m for group in groups for m in by_group[group]]
         return {
             "event": event,
             "audience": audience.name,
@@ -277,9 +283,40 @@ def router(pack: LoyaltyPack) -> APIRouter:
             "now": now.isoformat() + "Z",
             "count": len(members),
             "members": members[:limit],
+            "recorded": record_tick(state.engine, who.tenant, rule, by_group, zones, now),
         }
 
     return routes
+
+
+def record_tick(
+    engine: Engine,
+    tenant: str,
+    name: str,
+    by_group: Mapping[str, Sequence[Mapping[str, Any]]],
+    zones: Mapping[str, str],
+    now: datetime,
+) -> dict[str, int]:
+    """Fire a scheduled rule for each business's members, as its cron tick of the business's
+    local day would (the same idempotency key: calling the endpoint and the 09:00 tick on the
+    same day greets each customer once). Nothing is fired for a rule the tenant switched off."""
+    rule = engine.automation_rule(name, tenant=tenant).rule
+    totals = {"fired": 0, "throttled": 0, "duplicate": 0, "skipped": 0}
+    if not rule.enabled or not isinstance(rule.trigger, ScheduleTrigger):
+        return totals
+    for group, members in by_group.items():
+        due = todays_tick(rule.trigger.cron, zones[group], now)
+        for key, count in engine.fire_schedule(rule, due, members, tenant=tenant).items():
+            totals[key] = totals.get(key, 0) + count
+    return totals
+
+
+def todays_tick(cron: str, zone: str, now: datetime) -> datetime:
+    """The newest tick of ``cron`` in ``zone`` up to the end of ``now``'s local day (``now``
+    naive UTC): today's 09:00 for a daily rule, this week's Monday for a weekly one."""
+    local = now.replace(tzinfo=UTC).astimezone(ZoneInfo(zone))
+    end = datetime.combine(local.date(), time.max, tzinfo=local.tzinfo)
+    return Schedule(name="loyalty.tick", cron=cron, timezone=zone, run=print).latest(end)
 
 
 def _known(conn: Connection, business_id: str | None) -> None:
