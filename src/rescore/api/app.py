@@ -25,6 +25,7 @@ from rescore.api.lookup import Lookup
 from rescore.api.mount import mount_packs
 from rescore.api.openapi import build_openapi
 from rescore.api.routes import router
+from rescore.api.telemetry import RequestTimer
 from rescore.api.telemetry import router as telemetry
 from rescore.bootstrap import open_engine
 from rescore.engine import Engine
@@ -59,8 +60,13 @@ def create_app(
     separate workers run)."""
     settings = settings or Settings()
     engine = engine or open_engine(settings)
+    metrics = _metrics(engine)
     lookup = Lookup(
-        engine, ttl=settings.cache_ttl, snapshot_dir=settings.snapshot_dir, shared=_shared(settings)
+        engine,
+        ttl=settings.cache_ttl,
+        snapshot_dir=settings.snapshot_dir,
+        shared=_shared(settings),
+        count=metrics.cache_result,
     )
     engine.observers.append(lookup)
     heartbeat = Heartbeat(engine)  # one per process, for the runtime and the ?wait=true path
@@ -80,11 +86,12 @@ def create_app(
         swagger_ui_parameters={"validatorUrl": None},  # the online validator is a CDN call
     )
     app.state.rescore = state
-    app.state.metrics = _metrics(engine)
+    app.state.metrics = metrics
     app.openapi = lambda: build_openapi(app, engine.registry)  # type: ignore[method-assign]
     app.add_exception_handler(RescoreError, rescore_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestTimer, metrics=metrics)  # outermost: times the guard's 413s too
     app.include_router(router)
     app.include_router(telemetry)
     mount_packs(app, engine.registry)
