@@ -66,8 +66,10 @@ def _pack_names() -> list[str]:
     return sorted({ep.name for ep in entry_points(group="rescore.packs")})
 
 
-def _connection(*flags: str, setting: str, help: str) -> Callable[[F], F]:
-    return click.option(*flags, setting, envvar=env_name(setting), show_envvar=True, help=help)
+def _connection(*flags: str, setting: str, help: str, **kwargs: Any) -> Callable[[F], F]:
+    return click.option(
+        *flags, setting, envvar=env_name(setting), show_envvar=True, help=help, **kwargs
+    )
 
 
 @click.group(cls=MainGroup, lazy=COMMANDS, context_settings=CONTEXT)
@@ -87,6 +89,18 @@ def _connection(*flags: str, setting: str, help: str) -> Callable[[F], F]:
 )
 @_connection(
     "--packs", setting="packs", help="Comma-separated packs to load (default: every installed)."
+)
+@_connection(
+    "--log-format",
+    setting="log_format",
+    type=click.Choice(["text", "json"]),
+    help="Log lines as readable text or JSON objects (Loki). [default: text]",
+)
+@_connection(
+    "--log-level",
+    setting="log_level",
+    type=click.Choice(["debug", "info", "warning", "error", "critical"]),
+    help="The lowest level logged, on standard error. [default: info]",
 )
 @click.option(
     "--debug",
@@ -115,4 +129,7 @@ def main(ctx: click.Context, /, debug: bool, **options: Any) -> None:
     The options above go before the command, e.g.
     `rescore --database-url sqlite:///scores.db pending`.
     """
+    from rescore.logs import configure
+
+    configure(fmt=options["log_format"] or "text", level=options["log_level"] or "info")
     ctx.obj = Session(options=options, debug=debug)
