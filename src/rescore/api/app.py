@@ -4,7 +4,8 @@ By default the embedded runtime's workers run in the same process, so ``rescore 
 ingests, rescores and answers. Routes that packs bring are mounted under ``/v1/packs/<pack>``
 (contract routes at the root; see :mod:`rescore.api.mount`), sharing the same authentication
 and error handling. ``/docs`` (Swagger UI) and ``/redoc`` are served with their assets from the
-``fastapi-offline`` package: they work without a network.
+``fastapi-offline`` package: they work without a network. The web dashboard is at ``/ui``
+(:mod:`rescore.ui`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from rescore.metrics import Metrics, metrics_of
 from rescore.runtime.embedded import EmbeddedRuntime
 from rescore.runtime.heartbeat import Heartbeat
 from rescore.settings import Settings
+from rescore.ui import mount_ui
 
 if TYPE_CHECKING:
     from rescore.cache import RedisCache
@@ -95,6 +97,7 @@ def create_app(
     app.include_router(router)
     app.include_router(telemetry)
     mount_packs(app, engine.registry)
+    mount_ui(app, engine)
     return app
 
 
