@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from rescore.insights import Bin
@@ -13,6 +14,7 @@ __all__ = ["bars", "distribution", "history_line"]
 
 Figure = dict[str, Any]
 BLUE = "#2563eb"
+DAY = timedelta(days=1)
 #: The seed's five band colours, lowest to highest (LeadScoringAnalytics).
 BANDS = ("#ef4444", "#f97316", "#eab308", "#22c55e", "#8b5cf6")
 
@@ -25,6 +27,8 @@ def _layout(title: str, **extra: Any) -> dict[str, Any]:
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
         "font": {"family": "system-ui, sans-serif", "size": 12},
+        "xaxis": {"automargin": True},
+        "yaxis": {"automargin": True},
         **extra,
     }
 
@@ -69,4 +73,8 @@ def history_line(title: str, entries: Sequence[HistoryEntry], labels: Mapping[in
         "text": [labels.get(e.id, e.trigger) for e in ordered],
         "hovertemplate": "%{y:,.2f}<br>%{text}<extra></extra>",
     }
-    return {"data": [trace], "layout": _layout(title, xaxis={"type": "date"})}
+    layout = _layout(title, xaxis={"type": "date", "automargin": True})
+    if len(ordered) == 1:  # one point: a day either side, not a millisecond-wide axis
+        at = ordered[0].changed_at
+        layout["xaxis"]["range"] = [(at - DAY).isoformat(), (at + DAY).isoformat()]
+    return {"data": [trace], "layout": layout}

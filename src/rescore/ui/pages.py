@@ -78,12 +78,10 @@ def _entity(
 ) -> dict[str, Any]:
     headline = engine.headline_scorer(pack)
     graph = engine.registry.graph(pack)
-    if at is None:
-        current: dict[str, Any] = dict(engine.current(pack, entity, tenant=tenant))
-    else:
-        current = {
-            n: _as_score(e) for n, e in engine.as_of(pack, entity, at, tenant=tenant).items()
-        }
+    current: dict[str, Any] = dict(engine.current(pack, entity, tenant=tenant))
+    if at is not None:  # after current(): an entity never scored is a 404 either way
+        past = _past(engine, pack, entity, at, tenant)
+        current = {name: _as_score(entry) for name, entry in past.items()}
     table = engine.explain(pack, entity, tenant=tenant, limit=PAGE_SIZE + 1, offset=offset(page))
     drawn = engine.explain(pack, entity, tenant=tenant, limit=HISTORY_POINTS)
     points = [c for c in drawn.changes if c.scorer == headline]
@@ -100,6 +98,14 @@ def _entity(
         "changes": Paged.of(table.as_dict()["changes"], page),
         "chart": charts.history_line(f"{headline} over time", points, labels),
     }
+
+
+def _past(engine: Engine, pack: str, entity: str, at: Any, tenant: str) -> dict[str, Any]:
+    """The entries in force at ``at``; none when it was not scored yet then."""
+    try:
+        return dict(engine.as_of(pack, entity, at, tenant=tenant))
+    except EntityNotFound:
+        return {}
 
 
 def _as_score(entry: Any) -> dict[str, Any]:
