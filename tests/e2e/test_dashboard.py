@@ -38,6 +38,7 @@ PHONE = {"width": 390, "height": 844}
 class Site:
     url: str
     keys: dict[str, str]
+    demo_output: str
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     _need_browser()
     where = tmp_path_factory.mktemp("ui")
     env = {"RESCORE_DATABASE_URL": f"sqlite:///{where / 'demo.db'}"}
-    run("demo", "--events", "300", "--rate", "3000", cwd=where, env=env)
+    demo = run("demo", "--events", "300", "--rate", "3000", cwd=where, env=env).stdout
     run("init", "--demo-data", cwd=where, env=env)
     ghost = {"event_id": "g1", "type": "client_default", "entity": "no-such-client"}
     ghost["occurred_at"] = "2026-01-23T10:30:00Z"
@@ -59,7 +60,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         for scope in ("read", "admin")
     }
     with serving(where, env) as url:
-        yield Site(url, keys)
+        yield Site(url, keys, demo)
 
 
 @pytest.fixture(scope="module")
@@ -236,6 +237,17 @@ def test_pages_fit_a_phone(browser: Any, site: Site) -> None:
             visit.shot(f"phone-{name}")
     finally:
         visit.close()
+
+
+def test_the_demo_ends_with_the_dashboards_address_and_a_read_key(site: Site) -> None:
+    said = re.search(
+        r"dashboard: (.+) serve, then open (\S+) and log in with this read key: (\S+)",
+        site.demo_output,
+    )
+    assert said is not None, site.demo_output
+    assert said.group(2) == "http://127.0.0.1:8000/ui"
+    answer = httpx.post(f"{site.url}/ui/login", data={"key": said.group(3)})
+    assert answer.status_code == 303, "the printed key logs in"
 
 
 # the session and form rules, over plain HTTP -------------------------------------------------
