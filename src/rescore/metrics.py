@@ -87,6 +87,7 @@ class Metrics(Observer):
             buckets=HTTP_BUCKETS,
             registry=self.registry,
         )
+        self._http_children: dict[tuple[str, str, int], Any] = {}
         self.latency = Histogram(
             "rescore_event_to_score_seconds",
             "Seconds from an event's arrival to its entity's fresh score",
@@ -109,8 +110,14 @@ class Metrics(Observer):
         (self._hit if hit else self._miss).inc()
 
     def request_done(self, route: str, method: str, status: int, seconds: float) -> None:
-        """One HTTP request; ``route`` is its template (``/v1/scores/{pack}/{entity}``)."""
-        self.http.labels(route, method, str(status)).observe(seconds)
+        """One HTTP request; ``route`` is its template (``/v1/scores/{pack}/{entity}``). The
+        labelled child is kept per label set (bounded: templates x methods x statuses), which
+        makes this a dict lookup and an observe on the lookup path."""
+        key = (route, method, status)
+        child = self._http_children.get(key)
+        if child is None:
+            child = self._http_children[key] = self.http.labels(route, method, str(status))
+        child.observe(seconds)
 
     def count_firing(self, pack: str, rule: str) -> None:
         """An automation rule fired (``rule``: the rule's configured name, a bounded set)."""
