@@ -36,6 +36,7 @@ from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import worker_process_init
 
 from rescore.bootstrap import open_engine
 from rescore.dispatch import (
@@ -161,6 +162,10 @@ def _register_tasks(app: Celery, settings: Settings) -> None:
         found[name].run(engine)
 
     app.conf.beat_schedule = beat_schedule(settings, _beat_schedules(settings))
+    if settings.metrics_port:
+        # each pool process serves /metrics from its start, not from its first task: an idle
+        # process is alive and must not look gone to Prometheus
+        worker_process_init.connect(lambda **_: state.engine(), weak=False)
 
 
 def _schedules(engine: Engine) -> list[Schedule]:
