@@ -161,7 +161,9 @@ class Settings(BaseSettings):
         "text", description="Log lines as readable text or as JSON (one object per line)."
     )
     log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
-        "info", description="The lowest level of the log lines written (on standard error)."
+        "info",
+        description="The lowest level of the log lines written (on standard error) by the "
+        "services (serve, worker, poll, consume); other commands log warnings unless set.",
     )
 
     @field_validator("worker_stale_after")

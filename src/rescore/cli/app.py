@@ -43,6 +43,9 @@ COMMANDS = {
     "restore": "rescore.cli.backups:restore",
 }
 
+#: Long-running commands: they log at info by default, the others only warnings and errors.
+SERVICES = frozenset({"serve", "worker", "poll", "consume"})
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -100,7 +103,8 @@ def _connection(*flags: str, setting: str, help: str, **kwargs: Any) -> Callable
     "--log-level",
     setting="log_level",
     type=click.Choice(["debug", "info", "warning", "error", "critical"]),
-    help="The lowest level logged, on standard error. [default: info]",
+    help="The lowest level logged, on standard error. [default: info for serve, worker, "
+    "poll and consume; warning for the other commands]",
 )
 @click.option(
     "--debug",
@@ -131,5 +135,6 @@ def main(ctx: click.Context, /, debug: bool, **options: Any) -> None:
     """
     from rescore.logs import configure
 
-    configure(fmt=options["log_format"] or "text", level=options["log_level"] or "info")
+    quiet = "info" if ctx.invoked_subcommand in SERVICES else "warning"
+    configure(fmt=options["log_format"] or "text", level=options["log_level"] or quiet)
     ctx.obj = Session(options=options, debug=debug)

@@ -114,12 +114,13 @@ Handler = Callable[[Request, Viewer], Awaitable[Response]]
 async def guarded(request: Request, handler: Handler) -> Response:
     """Run ``handler`` for a viewer with a working key (others go to the login form); a
     refused request becomes an error page with its status, never a traceback."""
-    who = await viewer(request, ui_of(request).engine.keys)
-    if who is None:
-        return login_redirect(request)
+    who = None
     try:
+        who = await viewer(request, ui_of(request).engine.keys)
+        if who is None:
+            return login_redirect(request)
         return await handler(request, who)
-    except RescoreError as exc:
+    except RescoreError as exc:  # a database outage too: a 503 page, not a traceback
         return error_page(request, exc, who)
 
 
