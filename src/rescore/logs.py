@@ -33,6 +33,7 @@ __all__ = ["CONTEXT", "MASK", "Redactor", "add_secret", "configure", "redact"]
 #: The context fields a JSON line carries when a record has them.
 CONTEXT = ("pack", "entity", "event_id", "tenant", "lane", "duration_ms")
 MASK = "***"
+HANDLER = "rescore"  # the name of the handler configure() installs (and replaces)
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 #: Environment variables whose values are secrets, by the end of their name.
 SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD)$", re.IGNORECASE)
@@ -121,17 +122,33 @@ def configure(
     (``text`` or ``json``) from ``level`` up; replaces what an earlier call installed."""
     for secret in secrets_of(os.environ if environ is None else environ):
         add_secret(secret)
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler: logging.Handler = logging.StreamHandler(stream) if stream else _Stderr()
     handler.addFilter(Redactor())
     handler.setFormatter(_formatter(fmt))
     root = logging.getLogger()
-    for old in [h for h in root.handlers if getattr(h, "_rescore", False)]:
+    for old in [h for h in root.handlers if h.get_name() == HANDLER]:
         root.removeHandler(old)
-    handler._rescore = True  # type: ignore[attr-defined]
+    handler.set_name(HANDLER)
     root.addHandler(handler)
     root.setLevel(level.upper())
     _quiet(("httpx", "httpcore", "kombu", "amqp", "urllib3", "botocore", "alembic.runtime"))
     return handler
+
+
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record comes (a test runner or a daemon
+    may swap it after logging was configured), like logging's own last-resort handler."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        """The stream is always the current standard error."""
 
 
 def _formatter(fmt: str) -> logging.Formatter:

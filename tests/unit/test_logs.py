@@ -118,3 +118,13 @@ def test_the_journal_logs_failures_and_rescores_with_context(
     failed = next(line for line in found if line["level"] == "WARNING")
     assert failed["entity"] == "bad"
     assert failed["tenant"] == "default"
+
+
+def test_without_a_stream_lines_go_to_the_current_standard_error(
+    stream: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test runner (or a daemon) may swap sys.stderr after logging was configured."""
+    logs.configure(environ={})
+    monkeypatch.setattr("sys.stderr", stream)
+    logging.getLogger("rescore.test").warning("after the swap")
+    assert stream.getvalue().endswith("WARNING rescore.test: after the swap\n")
