@@ -310,3 +310,16 @@ def test_bad_input_is_a_page_naming_the_field(site: Site) -> None:
         assert "as_of" in answer.text
         assert reader.get("/ui/analytics/nope").status_code == 404
         assert reader.get("/ui/entity/credit/nobody-at-all").status_code == 404
+
+
+def test_search_by_prefix_is_paged_without_overlap(site: Site) -> None:
+    with login(site, "read") as reader:
+        pages = [
+            reader.get("/ui/search", params={"q": "10", "pack": "credit", "page": n}).text
+            for n in (1, 2)
+        ]
+    found = [re.findall(r'class="entity" href="/ui/entity/(\w+)/(\w+)"', page) for page in pages]
+    assert len(found[0]) == 20, "the demo has many cédulas starting with 10"
+    assert found[1], "a second page"
+    assert not set(found[0]) & set(found[1])
+    assert all(key.startswith("10") for _, key in found[0] + found[1])

@@ -225,10 +225,9 @@ def _exact(engine: Engine, tenant: str, packs: list[str], key: str) -> str | Non
 def _like(
     engine: Engine, tenant: str, packs: list[str], prefix: str, page: int
 ) -> list[tuple[str, str]]:
-    found: list[tuple[str, str]] = []
-    for name in packs:
-        keys = engine.find_entities(
-            name, prefix, tenant=tenant, limit=PAGE_SIZE + 1, offset=offset(page)
-        )
+    """One page of the matches of every pack in ``packs``, pack by pack, in key order."""
+    start, found = offset(page), []
+    for name in packs:  # each pack's first start + PAGE_SIZE + 1 matches suffice
+        keys = engine.find_entities(name, prefix, tenant=tenant, limit=start + PAGE_SIZE + 1)
         found += [(name, k) for k in keys]
-    return found[: PAGE_SIZE + 1]
+    return found[start : start + PAGE_SIZE + 1]
