@@ -43,7 +43,8 @@ def distribution(title: str, bins: Sequence[Bin]) -> Figure:
         "marker": {"color": BLUE},
         "hovertemplate": "%{x}: %{y:,} entities<extra></extra>",
     }
-    return {"data": [trace], "layout": _layout(title, bargap=0.05)}
+    counts = [b.count for b in bins]
+    return {"data": [trace], "layout": _layout(title, bargap=0.05, yaxis=_count_axis(counts))}
 
 
 def bars(
@@ -57,7 +58,18 @@ def bars(
         "marker": {"color": list(colors) if colors else BLUE},
         "hovertemplate": "%{x}: %{y:,}" + suffix + "<extra></extra>",
     }
-    return {"data": [trace], "layout": _layout(title)}
+    layout = _layout(title)
+    if all(float(v).is_integer() for v in values.values()):
+        layout["yaxis"] = _count_axis(list(values.values()))
+    return {"data": [trace], "layout": layout}
+
+
+def _count_axis(counts: Sequence[float]) -> dict[str, Any]:
+    """An axis of counts: whole-number ticks, one per unit while the counts are small."""
+    axis: dict[str, Any] = {"automargin": True, "rangemode": "tozero", "tickformat": ",d"}
+    if max(counts, default=0) <= 10:
+        axis |= {"tick0": 0, "dtick": 1}
+    return axis
 
 
 def history_line(title: str, entries: Sequence[HistoryEntry], labels: Mapping[int, str]) -> Figure:
