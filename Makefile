@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced
 
-.PHONY: demo test bench lint typecheck unit env tools lock clean help browser
+.PHONY: demo test bench lint typecheck unit env tools lock clean help browser prometheus
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -35,12 +35,20 @@ lint: $(STAMP)  ## ruff, and the import contracts in pyproject.toml (lint-import
 typecheck: $(STAMP)  ## mypy strict on src/
 	$(BIN)/mypy
 
-browser:  ## Debian's Chromium for the /docs browser test (installed when missing and root)
+browser:  ## Debian's Chromium for the browser tests (/docs, /ui) (installed when missing and root)
 	@[ -x /usr/bin/chromium ] || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else \
-	    echo "no /usr/bin/chromium and not root: the /docs browser test will skip"; \
+	    echo "no /usr/bin/chromium and not root: the browser tests will skip"; \
+	  fi; }
+
+prometheus:  ## Debian's prometheus and promtool for the deploy/ tests (installed when missing and root)
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; \
+	  else \
+	    echo "no prometheus and not root: the deploy/ tests will skip"; \
 	  fi; }
 
 tools:  ## the database clients backups use (Debian's postgresql-client, mariadb-client) if missing
@@ -52,7 +60,7 @@ tools:  ## the database clients backups use (Debian's postgresql-client, mariadb
 	    echo "backups need pg_dump and mariadb-dump: install postgresql-client and mariadb-client"; \
 	  fi; }
 
-test: lint typecheck browser tools  ## set up, then run lint, type checks and every test
+test: lint typecheck browser prometheus tools  ## set up, then run lint, type checks and every test
 	$(BIN)/pytest
 
 bench: $(STAMP)  ## measure the performance goals (rescore bench)

@@ -2,7 +2,8 @@
 
 The engine imports no adapter; this module is where the Celery dispatcher (``broker_url``) and
 the shared Redis cache's invalidator (``cache_url``) are attached as observers, and the
-Prometheus metrics (:mod:`rescore.metrics`, a registry per engine) always are. Every front end
+Prometheus metrics (:mod:`rescore.metrics`, a registry per engine) and the log lines
+(:mod:`rescore.journal`) always are. Every front end
 (CLI, HTTP app, Celery worker) opens its engine here, so they are wired the same way::
 
     engine = open_engine(Settings(database_url="sqlite:///scores.db"), create=True)
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rescore.engine import Engine
+from rescore.journal import Journal
 from rescore.metrics import Metrics
 from rescore.reports import Observer
 from rescore.settings import Settings
@@ -41,8 +43,8 @@ def open_engine(
 def adapters_for(settings: Settings) -> list[Observer]:
     """What the configured services need to hear of every ingest and rescore: the Celery
     dispatcher when a broker is set, the shared-cache invalidator when a Redis cache is, and
-    always the Prometheus metrics (in a registry of their own)."""
-    found: list[Observer] = [Metrics()]
+    always the Prometheus metrics (in a registry of their own) and the log journal."""
+    found: list[Observer] = [Metrics(), Journal()]
     if settings.broker_url:
         from rescore.dispatch import Dispatcher
 

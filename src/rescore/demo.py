@@ -371,3 +371,16 @@ def _summary(
 
     paths = export_snapshot(engine, engine.settings.snapshot_dir, pack=PACK)
     console.print("snapshot: " + ", ".join(str(p) for p in paths), soft_wrap=True)
+    _dashboard(engine, options, console)
+
+
+def _dashboard(engine: Engine, options: DemoOptions, console: Console) -> None:
+    """How to look at what the demo did in the web dashboard, with a read key made for it."""
+    _, key = engine.keys.create("default", "read", engine.clock(), "demo dashboard")
+    settings = engine.settings
+    console.print(
+        f"dashboard: [bold]rescore --database-url {options.database_url} --packs {PACK} "
+        f"serve[/bold], then open http://{settings.host}:{settings.port}/ui and log in with "
+        f"this read key: {key}",
+        soft_wrap=True,
+    )

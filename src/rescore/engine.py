@@ -25,17 +25,17 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from rescore.automations.book import RuleBook
+from rescore.automations.deliveries import DeliveryOperations
 from rescore.automations.operations import AutomationOperations, ScheduleOperations
-from rescore.compute import Computer, Planned, cause_of
+from rescore.compute import Computer, Planned
 from rescore.db.dialect import insert_new_events
 from rescore.db.engine import Database
-from rescore.db.schema import DEFAULT_TENANT, events
+from rescore.db.schema import DEFAULT_TENANT
 from rescore.events import Event, parse_events
-from rescore.exceptions import ConfigurationError, EntityNotFound
+from rescore.exceptions import ConfigurationError
 from rescore.ingest import Limits, Recent, event_rows, refuse_reused_ids, unknown_warnings
 from rescore.keys import KeyStore
 from rescore.operations import (
@@ -60,7 +60,7 @@ from rescore.reports import (
 )
 from rescore.routing import Lane
 from rescore.settings import Settings
-from rescore.store import Computed, HistoryEntry, ScoreStore, StoredScore, chunks
+from rescore.store import Computed, ScoreStore
 from rescore.workers import WorkerRegistry
 
 __all__ = [
@@ -90,6 +90,7 @@ class Engine(
     HistoryOperations,
     ScoreOperations,
     AutomationOperations,
+    DeliveryOperations,
     ScheduleOperations,
     ReleaseOperations,
 ):
@@ -471,54 +472,6 @@ class Engine(
             yield from self.registry[pack].entity_keys(conn)
 
     # read -------------------------------------------------------------------------------
-
-    def current(
-        self, pack: str, entity: str, *, tenant: str = DEFAULT_TENANT
-    ) -> dict[str, StoredScore]:
-        """An entity's current scores by scorer; :class:`EntityNotFound` if never scored."""
-        self.registry[pack]
-        with self.db.read() as conn:
-            found = self.store.current(conn, pack, [entity], tenant=tenant).get(entity)
-        if not found:
-            raise EntityNotFound(f"{pack} has no scores for {entity!r}", field="entity")
-        return found
-
-    def as_of(
-        self, pack: str, entity: str, at: datetime, *, tenant: str = DEFAULT_TENANT
-    ) -> dict[str, HistoryEntry]:
-        """Each scorer's value and breakdown in force at ``at``."""
-        self.registry[pack]
-        with self.db.read() as conn:
-            found = self.store.as_of(conn, pack, entity, at, tenant=tenant)
-        if not found:
-            raise EntityNotFound(f"{pack} had no scores for {entity!r} at {at.isoformat()}")
-        return found
-
-    def explain(
-        self,
-        pack: str,
-        entity: str,
-        *,
-        tenant: str = DEFAULT_TENANT,
-        limit: int = 20,
-        offset: int = 0,
-    ) -> Explanation:
-        """Why did this entity's score change? History with component deltas and causes."""
-        current = self.current(pack, entity, tenant=tenant)
-        with self.db.read() as conn:
-            changes = self.store.history(
-                conn, pack, entity, tenant=tenant, limit=limit, offset=offset
-            )
-            ids = sorted({i for c in changes for i in c.event_ids})
-            causes: dict[str, Cause] = {}
-            for part in chunks(ids):
-                query = sa.select(events).where(
-                    events.c.tenant == tenant, events.c.event_id.in_(part)
-                )
-                causes.update({row.event_id: cause_of(row) for row in conn.execute(query)})
-        return Explanation(
-            pack=pack, entity=entity, current=current, changes=tuple(changes), causes=causes
-        )
 
     def notify(self, hook: str, *args: Any) -> None:
         """Tell the observers about work done beside the engine (reconciliation), isolated

@@ -15,7 +15,13 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -24,7 +30,15 @@ from rescore.reports import Failure, IngestResult, Observer, Outcome
 if TYPE_CHECKING:
     from rescore.engine import Engine
 
-__all__ = ["CONTENT_TYPE", "LATENCY_BUCKETS", "Metrics", "metrics_of"]
+__all__ = [
+    "CONTENT_TYPE",
+    "HTTP_BUCKETS",
+    "LATENCY_BUCKETS",
+    "Metrics",
+    "MetricsServer",
+    "metrics_of",
+    "serve_metrics",
+]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +48,10 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: Seconds from an event's arrival to its entity's fresh score: critical work is meant to take
 #: well under a second, normal work waits for its lane's flush (seconds to minutes).
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+
+#: Seconds an HTTP request took: a cached lookup takes about a millisecond, ingest with
+#: ``?wait=true`` up to its timeout.
+HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 #: The lane label of a rescore that no event's lane asked for (``rescore recompute``).
 DIRECT = "direct"
@@ -55,10 +73,20 @@ class Metrics(Observer):
         self.given_back = counter("rescore_requeued", "Entities put back in line", "lane")
         self.drift = counter("rescore_reconcile_drift", "Drifted scores found", "pack scorer")
         self.repairs = counter("rescore_reconcile_repairs", "Entities repaired", "pack")
+        self.cache = counter("rescore_lookup_cache", "Lookups by cache result", "result")
+        self._hit, self._miss = self.cache.labels("hit"), self.cache.labels("miss")
         self.fired_total = counter("rescore_automation_firings", "Rules fired", "rule status")
         self.deliveries = counter(
             "rescore_automation_deliveries", "Delivery attempts by outcome", "kind status"
         )
+        self.http = Histogram(
+            "rescore_http_request_duration_seconds",
+            "HTTP requests by route template, method and status",
+            ["route", "method", "status"],
+            buckets=HTTP_BUCKETS,
+            registry=self.registry,
+        )
+        self._http_children: dict[tuple[str, str, int], Any] = {}
         self.latency = Histogram(
             "rescore_event_to_score_seconds",
             "Seconds from an event's arrival to its entity's fresh score",
@@ -74,6 +102,21 @@ class Metrics(Observer):
     def exposition(self) -> bytes:
         """Every metric in the Prometheus text format."""
         return generate_latest(self.registry)
+
+    def cache_result(self, hit: bool) -> None:
+        """Count one lookup as a cache hit or miss (:class:`rescore.api.lookup.Lookup` calls
+        it; the children are bound once, so a hit costs one increment)."""
+        (self._hit if hit else self._miss).inc()
+
+    def request_done(self, route: str, method: str, status: int, seconds: float) -> None:
+        """One HTTP request; ``route`` is its template (``/v1/scores/{pack}/{entity}``). The
+        labelled child is kept per label set (bounded: templates x methods x statuses), which
+        makes this a dict lookup and an observe on the lookup path."""
+        key = (route, method, status)
+        child = self._http_children.get(key)
+        if child is None:
+            child = self._http_children[key] = self.http.labels(route, method, str(status))
+        child.observe(seconds)
 
     # observer hooks ---------------------------------------------------------------------------
 
@@ -142,6 +185,30 @@ class EngineGauges(Collector):
 def metrics_of(engine: Engine) -> Metrics | None:
     """The metrics observer attached to ``engine`` (by :func:`rescore.bootstrap.open_engine`)."""
     return next((o for o in engine.observers if isinstance(o, Metrics)), None)
+
+
+class MetricsServer:
+    """A running ``/metrics`` HTTP server of a worker process; :meth:`close` stops it."""
+
+    def __init__(self, server: Any, address: str) -> None:
+        self._server = server
+        self.address = address
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def serve_metrics(engine: Engine, host: str, port: int) -> MetricsServer:
+    """Serve ``engine``'s metrics on ``host:port`` from a daemon thread (the workers have no
+    HTTP app of their own). The engine must carry a :class:`Metrics` (``open_engine`` attaches
+    one)."""
+    found = metrics_of(engine)
+    if found is None:
+        raise ValueError("this engine has no metrics observer: open it with open_engine")
+    server, _thread = start_http_server(port, addr=host, registry=found.registry)
+    log.info("metrics on http://%s:%d/metrics", host, port)
+    return MetricsServer(server, f"{host}:{port}")
 
 
 def _maker(registry: CollectorRegistry) -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from rescore.compute import Computer, Planned
+from rescore.compute import Computer, Planned, cause_of
 from rescore.db.engine import Database
 from rescore.db.partitions import (
     Partition,
@@ -28,9 +28,20 @@ from rescore.db.partitions import (
     serialize,
 )
 from rescore.db.schema import DEFAULT_TENANT, events
-from rescore.exceptions import EntityNotFound
+from rescore.exceptions import EntityNotFound, InvalidInput
+from rescore.insights import (
+    Bin,
+    Fall,
+    Move,
+    biggest_moves,
+    entities_like,
+    falls,
+    histogram,
+    recent_events,
+)
 from rescore.plugins import PackRegistry
 from rescore.queue import PendingWork, WorkQueue
+from rescore.reports import Cause, Explanation
 from rescore.retention import BackupSeen, Verdict, last_verified_backup, plan
 from rescore.scoring import ScoreResult
 from rescore.settings import Settings
@@ -39,6 +50,7 @@ from rescore.workers import Pruned, Registration, WorkerRegistry
 
 __all__ = [
     "HistoryOperations",
+    "InsightOperations",
     "Parts",
     "QueueOperations",
     "ScoreOperations",
@@ -247,8 +259,141 @@ class HistoryOperations(Parts):
         return verdicts
 
 
-class ScoreOperations(Parts):
-    """Stored scores read in bulk, fresh scores computed without writing, event marks."""
+class InsightOperations(Parts):
+    """Aggregates for the dashboard (:mod:`rescore.insights`): each reads in one transaction
+    and returns a few rows however large the population."""
+
+    def event_rate(
+        self, *, tenant: str = DEFAULT_TENANT, seconds: float = 60.0
+    ) -> tuple[dict[str, float], bool]:
+        """Events per second received over the last ``seconds``, by pack; the flag says the
+        sample was saturated (the true rate is at least this)."""
+        since = self.clock() - timedelta(seconds=seconds)
+        with self.db.read() as conn:
+            counts, saturated = recent_events(conn, tenant, since)
+        return {pack: n / seconds for pack, n in counts.items()}, saturated
+
+    def headline_scorer(self, pack: str) -> str:
+        """The scorer a pack's pages lead with: the last in dependency order (what the others
+        feed, e.g. credit's ``hybrid``)."""
+        return self.registry.graph(pack).order[-1]
+
+    def score_distribution(
+        self, pack: str, scorer: str | None = None, *, tenant: str = DEFAULT_TENANT, bins: int = 10
+    ) -> list[Bin]:
+        """Current values of ``scorer`` (the headline one by default) in equal bins over its
+        declared range."""
+        name = scorer or self.headline_scorer(pack)
+        graph = self.registry.graph(pack)
+        if name not in graph:
+            raise InvalidInput(f"{pack} has no scorer {name!r}", field="scorer")
+        found = graph[name]
+        with self.db.read() as conn:
+            return histogram(
+                conn,
+                tenant,
+                pack,
+                name,
+                low=found.min_value,
+                high=found.max_value,
+                bins=bins,
+            )
+
+    def recent_moves(
+        self,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        pack: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> list[Move]:
+        """The largest recent score changes (among the newest stored changes), largest first."""
+        if pack is not None:
+            self.registry[pack]
+        with self.db.read() as conn:
+            return biggest_moves(conn, tenant, pack=pack, limit=limit, offset=offset)
+
+    def biggest_falls(
+        self,
+        pack: str,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        days: float = 7.0,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> list[Fall]:
+        """The entities whose headline score fell most over the last ``days``."""
+        since = self.clock() - timedelta(days=days)
+        scorer = self.headline_scorer(pack)
+        with self.db.read() as conn:
+            return falls(conn, tenant, pack, scorer, since, limit=limit, offset=offset)
+
+    def find_entities(
+        self,
+        pack: str,
+        prefix: str,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> list[str]:
+        """Scored entities of ``pack`` whose key starts with ``prefix``."""
+        self.registry[pack]
+        with self.db.read() as conn:
+            return entities_like(conn, tenant, pack, prefix, limit=limit, offset=offset)
+
+
+class ScoreOperations(InsightOperations):
+    """Stored scores read in bulk, fresh scores computed without writing, event marks (and,
+    inherited, the dashboard's aggregates: the engine's list of groups stays as it is)."""
+
+    def current(
+        self, pack: str, entity: str, *, tenant: str = DEFAULT_TENANT
+    ) -> dict[str, StoredScore]:
+        """An entity's current scores by scorer; :class:`EntityNotFound` if never scored."""
+        self.registry[pack]
+        with self.db.read() as conn:
+            found = self.store.current(conn, pack, [entity], tenant=tenant).get(entity)
+        if not found:
+            raise EntityNotFound(f"{pack} has no scores for {entity!r}", field="entity")
+        return found
+
+    def as_of(
+        self, pack: str, entity: str, at: datetime, *, tenant: str = DEFAULT_TENANT
+    ) -> dict[str, HistoryEntry]:
+        """Each scorer's value and breakdown in force at ``at``."""
+        self.registry[pack]
+        with self.db.read() as conn:
+            found = self.store.as_of(conn, pack, entity, at, tenant=tenant)
+        if not found:
+            raise EntityNotFound(f"{pack} had no scores for {entity!r} at {at.isoformat()}")
+        return found
+
+    def explain(
+        self,
+        pack: str,
+        entity: str,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> Explanation:
+        """Why did this entity's score change? History with component deltas and causes."""
+        current = self.current(pack, entity, tenant=tenant)
+        with self.db.read() as conn:
+            changes = self.store.history(
+                conn, pack, entity, tenant=tenant, limit=limit, offset=offset
+            )
+            ids = sorted({i for c in changes for i in c.event_ids})
+            causes: dict[str, Cause] = {}
+            for part in chunks(ids):
+                query = sa.select(events).where(
+                    events.c.tenant == tenant, events.c.event_id.in_(part)
+                )
+                causes.update({row.event_id: cause_of(row) for row in conn.execute(query)})
+        return Explanation(
+            pack=pack, entity=entity, current=current, changes=tuple(changes), causes=causes
+        )
 
     def lookup(
         self, pack: str, entity: str, *, tenant: str = DEFAULT_TENANT

@@ -179,6 +179,24 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `rescore serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `rescore serve` listens on.")
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="`rescore worker` serves /metrics on this port (a Celery worker's process "
+        "N on this port + N); 0: not served. `rescore serve` answers /metrics on its own port.",
+    )
+    metrics_host: str = Field(
+        "127.0.0.1", description="Address a worker's /metrics server listens on."
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as readable text or as JSON (one object per line)."
+    )
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        "info",
+        description="The lowest level of the log lines written (on standard error) by the "
+        "services (serve, worker, poll, consume); other commands log warnings unless set.",
+    )
 
     @field_validator("snapshot_cron", "reconcile_cron", "backup_cron")
     @classmethod

@@ -4,7 +4,8 @@ By default the embedded runtime's workers run in the same process, so ``rescore 
 ingests, rescores and answers. Routes that packs bring are mounted under ``/v1/packs/<pack>``
 (contract routes at the root; see :mod:`rescore.api.mount`), sharing the same authentication
 and error handling. ``/docs`` (Swagger UI) and ``/redoc`` are served with their assets from the
-``fastapi-offline`` package: they work without a network.
+``fastapi-offline`` package: they work without a network. The web dashboard is at ``/ui``
+(:mod:`rescore.ui`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from rescore.api.lookup import Lookup
 from rescore.api.mount import mount_packs
 from rescore.api.openapi import build_openapi
 from rescore.api.routes import router
+from rescore.api.telemetry import RequestTimer
 from rescore.api.telemetry import router as telemetry
 from rescore.bootstrap import open_engine
 from rescore.engine import Engine
@@ -34,6 +36,7 @@ from rescore.metrics import Metrics, metrics_of
 from rescore.runtime.embedded import EmbeddedRuntime
 from rescore.runtime.heartbeat import Heartbeat
 from rescore.settings import Settings
+from rescore.ui import mount_ui
 
 if TYPE_CHECKING:
     from rescore.cache import RedisCache
@@ -60,8 +63,13 @@ def create_app(
     separate workers run)."""
     settings = settings or Settings()
     engine = engine or open_engine(settings)
+    metrics = _metrics(engine)
     lookup = Lookup(
-        engine, ttl=settings.cache_ttl, snapshot_dir=settings.snapshot_dir, shared=_shared(settings)
+        engine,
+        ttl=settings.cache_ttl,
+        snapshot_dir=settings.snapshot_dir,
+        shared=_shared(settings),
+        count=metrics.cache_result,
     )
     engine.observers.append(lookup)
     heartbeat = Heartbeat(engine)  # one per process, for the runtime and the ?wait=true path
@@ -81,15 +89,17 @@ def create_app(
         swagger_ui_parameters={"validatorUrl": None},  # the online validator is a CDN call
     )
     app.state.rescore = state
-    app.state.metrics = _metrics(engine)
+    app.state.metrics = metrics
     app.openapi = lambda: build_openapi(app, engine.registry)  # type: ignore[method-assign]
     app.add_exception_handler(RescoreError, rescore_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestTimer, metrics=metrics)  # outermost: times the guard's 413s too
     app.include_router(router)
     app.include_router(automations)
     app.include_router(telemetry)
     mount_packs(app, engine.registry)
+    mount_ui(app, engine)
     return app
 
 

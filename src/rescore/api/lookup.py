@@ -111,7 +111,8 @@ class Lookup(Observer):
     """Thread-safe; register it with ``engine.observers`` so writes invalidate it.
 
     ``clock``, ``rng`` and ``submit`` (how a background refresh is started) are there so tests
-    control time, jitter and when a refresh runs."""
+    control time, jitter and when a refresh runs. ``count(hit)`` hears once per lookup whether
+    the cache answered (the metrics' hit and miss counters)."""
 
     def __init__(
         self,
@@ -124,6 +125,7 @@ class Lookup(Observer):
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         submit: Callable[[Callable[[], None]], object] | None = None,
+        count: Callable[[bool], None] | None = None,
     ) -> None:
         self.engine = engine
         self.shared = shared
@@ -133,6 +135,7 @@ class Lookup(Observer):
         self._clock = clock
         self._rng = rng or random.Random()
         self._submit = submit or self._in_background
+        self._count = count or _uncounted
         self._executor: ThreadPoolExecutor | None = None
         self._refreshing: set[Key] = set()
         self._cache: OrderedDict[Key, Entry] = OrderedDict()
@@ -165,7 +168,14 @@ class Lookup(Observer):
 
     def cached(self, key: Key) -> dict[str, Any] | None:
         """A cache hit (without touching the database: a soft-expired one starts a background
-        refresh and is served meanwhile), or None."""
+        refresh and is served meanwhile), or None. A hit is counted here; a miss is counted by
+        :meth:`get`, which a caller that missed goes on to, so each lookup counts once."""
+        found = self._probe(key)
+        if found is not None:
+            self._count(True)
+        return found
+
+    def _probe(self, key: Key) -> dict[str, Any] | None:
         down = self.engine.unreachable_since()
         if self.shared is not None:
             view = self.shared.get(key)
@@ -229,6 +239,7 @@ class Lookup(Observer):
         hit = self.cached(key)
         if hit is not None:
             return hit
+        self._count(False)
         with self._lock:
             generation = self._generation.get(key, 0)
         shared = self.shared.generation(key) if self.shared is not None else ""
@@ -292,6 +303,10 @@ class Lookup(Observer):
             loaded = (mtime, {(r["tenant"], r["entity"]): r for r in rows})
             self._snapshots[pack] = loaded
         return loaded[1]
+
+
+def _uncounted(_hit: bool) -> None:
+    """No metrics: nothing to count."""
 
 
 def _view_from_row(pack: str, row: Mapping[str, Any]) -> dict[str, Any]:

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from rescore.automations.channels import DeliveryFailed, notify, webhook
+from rescore.automations.deliveries import Claimed, DigestGroup
 from rescore.automations.messages import rendered
-from rescore.automations.operations import Claimed, DigestGroup
 from rescore.automations.rules import Action, QuietHours, Rule
 from rescore.automations.templates import TemplateProblem, render
 from rescore.exceptions import NotFound, RescoreError

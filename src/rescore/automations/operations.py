@@ -5,25 +5,24 @@ them, so every front end (CLI, HTTP, dashboard, the dispatcher) goes through the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Connection
 
 from rescore.automations.book import RuleBook, schedule_context
 from rescore.automations.conditions import holds
-from rescore.automations.outbox import Firing, key_of, record
+from rescore.automations.outbox import Firing, record
 from rescore.automations.rules import EventTrigger, Rule, ScheduleTrigger, ScoreTrigger
-from rescore.db.dialect import for_claim, insert_ignoring
+from rescore.db.dialect import insert_ignoring
 from rescore.db.schema import DEFAULT_TENANT, deliveries, firings, schedule_runs
 from rescore.db.schema import rules as rules_table
 from rescore.exceptions import InvalidInput, NotFound
 from rescore.operations import Parts
 
-__all__ = ["AutomationOperations", "Claimed", "DigestGroup", "RuleView", "ScheduleOperations"]
+__all__ = ["AutomationOperations", "RuleView", "ScheduleOperations", "plain"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -36,34 +35,6 @@ class RuleView:
 
     def as_dict(self) -> dict[str, Any]:
         return self.rule.as_data() | {"enabled": self.rule.enabled, "origin": self.origin}
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Claimed:
-    """A delivery a dispatcher holds: what to send and the firing behind it."""
-
-    id: int
-    key: str
-    tenant: str
-    rule: str
-    action: int
-    kind: str
-    attempts: int
-    entity: str | None
-    pack: str | None
-    context: Mapping[str, Any]
-    message: Mapping[str, Any] | None
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class DigestGroup:
-    """The deliveries of one rule action whose digest window ended."""
-
-    tenant: str
-    rule: str
-    action: int
-    due_at: datetime
-    members: tuple[Claimed, ...]
 
 
 class ScheduleOperations(Parts):
@@ -95,7 +66,7 @@ class ScheduleOperations(Parts):
         """The newest schedule runs, with how they ended."""
         query = sa.select(schedule_runs).order_by(schedule_runs.c.started_at.desc()).limit(limit)
         with self.db.read() as conn:
-            return [_plain(row) for row in conn.execute(query)]
+            return [plain(row) for row in conn.execute(query)]
 
 
 class AutomationOperations(Parts):
@@ -227,185 +198,7 @@ class AutomationOperations(Parts):
             query = query.where(firings.c.entity == entity)
         query = query.order_by(firings.c.id.desc()).limit(limit).offset(offset)
         with self.db.read() as conn:
-            return [_plain(row) for row in conn.execute(query)]
-
-    def deliveries(
-        self,
-        *,
-        tenant: str = DEFAULT_TENANT,
-        status: str | None = None,
-        rule: str | None = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> list[dict[str, Any]]:
-        """Deliveries, newest first (``status="dead"``: the automation dead letter)."""
-        query = sa.select(deliveries).where(deliveries.c.tenant == tenant)
-        if status is not None:
-            query = query.where(deliveries.c.status == status)
-        if rule is not None:
-            query = query.where(deliveries.c.rule == rule)
-        query = query.order_by(deliveries.c.id.desc()).limit(limit).offset(offset)
-        with self.db.read() as conn:
-            return [_plain(row) for row in conn.execute(query)]
-
-    def delivery_counts(self, *, tenant: str = DEFAULT_TENANT) -> dict[str, int]:
-        """Deliveries by status."""
-        query = (
-            sa.select(deliveries.c.status, sa.func.count())
-            .where(deliveries.c.tenant == tenant)
-            .group_by(deliveries.c.status)
-        )
-        with self.db.read() as conn:
-            return {status: int(n) for status, n in conn.execute(query)}
-
-    def requeue_deliveries(
-        self,
-        *,
-        tenant: str = DEFAULT_TENANT,
-        ids: Sequence[int] | None = None,
-        rule: str | None = None,
-    ) -> int:
-        """Put dead deliveries back in line with fresh attempts; returns how many."""
-        query = deliveries.update().where(
-            deliveries.c.tenant == tenant, deliveries.c.status == "dead"
-        )
-        if ids is not None:
-            query = query.where(deliveries.c.id.in_(list(ids)))
-        if rule is not None:
-            query = query.where(deliveries.c.rule == rule)
-        values = {"status": "pending", "attempts": 0, "due_at": self.clock(), "claimed_by": None}
-        with self.db.begin() as conn:
-            return int(conn.execute(query.values(**values)).rowcount)
-
-    # the dispatcher's side ----------------------------------------------------------------
-
-    def claim_deliveries(self, worker: str, *, limit: int = 100) -> list[Claimed]:
-        """Claim due deliveries for ``worker`` (skipping rows other dispatchers hold)."""
-        now = self.clock()
-        free = sa.or_(deliveries.c.claimed_until.is_(None), deliveries.c.claimed_until < now)
-        query = (
-            sa.select(deliveries.c.id)
-            .where(deliveries.c.status == "pending", deliveries.c.due_at <= now, free)
-            .order_by(deliveries.c.due_at, deliveries.c.id)
-            .limit(limit)
-        )
-        with self.db.begin() as conn:
-            ids = [row.id for row in conn.execute(for_claim(conn, query))]
-            if not ids:
-                return []
-            until = now + timedelta(seconds=self.settings.delivery_lease)
-            conn.execute(
-                deliveries.update()
-                .where(deliveries.c.id.in_(ids))
-                .values(claimed_by=worker, claimed_until=until)
-            )
-            return list(_claimed(conn, ids))
-
-    def finish_delivery(
-        self,
-        claimed: Claimed,
-        worker: str,
-        *,
-        message: Mapping[str, Any] | None = None,
-        error: str | None = None,
-        permanent: bool = False,
-    ) -> str:
-        """Record an attempt: ``sent``, back to ``pending`` with backoff, or ``dead``; returns
-        the new status. Only the claim's holder may finish it."""
-        now = self.clock()
-        attempts = claimed.attempts + 1
-        if error is None:
-            values: dict[str, Any] = {"status": "sent", "sent_at": now, "last_error": None}
-        elif permanent or attempts >= self.settings.delivery_attempts:
-            values = {"status": "dead", "last_error": error}
-        else:
-            backoff = self.settings.delivery_backoff * 2 ** (attempts - 1)
-            values = {"due_at": now + timedelta(seconds=backoff), "last_error": error}
-        values |= {"attempts": attempts, "claimed_by": None, "claimed_until": None}
-        if message is not None:
-            values["message"] = dict(message)
-        with self.db.begin() as conn:
-            conn.execute(
-                deliveries.update()
-                .where(deliveries.c.id == claimed.id, deliveries.c.claimed_by == worker)
-                .values(**values)
-            )
-        return str(values.get("status", "pending"))
-
-    def postpone_delivery(self, claimed: Claimed, worker: str, until: datetime) -> None:
-        """Hand a claimed delivery back to wait until ``until`` (quiet hours), no attempt used."""
-        with self.db.begin() as conn:
-            conn.execute(
-                deliveries.update()
-                .where(deliveries.c.id == claimed.id, deliveries.c.claimed_by == worker)
-                .values(due_at=until, claimed_by=None, claimed_until=None)
-            )
-
-    def due_digests(self, *, limit: int = 20) -> list[DigestGroup]:
-        """Rule actions whose digest window has ended, with their waiting deliveries."""
-        key = (deliveries.c.tenant, deliveries.c.rule, deliveries.c.action, deliveries.c.due_at)
-        query = (
-            sa.select(*key)
-            .where(deliveries.c.status == "digest", deliveries.c.due_at <= self.clock())
-            .group_by(*key)
-            .limit(limit)
-        )
-        groups: list[DigestGroup] = []
-        with self.db.read() as conn:
-            for tenant, rule, action, due in conn.execute(query).all():
-                members = sa.select(deliveries.c.id).where(
-                    deliveries.c.status == "digest",
-                    deliveries.c.tenant == tenant,
-                    deliveries.c.rule == rule,
-                    deliveries.c.action == action,
-                    deliveries.c.due_at == due,
-                )
-                ids = [row.id for row in conn.execute(members)]
-                groups.append(
-                    DigestGroup(
-                        tenant=tenant,
-                        rule=rule,
-                        action=action,
-                        due_at=due,
-                        members=tuple(_claimed(conn, ids)),
-                    )
-                )
-        return groups
-
-    def record_digest(
-        self, group: DigestGroup, recipient: str, message: Mapping[str, Any], ids: Sequence[int]
-    ) -> bool:
-        """One delivery carrying ``ids`` (members of ``group`` for ``recipient``); the members
-        become ``digested``. Idempotent on (group, recipient)."""
-        key = key_of(
-            "digest",
-            group.tenant,
-            group.rule,
-            str(group.action),
-            group.due_at.isoformat(),
-            recipient,
-        )
-        now = self.clock()
-        row = {
-            "tenant": group.tenant,
-            "rule": group.rule,
-            "action": group.action,
-            "kind": "notify",
-            "key": key,
-            "status": "pending",
-            "attempts": 0,
-            "due_at": now,
-            "created_at": now,
-            "message": dict(message),
-        }
-        with self.db.begin() as conn:
-            digest_id = insert_ignoring(conn, deliveries, row, unique=["key"])
-            conn.execute(
-                deliveries.update()
-                .where(deliveries.c.id.in_(list(ids)), deliveries.c.status == "digest")
-                .values(status="digested", digest_id=digest_id)
-            )
-        return digest_id is not None
+            return [plain(row) for row in conn.execute(query)]
 
     def test_rule(self, name: str, entity: str, *, tenant: str = DEFAULT_TENANT) -> dict[str, Any]:
         """What rule ``name`` would fire for ``entity`` now, rendered, without sending or
@@ -487,29 +280,6 @@ class AutomationOperations(Parts):
         return counts
 
 
-def _claimed(conn: Connection, ids: Sequence[int]) -> Iterator[Claimed]:
-    query = (
-        sa.select(deliveries, firings.c.entity, firings.c.pack, firings.c.context)
-        .select_from(deliveries.outerjoin(firings, firings.c.id == deliveries.c.firing_id))
-        .where(deliveries.c.id.in_(list(ids)))
-        .order_by(deliveries.c.id)
-    )
-    for row in conn.execute(query):
-        yield Claimed(
-            id=row.id,
-            key=row.key,
-            tenant=row.tenant,
-            rule=row.rule,
-            action=row.action,
-            kind=row.kind,
-            attempts=row.attempts,
-            entity=row.entity,
-            pack=row.pack,
-            context=row.context or {},
-            message=row.message,
-        )
-
-
 def _aware(value: Any) -> datetime | None:
     """A max() over a UTC column comes back untyped on some dialects (text on SQLite)."""
     if value is None:
@@ -518,7 +288,7 @@ def _aware(value: Any) -> datetime | None:
     return found if found.tzinfo else found.replace(tzinfo=UTC)
 
 
-def _plain(row: Any) -> dict[str, Any]:
+def plain(row: Any) -> dict[str, Any]:
     """A row as JSON-ready data (times as ISO 8601)."""
     return {
         str(k): v.isoformat() if isinstance(v, datetime) else v for k, v in row._mapping.items()

@@ -78,6 +78,12 @@ def _p7(o: BenchOptions) -> Measurement:
     return http_ingest(seconds=4 if o.quick else 15)
 
 
+def _l1(_o: BenchOptions) -> Measurement:
+    from rescore.bench.loyalty import birthdays
+
+    return birthdays()
+
+
 BENCHMARKS: dict[str, Callable[[BenchOptions], Measurement]] = {
     "P1": _p1,
     "P2": _p2,
@@ -86,6 +92,7 @@ BENCHMARKS: dict[str, Callable[[BenchOptions], Measurement]] = {
     "P5": _p5,
     "P6": _p6,
     "P7": _p7,
+    "L1": _l1,
     "M1": _m1,
 }
 

@@ -32,12 +32,14 @@ def free_port() -> int:
 
 @contextmanager
 def serving(cwd: Path, env: Mapping[str, str], *args: str) -> Iterator[str]:
-    """``rescore serve`` on a free port until the block ends; yields its base URL."""
+    """``rescore serve`` on a free port until the block ends; yields its base URL. Logs at
+    ``warning`` unless ``env`` sets ``RESCORE_LOG_LEVEL``."""
     port = free_port()
+    level = env.get("RESCORE_LOG_LEVEL", "warning")
     log_path = cwd / f"serve-{port}.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [*RESCORE, "serve", "--port", str(port), "--log-level", "warning", *args],
+            [*RESCORE, "--log-level", level, "serve", "--port", str(port), *args],
             cwd=cwd,
             env=clean_env(env),
             stdout=log,

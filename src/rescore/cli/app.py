@@ -46,6 +46,9 @@ COMMANDS = {
     "restore": "rescore.cli.backups:restore",
 }
 
+#: Long-running commands: they log at info by default, the others only warnings and errors.
+SERVICES = frozenset({"serve", "worker", "poll", "consume"})
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -69,8 +72,10 @@ def _pack_names() -> list[str]:
     return sorted({ep.name for ep in entry_points(group="rescore.packs")})
 
 
-def _connection(*flags: str, setting: str, help: str) -> Callable[[F], F]:
-    return click.option(*flags, setting, envvar=env_name(setting), show_envvar=True, help=help)
+def _connection(*flags: str, setting: str, help: str, **kwargs: Any) -> Callable[[F], F]:
+    return click.option(
+        *flags, setting, envvar=env_name(setting), show_envvar=True, help=help, **kwargs
+    )
 
 
 @click.group(cls=MainGroup, lazy=COMMANDS, context_settings=CONTEXT)
@@ -90,6 +95,19 @@ def _connection(*flags: str, setting: str, help: str) -> Callable[[F], F]:
 )
 @_connection(
     "--packs", setting="packs", help="Comma-separated packs to load (default: every installed)."
+)
+@_connection(
+    "--log-format",
+    setting="log_format",
+    type=click.Choice(["text", "json"]),
+    help="Log lines as readable text or JSON objects (Loki). [default: text]",
+)
+@_connection(
+    "--log-level",
+    setting="log_level",
+    type=click.Choice(["debug", "info", "warning", "error", "critical"]),
+    help="The lowest level logged, on standard error. [default: info for serve, worker, "
+    "poll and consume; warning for the other commands]",
 )
 @click.option(
     "--debug",
@@ -118,4 +136,8 @@ def main(ctx: click.Context, /, debug: bool, **options: Any) -> None:
     The options above go before the command, e.g.
     `rescore --database-url sqlite:///scores.db pending`.
     """
+    from rescore.logs import configure
+
+    quiet = "info" if ctx.invoked_subcommand in SERVICES else "warning"
+    configure(fmt=options["log_format"] or "text", level=options["log_level"] or quiet)
     ctx.obj = Session(options=options, debug=debug)

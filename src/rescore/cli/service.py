@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from rescore.cli.framework import (
 
 __all__ = ["bench", "keys", "serve"]
 
+log = logging.getLogger("rescore.serve")
+
 
 @click.command()
 @setting_option("--host", setting="host", help="Address to listen on. [default: 127.0.0.1]")
@@ -30,19 +33,14 @@ __all__ = ["bench", "keys", "serve"]
     help="Port to listen on. [default: 8000]",
 )
 @click.option("--no-workers", is_flag=True, help="Serve only; rescoring runs in other workers.")
-@click.option(
-    "--log-level",
-    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
-    default="info",
-    help="uvicorn's log level.",
-)
 @pass_session
-def serve(session: Session, /, no_workers: bool, log_level: str, **options: Any) -> None:
+def serve(session: Session, /, no_workers: bool, **options: Any) -> None:
     """Run the HTTP API (and, unless --no-workers, the embedded workers) under uvicorn.
 
     Every endpoint but /healthz and /readyz needs an API key: make one with
-    `rescore keys create --scope admin`. OpenAPI docs at /docs. Ctrl-C (or SIGTERM) stops
-    gracefully: requests in flight finish and claimed work is handed back.
+    `rescore keys create --scope admin`. OpenAPI docs at /docs, Prometheus metrics at
+    /metrics. Log lines follow rescore's --log-format and --log-level (uvicorn's too). Ctrl-C
+    (or SIGTERM) stops gracefully: requests in flight finish and claimed work is handed back.
     """
     import uvicorn
 
@@ -51,7 +49,19 @@ def serve(session: Session, /, no_workers: bool, log_level: str, **options: Any)
     settings = session.settings(**options)
     session.require_database(**options)
     app = create_app(settings, workers=not no_workers)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
+    log.info(
+        "serving http://%s:%d (workers: %s) on %s; cache: %s; broker: %s",
+        settings.host,
+        settings.port,
+        "embedded" if not no_workers else "elsewhere",
+        settings.database_url,  # the log handler masks its password (rescore.logs)
+        settings.cache_url or "in-process",
+        settings.broker_url or "none",
+    )
+    # log_config=None: uvicorn's loggers go through rescore's handler (format, redaction)
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_config=None, log_level=settings.log_level
+    )
 
 
 @click.command()

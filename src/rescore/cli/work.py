@@ -84,6 +84,12 @@ def ingest(session: Session, file: BinaryIO, fmt: str) -> None:
     type=click.IntRange(1),
     help="Entities per batch. [default: 500]",
 )
+@setting_option(
+    "--metrics-port",
+    setting="metrics_port",
+    type=click.IntRange(0, 65535),
+    help="Serve /metrics on this port (Celery: process N on port + N); 0: not served. [default: 0]",
+)
 @click.option("--celery", is_flag=True, help="Run a Celery worker (distributed runtime) instead.")
 @click.option(
     "--beat", is_flag=True, help="With --celery: run the beat scheduler (exactly one, anywhere)."
@@ -121,13 +127,22 @@ def worker(session: Session, /, once: bool, celery: bool, beat: bool, **options:
 
 
 def _run(engine: Engine) -> None:
+    from rescore.metrics import serve_metrics
     from rescore.runtime.embedded import EmbeddedRuntime
 
     runtime = EmbeddedRuntime(engine)
-    with GracefulStop() as stop, runtime:
-        echo(f"worker {runtime.name} running on {engine.db.where}; Ctrl-C to stop")
-        while not stop.wait(0.2):
-            pass
+    port = engine.settings.metrics_port
+    exporter = serve_metrics(engine, engine.settings.metrics_host, port) if port else None
+    try:
+        with GracefulStop() as stop, runtime:
+            echo(f"worker {runtime.name} running on {engine.db.where}; Ctrl-C to stop")
+            if exporter is not None:
+                echo(f"metrics on http://{exporter.address}/metrics")
+            while not stop.wait(0.2):
+                pass
+    finally:
+        if exporter is not None:
+            exporter.close()
     echo("worker stopped; claimed work was finished or handed back")
 
 
@@ -192,16 +207,17 @@ def _celery(session: Session, *, beat: bool, concurrency: int, queues: str, **op
         raise ConfigurationError("--celery needs --broker-url (or RESCORE_BROKER_URL)")
     session.require_database(**options)
     app = create_celery(settings)
+    app.conf.worker_hijack_root_logger = False  # rescore's handler: format and redaction
     if beat:
         schedule = Path(".rescore") / "celerybeat-schedule"
         schedule.parent.mkdir(parents=True, exist_ok=True)
-        app.start(["beat", "--loglevel", "INFO", "--schedule", str(schedule)])
+        app.start(["beat", "--loglevel", settings.log_level.upper(), "--schedule", str(schedule)])
         return
     app.worker_main(
         [
             "worker",
             "--loglevel",
-            "INFO",
+            settings.log_level.upper(),
             "--concurrency",
             str(concurrency),
             "--queues",

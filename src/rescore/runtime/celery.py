@@ -22,6 +22,10 @@ so running one twice is harmless. Each worker process builds its own engine afte
 its own heartbeat (:class:`rescore.runtime.heartbeat.Heartbeat`): a process killed with claims
 has them given back by any live worker within ``worker_stale_after`` seconds.
 
+With ``metrics_port`` set, each worker process serves its own ``/metrics`` on
+``metrics_port + N``, N its pool slot (0, 1, ... ``--concurrency``-1; a replaced process takes
+its predecessor's slot, so the port set stays fixed): see ``docs/adr/0014-worker-metrics.md``.
+
 Run it with ``rescore worker --celery`` (N of them, on any machines) and exactly one
 ``rescore worker --celery --beat``. The broker URL is ``RESCORE_BROKER_URL``.
 """
@@ -35,6 +39,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from celery import Celery
+from celery.signals import worker_process_init
 
 from rescore.automations.dispatcher import DeliveryDispatcher
 from rescore.bootstrap import open_engine
@@ -49,6 +54,7 @@ from rescore.dispatch import (
     celery_app,
 )
 from rescore.engine import Engine
+from rescore.metrics import MetricsServer, serve_metrics
 from rescore.routing import Lane
 from rescore.runtime.embedded import every_schedule
 from rescore.runtime.heartbeat import Heartbeat, process_name
@@ -96,6 +102,7 @@ class _Worker:
         self._lock = threading.Lock()
         self.heartbeat: Heartbeat | None = None
         self._scheduler: Scheduler | None = None
+        self.exporter: MetricsServer | None = None
 
     def engine(self) -> Engine:
         with self._lock:
@@ -106,7 +113,16 @@ class _Worker:
                 for lane in Lane.CRITICAL, Lane.NORMAL:
                     self.heartbeat.claimant(lane.value)
                 self.heartbeat.start()
+                self._export(self._engine)
             return self._engine
+
+    def _export(self, engine: Engine) -> None:
+        """This process's ``/metrics`` on its slot's port (a fork inherits no server thread,
+        so a process serves only its own counters)."""
+        base = self.settings.metrics_port
+        if base:
+            port = base + pool_slot()
+            self.exporter = serve_metrics(engine, self.settings.metrics_host, port)
 
     def worker(self, lane: Lane | str) -> str:
         assert self.heartbeat is not None, "engine() first"
@@ -119,6 +135,15 @@ class _Worker:
                 engine, every_schedule(engine), claimant=self.worker("schedule")
             )
         return self._scheduler
+
+
+def pool_slot() -> int:
+    """This process's slot in the Celery pool (billiard numbers its processes from 0 and a
+    replacement reuses the slot it fills); 0 outside a pool (``--pool solo``)."""
+    from billiard.process import current_process
+
+    slot = getattr(current_process(), "index", 0)
+    return slot if isinstance(slot, int) else 0
 
 
 def drain(engine: Engine, worker: str, lane: Lane) -> int:
@@ -171,3 +196,7 @@ def _register_tasks(app: Celery, settings: Settings) -> None:
         return total
 
     app.conf.beat_schedule = beat_schedule(settings)
+    if settings.metrics_port:
+        # each pool process serves /metrics from its start, not from its first task: an idle
+        # process is alive and must not look gone to Prometheus
+        worker_process_init.connect(lambda **_: state.engine(), weak=False)
