@@ -153,6 +153,11 @@ class CreditPack(Pack):
 
         return train(self, source, models_dir or self.settings.models_dir, limit=limit)
 
+    def _warm(self) -> None:
+        for scorer in self._scorers:
+            if isinstance(scorer, DefaultProbability):
+                scorer.warm()
+
     def pd_model(self) -> Any:
         """The PD model the scorer uses: the trained one in ``models_dir``, else the shipped
         one (a :class:`rescore.ml.TrainedClassifier`)."""
@@ -179,6 +184,7 @@ class CreditPack(Pack):
         """Seed 000's monthly drift check (``0 0 1 * *`` in Bogotá by default)."""
         if not ml_installed():
             return ()
+        self._warm()  # a runtime is starting: it will score, so load the model now
         return [
             Schedule(
                 name="credit.drift",
@@ -193,6 +199,7 @@ class CreditPack(Pack):
         """``GET /v1/packs/credit/drift``: the latest drift report (with the ml extra)."""
         if not ml_installed():
             return ()
+        self._warm()  # the HTTP service is starting
         from rescore.packs.credit.routes import router
 
         return [router(self)]

@@ -179,6 +179,12 @@ class DefaultProbability(Scorer):
                     self._explainer = load_explainer(self.models_dir)
         return self._explainer
 
+    def warm(self) -> None:
+        """Load the model in a background thread now, so the first event a serving process
+        rescores does not wait for it (importing scikit-learn takes seconds on a busy
+        machine). Runtimes call it through the pack; a command that never scores does not."""
+        threading.Thread(target=lambda: self.explainer, name="pd-model-warm", daemon=True).start()
+
     def score(self, inputs: Inputs) -> ScoreResult:
         features = features_of(inputs)
         explainer = self.explainer
