@@ -153,10 +153,10 @@ class CreditPack(Pack):
 
         return train(self, source, models_dir or self.settings.models_dir, limit=limit)
 
-    def _warm(self) -> None:
+    def _warm(self, *, wait: bool = False) -> None:
         for scorer in self._scorers:
             if isinstance(scorer, DefaultProbability):
-                scorer.warm()
+                scorer.warm(wait=wait)
 
     def pd_model(self) -> Any:
         """The PD model the scorer uses: the trained one in ``models_dir``, else the shipped
@@ -199,7 +199,7 @@ class CreditPack(Pack):
         """``GET /v1/packs/credit/drift``: the latest drift report (with the ml extra)."""
         if not ml_installed():
             return ()
-        self._warm()  # the HTTP service is starting
+        self._warm(wait=True)  # the HTTP service starts listening with the model loaded
         from rescore.packs.credit.routes import router
 
         return [router(self)]
