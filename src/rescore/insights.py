@@ -118,13 +118,15 @@ def histogram(
 def biggest_moves(
     conn: Connection, tenant: str, *, pack: str | None, limit: int, offset: int
 ) -> list[Move]:
-    """Among the newest :data:`MOVES_SAMPLE` changes, the largest by how far they moved."""
-    newest = sa.select(history).where(history.c.tenant == tenant)
+    """Among the newest :data:`MOVES_SAMPLE` changes, the largest by how far they moved (an
+    entity's first score is not a move: a bulk first scoring never hides the day's moves)."""
+    newest = sa.select(history).where(
+        history.c.tenant == tenant, history.c.before_value.is_not(None)
+    )
     if pack is not None:
         newest = newest.where(history.c.pack == pack)
     sample = newest.order_by(history.c.id.desc()).limit(MOVES_SAMPLE).subquery()
-    before = sa.func.coalesce(sample.c.before_value, sample.c.after_value)  # first: no move
-    moved = sa.func.abs(sample.c.after_value - before)
+    moved = sa.func.abs(sample.c.after_value - sample.c.before_value)
     query = sa.select(sample).order_by(moved.desc(), sample.c.id.desc()).limit(limit).offset(offset)
     return [
         Move(

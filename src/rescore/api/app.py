@@ -36,6 +36,7 @@ from rescore.metrics import Metrics, metrics_of
 from rescore.runtime.embedded import EmbeddedRuntime
 from rescore.runtime.heartbeat import Heartbeat
 from rescore.settings import Settings
+from rescore.ui import automations as automations_page
 from rescore.ui import mount_ui
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ def create_app(
     app.include_router(automations)
     app.include_router(telemetry)
     mount_packs(app, engine.registry)
-    mount_ui(app, engine)
+    mount_ui(app, engine, pages=[(automations_page.NAV, automations_page.router)])
     return app
 
 

@@ -69,6 +69,7 @@ def notify(action: Notify, message: Mapping[str, Any], *, key: str, channel_dir:
     """Send ``message`` (``title``, ``body``, ``to``) through the action's channel; returns
     where it went."""
     name = action.channel or "url"
+    where = f"channel {name!r}" if action.channel else "the rule's url"
     url = channel_url(action)
     if url is None:
         return _to_file(channel_dir, name, message, key)
@@ -76,12 +77,12 @@ def notify(action: Notify, message: Mapping[str, Any], *, key: str, channel_dir:
     url = _with_key(url, key)
     sender = apprise.Apprise()
     if not sender.add(url):
-        raise DeliveryFailed(f"channel {name!r}: Apprise does not know its URL", permanent=True)
+        raise DeliveryFailed(f"{where}: Apprise does not know this URL", permanent=True)
     with apprise.LogCapture(level=logging.WARNING) as logs:  # type: ignore[no-untyped-call]
         sent = sender.notify(title=str(message.get("title", "")), body=str(message["body"]))
     if not sent:
         said = redact(logs.getvalue().strip().splitlines()[-1] if logs.getvalue().strip() else "")
-        raise DeliveryFailed(f"channel {name!r} did not accept the message {said}".strip())
+        raise DeliveryFailed(f"{where} did not accept the message {said}".strip())
     return f"channel:{name}"
 
 

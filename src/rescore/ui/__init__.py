@@ -9,9 +9,9 @@ needs admin (:mod:`rescore.ui.session` says how the key is kept).
 
 More pages plug in through ``pages``: a :class:`NavItem` for the bar and a router whose paths
 start with ``/ui``, guarded the same way (:func:`rescore.ui.base.guarded`). The automations
-page is meant to come in this way once the automation engine lands::
+page (rules, firings, deliveries, requeue) comes in this way::
 
-    mount_ui(app, engine, pages=[(NavItem("Automations", "/ui/automations"), automations)])
+    mount_ui(app, engine, pages=[(automations.NAV, automations.router)])
 """
 
 from __future__ import annotations
