@@ -2,32 +2,30 @@
 
 The engine rescores entities one batch at a time through ``Scorer.score``. For a nightly or
 first-time rescoring of millions of entities a pack may also offer a vectorized form: it
-implements :class:`Vectorized` (found by duck typing, so the ``Pack`` base class stays small),
-scoring a chunk of the population into a Polars frame with one row per entity and an
-``entity`` column, and turning such a frame back into the :class:`ScoreResult` objects its
-scorers would have produced (a property test in the pack proves they are the same).
+overrides the :class:`Pack` hooks ``population_size``, ``score_population`` (chunks of the
+population scored into Polars frames, one row per entity, an ``entity`` column first) and
+``results_of`` (such a frame back into the :class:`ScoreResult` objects its scorers would have
+produced; a property test in the pack proves they are the same).
 
 :func:`rescore_population` drives it: chunk by chunk, it appends the scored frame to a Parquet
-folder (``part-NNNNN.parquet``), and writes the score store through
-:meth:`ScoreStore.write`, so only changed scores get a history row and a write never hides a
-newer event's effect (each entity's watermark is its newest event, as in
-``Engine.recompute``).
+folder (``part-NNNNN.parquet``), and writes the score store through the engine's bulk write
+(:meth:`ScoreStore.write_bulk`: staged and compared in the database, one transaction per
+store batch), so only changed scores are written and get a history row, an unchanged re-run
+writes nothing, and a write never hides a newer event's effect (each entity's watermark is its
+newest event, as in ``Engine.recompute``).
 
 Example::
 
-    report = rescore_population(engine, "leads", ParquetSource(Path("/tmp/leads")),
+    report = rescore_population(engine, "leads", pack, ParquetSource(Path("/tmp/leads")),
                                 out=Path("/tmp/leads-scores"), store=False)
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
-
-import polars as pl
 
 from rescore.db.engine import Database
 from rescore.db.schema import DEFAULT_TENANT
@@ -42,14 +40,14 @@ __all__ = [
     "ParquetSource",
     "PopulationReport",
     "Source",
-    "Vectorized",
     "rescore_population",
     "vectorized",
 ]
 
-#: Entities per store transaction: big enough to amortize a commit, small enough to not hold
-#: SQLite's write lock for long.
-STORE_BATCH = 5_000
+#: Entities per store transaction, by dialect: big enough to amortize the staging and the
+#: commit, small enough not to hold SQLite's single write lock for long (critical events wait
+#: behind it) nor to make one server transaction huge.
+STORE_BATCH = {"sqlite": 20_000, "postgresql": 100_000, "mysql": 50_000, "mariadb": 50_000}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,26 +67,17 @@ class ParquetSource:
 Source = DatabaseSource | ParquetSource
 
 
-@runtime_checkable
-class Vectorized(Protocol):
-    """What a pack implements to be rescored as a whole population."""
-
-    def population_size(self, source: Source) -> int:
-        """How many entities the source holds (for the progress bar)."""
-        ...
-
-    def score_population(self, source: Source, *, chunk_size: int) -> Iterator[pl.DataFrame]:
-        """Scored chunks: one row per entity, an ``entity`` (string) column first."""
-        ...
-
-    def results_of(self, scored: pl.DataFrame) -> Iterator[tuple[str, dict[str, ScoreResult]]]:
-        """Each scored row as its scorers' results, by scorer name."""
-        ...
-
-
-def vectorized(pack: Pack) -> Vectorized | None:
-    """The pack's vectorized form, or None if it offers none."""
-    return pack if isinstance(pack, Vectorized) else None
+def vectorized(pack: Pack) -> Pack | None:
+    """The pack if it offers the vectorized form (it overrides :meth:`Pack.score_population`
+    and :meth:`Pack.results_of`), or None; a pack that overrides only one of them is broken."""
+    kind = type(pack)
+    scores = kind.score_population is not Pack.score_population
+    results = kind.results_of is not Pack.results_of
+    if scores != results:
+        raise PluginError(
+            f"pack {pack.name!r} must override both score_population and results_of, or neither"
+        )
+    return pack if scores else None
 
 
 @dataclass(kw_only=True, slots=True)
@@ -173,10 +162,11 @@ def _store(
     report: PopulationReport,
 ) -> None:
     graph = engine.registry.graph(pack)
+    size = STORE_BATCH.get(engine.db.dialect, 20_000)
     batch: list[Computed] = []
 
     def flush() -> None:
-        written = engine.write_scores(batch)
+        written = engine.write_scores(batch, bulk=True)
         report.stale += len(batch) - len(written)
         report.changed += sum(1 for c in written if c.changes)
         batch.clear()
@@ -195,7 +185,7 @@ def _store(
                 trigger="population",
             )
         )
-        if len(batch) >= STORE_BATCH:
+        if len(batch) >= size:
             flush()
     if batch:
         flush()
