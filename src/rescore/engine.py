@@ -494,8 +494,8 @@ class Engine(QueueOperations, WorkerOperations, HistoryOperations, ScoreOperatio
         with self.db.begin() as conn:
             written = write(conn, batch, self.clock())
         committed = self.clock()
-        kept = {(c.tenant, c.pack, c.entity) for c in written}
-        outcomes = tuple(self._outcome(c, None, [], False, committed) for c in written)
+        kept = [c for c in written if c.changes or not bulk]  # bulk: unchanged ones untouched
+        outcomes = tuple(self._outcome(c, None, [], False, committed) for c in kept)
         if kept:
             self._emit("recomputed", outcomes)
         return written

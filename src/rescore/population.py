@@ -163,6 +163,7 @@ def _store(
 ) -> None:
     graph = engine.registry.graph(pack)
     size = STORE_BATCH.get(engine.db.dialect, 20_000)
+    versions = {name: graph[name].version for name in graph.order}
     batch: list[Computed] = []
 
     def flush() -> None:
@@ -180,7 +181,7 @@ def _store(
                 pack=pack,
                 entity=entity,
                 results=found,
-                versions={n: graph[n].version for n in found},
+                versions=versions,  # one mapping for all: results name only the pack's scorers
                 watermark=marks.get(entity, 0),
                 trigger="population",
             )

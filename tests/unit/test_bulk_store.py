@@ -5,7 +5,7 @@ PostgreSQL and MariaDB in ``tests/integration/test_bulk_servers.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -15,12 +15,16 @@ from bulk_checks import (
     check_bulk_equals_per_entity,
     check_newer_watermark_is_never_overwritten,
     check_unchanged_rerun_writes_nothing,
+    computed,
+    rounds,
 )
 from conftest import make_engine
 from rescore.engine import Engine
 from rescore.exceptions import PluginError
 from rescore.plugins import Pack
 from rescore.population import vectorized
+from rescore.reports import Observer, Outcome
+from rescore.scoring import ScoreResult
 
 
 @pytest.fixture
@@ -48,6 +52,24 @@ def test_a_newer_watermark_is_never_overwritten(store: Engine) -> None:
 
 def test_an_entity_is_stale_whole(store: Engine) -> None:
     check_an_entity_is_stale_whole(store)
+
+
+def test_recomputed_is_emitted_for_the_entities_that_changed(store: Engine) -> None:
+    seen: list[str] = []
+
+    class Seen(Observer):
+        def recomputed(self, outcomes: Sequence[Outcome]) -> None:
+            seen.extend(o.entity for o in outcomes)
+
+    store.observers.append(Seen())
+    batch = rounds(3, 1)[0]
+    store.write_scores(batch, bulk=True)
+    assert sorted(seen) == sorted(c.entity for c in batch)
+    seen.clear()
+    again = [computed(c.entity, dict(c.results), c.watermark, dict(c.versions)) for c in batch]
+    again[0] = computed(again[0].entity, {"fit": ScoreResult(value=1.0)}, again[0].watermark)
+    assert len(store.write_scores(again, bulk=True)) == len(batch)  # none stale
+    assert seen == [again[0].entity]  # only the one that changed
 
 
 def test_a_pack_without_the_vectorized_hooks_has_none(store: Engine) -> None:

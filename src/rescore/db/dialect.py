@@ -150,7 +150,13 @@ def _copy_value(value: Any) -> Any:
 def _copy(
     conn: Connection, table: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]
 ) -> None:
-    copy_rows(conn, table, columns, (tuple(_copy_value(row[c]) for c in columns) for row in rows))
+    # a column whose first value is a plain scalar holds plain scalars (or NULL): only the
+    # others pay for a conversion (JSON, datetimes: a third of the columns of a history row)
+    plain = frozenset(c for c in columns if rows and isinstance(rows[0][c], str | int | float))
+    converted = (
+        tuple(row[c] if c in plain else _copy_value(row[c]) for c in columns) for row in rows
+    )
+    copy_rows(conn, table, columns, converted)
 
 
 def copy_rows(
