@@ -382,6 +382,13 @@ class ScoreStore:
         query = sa.select(history).join(latest, history.c.id == latest.c.id).where(bounded)
         return {row.scorer: _entry_of(row) for row in conn.execute(query)}
 
+    def count_entities(self, conn: Connection, pack: str, *, tenant: str = DEFAULT_TENANT) -> int:
+        """Distinct entities with stored scores (read from the primary key's index)."""
+        query = sa.select(sa.func.count(sa.distinct(scores.c.entity))).where(
+            scores.c.tenant == tenant, scores.c.pack == pack
+        )
+        return int(conn.execute(query).scalar_one())
+
     def iter_all(
         self, conn: Connection, pack: str | None = None, *, tenant: str | None = None
     ) -> Iterator[Any]:

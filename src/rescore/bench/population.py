@@ -11,10 +11,10 @@ from pathlib import Path
 from rescore.bench.report import Measurement
 from rescore.bench.server import RESCORE, clean_env
 from rescore.exceptions import RescoreError
-from rescore.plugins import discover
+from rescore.plugins import Pack, discover
 from rescore.population import ParquetSource, rescore_population, vectorized
 
-__all__ = ["generated", "label", "population_rescore"]
+__all__ = ["generated", "label", "leads_pack", "population_rescore"]
 
 
 def generated(size: int) -> Path:
@@ -34,16 +34,19 @@ def label(size: int) -> str:
     return f"{size / 1e6:g}M"
 
 
-def population_rescore(sizes: tuple[int, ...], chunk_size: int = 1_000_000) -> Measurement:
+def leads_pack(id_: str, title: str) -> Pack | Measurement:
+    """The installed leads pack, or the measurement ``id_`` skipped because it is missing."""
     try:
-        pack = discover(["leads"])["leads"]
+        return discover(["leads"])["leads"]
     except RescoreError as exc:
-        return Measurement(
-            id="P4",
-            title="leads population rescoring",
-            method="",
-            skipped=f"the leads pack is not installed ({exc})",
-        )
+        skipped = f"the leads pack is not installed ({exc})"
+        return Measurement(id=id_, title=title, method="", skipped=skipped)
+
+
+def population_rescore(sizes: tuple[int, ...], chunk_size: int = 1_000_000) -> Measurement:
+    pack = leads_pack("P4", "leads population rescoring")
+    if isinstance(pack, Measurement):
+        return pack
     assert vectorized(pack) is not None
     numbers: dict[str, float] = {}
     for size in sizes:

@@ -23,11 +23,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from rescore.bench.population import generated, label
+from rescore.bench.population import generated, label, leads_pack
 from rescore.bench.report import Measurement
 from rescore.engine import Engine
-from rescore.exceptions import RescoreError
-from rescore.plugins import Pack, discover
+from rescore.plugins import Pack
 from rescore.population import ParquetSource, rescore_population
 from rescore.settings import Settings
 
@@ -41,15 +40,9 @@ GOALS = {"postgres_first": FULL / 300, "postgres_rerun": FULL / 100, "sqlite_fir
 
 
 def store_rescore(pg_size: int, sqlite_size: int, chunk_size: int = 500_000) -> Measurement:
-    try:
-        pack = discover(["leads"])["leads"]
-    except RescoreError as exc:
-        return Measurement(
-            id="P4S",
-            title="leads population into the score store",
-            method="",
-            skipped=f"the leads pack is not installed ({exc})",
-        )
+    pack = leads_pack("P4S", "leads population into the score store")
+    if isinstance(pack, Measurement):
+        return pack
     numbers: dict[str, float] = {"load_average_before": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory() as scratch:
         sqlite_url = f"sqlite:///{Path(scratch) / 'scores.db'}"
