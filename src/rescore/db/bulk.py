@@ -137,7 +137,8 @@ def _sql(name: str) -> dict[str, str]:
         # through the primary key (NOT EXISTS would become an anti-join over the whole pack)
         "fresh": (
             "COALESCE((SELECT MAX(x.watermark) FROM rescore_scores x "  # noqa: S608
-            f"WHERE x.tenant = :tenant AND x.pack = :pack AND x.entity = {STAGE}.entity), 0) <= {STAGE}.watermark"
+            f"WHERE x.tenant = :tenant AND x.pack = :pack AND x.entity = {STAGE}.entity), 0) "
+            f"<= {STAGE}.watermark"
         ),
         "changed": (
             f"(s.entity IS NULL OR s.version <> t.version OR ABS(s.value - t.value) > {close} "
