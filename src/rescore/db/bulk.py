@@ -230,8 +230,7 @@ def apply(conn: Connection, tenant: str, pack: str, now: datetime) -> int:
         f"INSERT INTO rescore_scores ({_COLUMNS}, changed_at, computed_at) "  # noqa: S608
         f"SELECT :tenant, :pack, {staged}, "
         f"CASE WHEN {q['changed']} THEN :now ELSE s.changed_at END, :now "
-        f"FROM {q['join']} WHERE {q['changed']} OR {q['refresh']} "
-        + _upsert(name)
+        f"FROM {q['join']} WHERE {q['changed']} OR {q['refresh']} " + _upsert(name)
     )
     statement = sa.text(query).bindparams(sa.bindparam("now", type_=UTCDateTime()))
     result = conn.execute(statement, {"tenant": tenant, "pack": pack, "now": now})
