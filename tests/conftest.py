@@ -117,7 +117,7 @@ def make_engine(
     path: Path, packs: Sequence[Pack] | None = None, clock: Clock | None = None, **settings: Any
 ) -> Engine:
     url = f"sqlite:///{path}"
-    config = Settings(database_url=url, **settings)
+    config = Settings(database_url=url, **({"channel_dir": path.parent / "inbox"} | settings))
     engine = Engine(
         Database(url),
         PackRegistry(packs if packs is not None else [ToyPack()]),

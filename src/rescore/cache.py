@@ -23,6 +23,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -80,6 +81,11 @@ class RedisCache:
             return "0"
         return raw.decode() if isinstance(raw, bytes) else str(raw)
 
+    def _ttl_ms(self) -> int:
+        """The TTL jittered down by up to 25%, so entries cached together do not all expire
+        together (the in-process cache does the same)."""
+        return max(1, int(self.ttl * 1000 * random.uniform(0.75, 1.0)))
+
     def put(self, key: Key, view: Mapping[str, Any], generation: str) -> bool:
         """Store ``view`` unless ``key`` was invalidated since ``generation`` was read."""
         if self.ttl <= 0:
@@ -87,7 +93,7 @@ class RedisCache:
         try:
             done = self._put(
                 keys=[self._key("g", key), self._key("v", key)],
-                args=[generation, orjson.dumps(dict(view)), max(1, int(self.ttl * 1000))],
+                args=[generation, orjson.dumps(dict(view)), self._ttl_ms()],
             )
         except Exception as exc:
             log.warning("redis cache unavailable: %s", exc)

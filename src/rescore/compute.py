@@ -9,8 +9,9 @@ sink its batch. Nothing here writes: the engine writes what this computes, in on
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,7 @@ from rescore.plugins import PackRegistry
 from rescore.queue import PendingWork
 from rescore.reports import Cause
 from rescore.routing import Lane
-from rescore.scoring import ScoreResult, evaluate
+from rescore.scoring import Scorer, ScoreResult, ScorerGraph, check_result, evaluate
 from rescore.store import Computed, ScoreStore, StoredScore, chunks
 
 __all__ = ["PERMANENT", "Computer", "Planned", "Problem", "cause_of"]
@@ -33,6 +34,8 @@ __all__ = ["PERMANENT", "Computer", "Planned", "Problem", "cause_of"]
 PERMANENT = "permanent: dead-lettered at once; requeue it once the source has it"
 
 Problem = tuple[PendingWork, str, bool]  # work, error, permanent
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(kw_only=True, slots=True)
@@ -49,12 +52,19 @@ class Computer:
     """Reads causes, stored scores and source inputs, and runs the scorers."""
 
     def __init__(
-        self, *, db: Database, source: Database, registry: PackRegistry, store: ScoreStore
+        self,
+        *,
+        db: Database,
+        source: Database,
+        registry: PackRegistry,
+        store: ScoreStore,
+        shadows: Callable[[str], Mapping[str, Scorer]] = lambda pack: {},
     ) -> None:
         self.db = db
         self.source = source
         self.registry = registry
         self.store = store
+        self.shadows = shadows  # pack -> {scorer: the version running in shadow}
 
     def claimed(
         self, claimed: Sequence[PendingWork]
@@ -81,12 +91,20 @@ class Computer:
         return Planned(work=work, causes=causes, names=names)
 
     def compute(
-        self, tenant: str, pack: str, planned: Sequence[Planned]
+        self,
+        tenant: str,
+        pack: str,
+        planned: Sequence[Planned],
+        *,
+        graph: ScorerGraph | None = None,
     ) -> tuple[list[tuple[Computed, Planned]], list[tuple[Planned, str, bool]]]:
-        """Load inputs for many entities at once and run their scorers; failures stay per
-        entity so one bad entity does not sink its batch. Each failure says whether it is
-        permanent: an entity the source does not know fails the same way on every retry."""
-        graph = self.registry.graph(pack)
+        """Load inputs for many entities at once and run their scorers (of ``graph``, by
+        default the versions that serve); failures stay per entity so one bad entity does not
+        sink its batch. Each failure says whether it is permanent: an entity the source does
+        not know fails the same way on every retry. Scorers with a version in shadow run it
+        too, on the same inputs; its results ride along, unserved."""
+        graph = graph or self.registry.graph(pack)
+        shadows = self.shadows(pack) if graph is self.registry.graph(pack) else {}
         entities = [p.work.entity for p in planned]
         known: dict[str, dict[str, StoredScore]] = {}
         if any(len(p.names) < len(graph) for p in planned):  # else nothing stored is read
@@ -94,24 +112,30 @@ class Computer:
                 known = self.store.current(conn, pack, entities, tenant=tenant)
         needed = [graph.plan(p.names, known.get(p.work.entity, {})) for p in planned]
         parts = graph.parts({n for names in needed for n in names})
+        parts |= frozenset().union(*(s.inputs for s in shadows.values()))
         with self.source.read() as conn:
             inputs = self.registry[pack].load_inputs(conn, entities, parts)
         ok: list[tuple[Computed, Planned]] = []
         bad: list[tuple[Planned, str, bool]] = []
         for p in planned:
             try:
-                results = self._score(pack, p.work.entity, p.names, inputs, known)
+                results = self._score(graph, pack, p.work.entity, p.names, inputs, known)
             except EntityNotFound as exc:
                 bad.append((p, f"{type(exc).__name__}: {exc} ({PERMANENT})", True))
                 continue
             except RescoreError as exc:
                 bad.append((p, f"{type(exc).__name__}: {exc}", False))
                 continue
-            ok.append((self._computed(tenant, pack, p, results), p))
+            computed = self._computed(graph, tenant, pack, p, results)
+            if shadows:
+                stored = {n: v.as_result() for n, v in known.get(p.work.entity, {}).items()}
+                computed.shadow.update(_shadowed(shadows, inputs[p.work.entity], results, stored))
+            ok.append((computed, p))
         return ok, bad
 
     def _score(
         self,
+        graph: ScorerGraph,
         pack: str,
         entity: str,
         names: Sequence[str],
@@ -122,12 +146,16 @@ class Computer:
             label = self.registry[pack].entity_label
             raise EntityNotFound(f"no {label} {entity!r} in the {pack} source data")
         stored = {n: s.as_result() for n, s in known.get(entity, {}).items()}
-        return evaluate(self.registry.graph(pack), inputs[entity], names, stored)
+        return evaluate(graph, inputs[entity], names, stored)
 
     def _computed(
-        self, tenant: str, pack: str, p: Planned, results: Mapping[str, ScoreResult]
+        self,
+        graph: ScorerGraph,
+        tenant: str,
+        pack: str,
+        p: Planned,
+        results: Mapping[str, ScoreResult],
     ) -> Computed:
-        graph = self.registry.graph(pack)
         return Computed(
             tenant=tenant,
             pack=pack,
@@ -163,6 +191,29 @@ class Computer:
                 if lo <= row.seq <= hi:
                     found[row.entity].append(cause_of(row))
         return found
+
+
+def _shadowed(
+    shadows: Mapping[str, Scorer],
+    inputs: Mapping[str, Any],
+    results: Mapping[str, ScoreResult],
+    stored: Mapping[str, ScoreResult],
+) -> dict[str, tuple[str, ScoreResult]]:
+    """The shadow versions' results for the scorers that just ran, fed the same inputs and
+    the live dependencies. A shadow that fails is logged and left out: it never fails the
+    live write."""
+    found: dict[str, tuple[str, ScoreResult]] = {}
+    for name, scorer in shadows.items():
+        if name not in results:
+            continue
+        scope = dict(inputs)
+        for dep in scorer.depends_on:
+            scope[dep] = results[dep] if dep in results else stored.get(dep)
+        try:
+            found[name] = (scorer.version, check_result(scorer, scorer.score(scope)))
+        except Exception as exc:
+            log.warning("shadow %s %s failed: %r", name, scorer.version, exc)
+    return found
 
 
 def cause_of(row: Any) -> Cause:

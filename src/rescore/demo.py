@@ -71,6 +71,7 @@ class DemoRecorder(Observer):
         self.recomputes: Counter[Lane] = Counter()
         self.recent: deque[Outcome] = deque(maxlen=12)
         self.movers: list[Outcome] = []
+        self.firings: Counter[tuple[str, str]] = Counter()
 
     def ingested(self, result: IngestResult) -> None:
         with self.lock:
@@ -90,6 +91,10 @@ class DemoRecorder(Observer):
                 if outcome.changes:
                     self.recent.appendleft(outcome)
                     self.movers.append(outcome)
+
+    def fired(self, firings: Sequence[tuple[str, str]]) -> None:
+        with self.lock:
+            self.firings.update(firings)
 
 
 def _headline(outcome: Outcome) -> tuple[float | None, float]:
@@ -278,13 +283,46 @@ def _pace(started: float, sent: int, rate: float) -> None:
 
 
 def _wait_for_queue(engine: Engine, runtime: EmbeddedRuntime, console: Console) -> None:
+    """Until every entity is rescored and every notification its rules fired is delivered."""
     deadline = time.monotonic() + engine.settings.flush_interval * 5 + 30
     while time.monotonic() < deadline:
         counts = engine.pending_counts(tenant=None)
-        if counts["critical"] == 0 and counts["normal"] == 0:
+        waiting = engine.delivery_counts(tenant=engine.settings.tenant).get("pending", 0)
+        if counts["critical"] == 0 and counts["normal"] == 0 and not waiting:
             return
         time.sleep(0.05)
     console.print("[yellow]the queue did not drain in time; run `rescore worker` to finish[/]")
+
+
+def _automations(
+    engine: Engine, options: DemoOptions, recorder: DemoRecorder, console: Console
+) -> None:
+    """What the automation rules fired during the replay, and where their messages went."""
+    with recorder.lock:
+        fired = dict(recorder.firings)
+    if not fired:
+        return
+    table = Table(title="automation rules fired")
+    for column in ("rule", "fired", "throttled"):
+        table.add_column(column)
+    for rule in sorted({r for r, _ in fired}):
+        table.add_row(
+            rule, str(fired.get((rule, "fired"), 0)), str(fired.get((rule, "throttled"), 0))
+        )
+    console.print(table)
+    sent = engine.deliveries(tenant=engine.settings.tenant, status="sent", limit=1)
+    where = sent[0]["message"].get("via", "") if sent else ""
+    counts = engine.delivery_counts(tenant=engine.settings.tenant)
+    console.print(
+        f"deliveries: {', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}"
+        + (f"; the latest went to {where.removeprefix('file:')}" if where else ""),
+        soft_wrap=True,
+    )
+    console.print(
+        f"see them: [bold]rescore --database-url {options.database_url} automations "
+        "deliveries[/bold]",
+        soft_wrap=True,
+    )
 
 
 def _summary(
@@ -307,6 +345,7 @@ def _summary(
             f"{biggest[0].entity}[/bold]",
             soft_wrap=True,
         )
+    _automations(engine, options, recorder, console)
     from rescore.snapshot import export_snapshot  # polars: only when exporting
 
     paths = export_snapshot(engine, engine.settings.snapshot_dir, pack=PACK)

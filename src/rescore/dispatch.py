@@ -21,11 +21,13 @@ from rescore.settings import Settings
 __all__ = [
     "CRITICAL_QUEUE",
     "CRITICAL_TASK",
+    "DELIVER_TASK",
     "FLUSH_TASK",
     "JOB_TASK",
     "NORMAL_QUEUE",
     "POPULATION_QUEUE",
     "POPULATION_TASK",
+    "TICK_TASK",
     "Dispatcher",
     "celery_app",
 ]
@@ -39,6 +41,8 @@ CRITICAL_TASK = "rescore.critical"
 FLUSH_TASK = "rescore.flush"
 JOB_TASK = "rescore.job"
 POPULATION_TASK = "rescore.population"
+TICK_TASK = "rescore.tick"
+DELIVER_TASK = "rescore.deliver"
 
 
 def celery_app(settings: Settings) -> Celery:

@@ -25,16 +25,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from rescore.compute import Computer, Planned, cause_of
+from rescore.automations.book import RuleBook
+from rescore.automations.deliveries import DeliveryOperations
+from rescore.automations.operations import AutomationOperations, ScheduleOperations
+from rescore.compute import Computer, Planned
 from rescore.db.dialect import insert_new_events
 from rescore.db.engine import Database
-from rescore.db.schema import DEFAULT_TENANT, events
+from rescore.db.schema import DEFAULT_TENANT
 from rescore.events import Event, parse_events
-from rescore.exceptions import ConfigurationError, EntityNotFound, StorageUnavailable
-from rescore.ingest import Limits, event_rows, refuse_reused_ids
+from rescore.exceptions import ConfigurationError
+from rescore.ingest import Limits, Recent, event_rows, refuse_reused_ids, unknown_warnings
 from rescore.keys import KeyStore
 from rescore.operations import (
     HistoryOperations,
@@ -45,6 +47,7 @@ from rescore.operations import (
 )
 from rescore.plugins import PackRegistry, discover
 from rescore.queue import PendingWork, WorkQueue
+from rescore.releases import ReleaseOperations, Releases, write_shadows
 from rescore.reports import (
     BatchReport,
     Cause,
@@ -57,7 +60,7 @@ from rescore.reports import (
 )
 from rescore.routing import Lane
 from rescore.settings import Settings
-from rescore.store import Computed, HistoryEntry, ScoreStore, StoredScore, chunks
+from rescore.store import Computed, ScoreStore
 from rescore.workers import WorkerRegistry
 
 __all__ = [
@@ -76,15 +79,21 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Warnings one ingest answer carries at most (the rest are counted).
-MAX_WARNINGS = 20
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Engine(QueueOperations, WorkerOperations, HistoryOperations, ScoreOperations):
+class Engine(
+    QueueOperations,
+    WorkerOperations,
+    HistoryOperations,
+    ScoreOperations,
+    AutomationOperations,
+    DeliveryOperations,
+    ScheduleOperations,
+    ReleaseOperations,
+):
     """Everything rescore does to data goes through here. Pass it explicitly; no globals.
 
     The operations front ends use beyond ingest, work and explain come in groups from
@@ -105,7 +114,9 @@ class Engine(QueueOperations, WorkerOperations, HistoryOperations, ScoreOperatio
         self.registry = registry
         self.settings = settings
         self.clock = clock
-        self.observers: list[Observer] = list(observers)
+        # the automations' rule book is the first observer: its firings commit with the write
+        self.rulebook = RuleBook(registry, refresh=settings.rules_refresh, clock=self._now)
+        self.observers: list[Observer] = [self.rulebook, *observers]
         self.queue = WorkQueue(
             max_attempts=settings.max_attempts,
             retry_backoff=settings.retry_backoff,
@@ -114,7 +125,19 @@ class Engine(QueueOperations, WorkerOperations, HistoryOperations, ScoreOperatio
         self.store = ScoreStore()
         self.workers = WorkerRegistry()
         self.keys = KeyStore(db)
-        self.computer = Computer(db=db, source=self.source, registry=registry, store=self.store)
+        self._known_recently = Recent()
+        self.releases = Releases(registry, refresh=settings.rules_refresh)
+        self.computer = Computer(
+            db=db,
+            source=self.source,
+            registry=registry,
+            store=self.store,
+            shadows=self.releases.shadows,
+        )
+
+    def _now(self) -> datetime:
+        """The engine's clock, read late (tests replace ``clock`` on a running engine)."""
+        return self.clock()
 
     @classmethod
     def from_settings(cls, settings: Settings, *, create: bool = True, **kwargs: Any) -> Engine:
@@ -186,6 +209,7 @@ class Engine(QueueOperations, WorkerOperations, HistoryOperations, ScoreOperatio
         )
         warnings = self._unknown_entities(rows)
         urgent = any(row["lane"] == Lane.CRITICAL.value for row in rows)
+        self.rulebook.take()
         with self.db.begin(urgent=urgent) as conn:
             new = insert_new_events(conn, rows)
             refuse_reused_ids(conn, rows, new)
@@ -193,6 +217,8 @@ class Engine(QueueOperations, WorkerOperations, HistoryOperations, ScoreOperatio
                 self._event(row, new[row["event_id"]]) for row in rows if row["event_id"] in new
             ]
             queued = self._enqueue(conn, stored)
+            if stored:
+                self._within("ingesting", conn, stored)
         result = IngestResult(
             accepted=len(stored),
             duplicates=len(parsed) - len(stored),
@@ -201,31 +227,18 @@ class Engine(QueueOperations, WorkerOperations, HistoryOperations, ScoreOperatio
             warnings=warnings,
         )
         self._emit("ingested", result)
+        self._fired()
         return result
 
     def _unknown_entities(self, rows: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
         """Warnings for entities their pack's source does not have (where the pack can tell
         cheaply): their events are stored, but rescoring them dead-letters them at once."""
-        by_pack: dict[str, set[str]] = {}
-        for row in rows:
-            by_pack.setdefault(row["pack"], set()).add(row["entity"])
-        warnings: list[str] = []
-        for pack, entities in sorted(by_pack.items()):
-            try:
-                known = self.known_entities(pack, sorted(entities))
-            except StorageUnavailable as exc:  # the warning is a courtesy; ingest goes on
-                log.warning("could not check %s entities against the source: %s", pack, exc)
-                continue
-            label = self.registry[pack].entity_label
-            warnings.extend(
-                f"no {label} {e!r} in the {pack} source data: its events are stored, and "
-                "rescoring it dead-letters it"
-                for e in sorted(entities - (entities if known is None else known))
-            )
-        if len(warnings) > MAX_WARNINGS:
-            more = len(warnings) - MAX_WARNINGS
-            warnings = [*warnings[:MAX_WARNINGS], f"... and {more} more unknown entities"]
-        return tuple(warnings)
+        return unknown_warnings(
+            rows,
+            known_of=self.known_entities,
+            label_of=lambda pack: self.registry[pack].entity_label,
+            recent=self._known_recently,
+        )
 
     @staticmethod
     def _event(row: Mapping[str, Any], seq: int) -> Event:
@@ -266,6 +279,7 @@ class Engine(QueueOperations, WorkerOperations, HistoryOperations, ScoreOperatio
         """Claim one batch of pending work (of a lane, or of the ``only`` keys), recompute it,
         write and acknowledge it."""
         urgent = lane is Lane.CRITICAL or bool(only)
+        self.releases.sync(self.db.read)
         with self.db.begin(urgent=urgent) as conn:
             claimed = self.queue.claim(
                 conn,
@@ -278,12 +292,24 @@ class Engine(QueueOperations, WorkerOperations, HistoryOperations, ScoreOperatio
         if not claimed:
             return BatchReport()
         computed, failures = self.computer.claimed(claimed)
+        self.rulebook.take()
         with self.db.begin(urgent=urgent) as conn:
             # a claim retaken after its lease belongs to the other worker now: write only ours
             mine = self.queue.held(conn, worker, claimed)
             computed = [(c, p) for c, p in computed if (c.tenant, c.pack, c.entity) in mine]
             failures = [f for f in failures if (f[0].tenant, f[0].pack, f[0].entity) in mine]
+            computed, stale = self.releases.split_stale(conn, computed)
             written = self.store.write(conn, [c for c, _ in computed], self.clock())
+            write_shadows(conn, written, self.clock())
+            kept = {(c.tenant, c.pack, c.entity) for c in written}
+            committed = self.clock()
+            outcomes = tuple(
+                self._outcome(
+                    c, p.work.lane, p.causes, (c.tenant, c.pack, c.entity) not in kept, committed
+                )
+                for c, p in computed
+            )
+            self._writing(conn, outcomes)
             back = self.queue.ack(conn, worker, [p.work for _, p in computed])
             done = [
                 Failure(
@@ -293,18 +319,19 @@ class Engine(QueueOperations, WorkerOperations, HistoryOperations, ScoreOperatio
                 )
                 for w, e, permanent in failures
             ]
-        committed = self.clock()
-        kept = {(c.tenant, c.pack, c.entity) for c in written}
-        outcomes = tuple(
-            self._outcome(
-                c, p.work.lane, p.causes, (c.tenant, c.pack, c.entity) not in kept, committed
-            )
-            for c, p in computed
-        )
+            if stale:  # computed with a version a promotion replaced: recomputed, not written
+                self.queue.release(conn, worker)
         self._notify(outcomes, done)
+        self._fired()
         if back:
             self._requeued(back)
         return BatchReport(claimed=len(claimed), outcomes=outcomes, failures=tuple(done))
+
+    def _fired(self) -> None:
+        """Tell the observers what the committed transaction's rules fired."""
+        fired = self.rulebook.take()
+        if fired:
+            self._emit("fired", fired)
 
     def _requeued(self, back: Sequence[PendingWork]) -> None:
         queued = {"critical": 0, "normal": 0}
@@ -317,6 +344,18 @@ class Engine(QueueOperations, WorkerOperations, HistoryOperations, ScoreOperatio
             self._emit("recomputed", outcomes)
         for failure in failures:
             self._emit("failed", failure)
+
+    def _writing(self, conn: Connection, outcomes: Sequence[Outcome]) -> None:
+        """The in-transaction hook of a score write, with the entities whose scores changed."""
+        moved = [o for o in outcomes if o.changes and not o.stale]
+        if moved:
+            self._within("writing", conn, moved)
+
+    def _within(self, hook: str, conn: Connection, *args: Any) -> None:
+        """Call an in-transaction hook on every observer. Not isolated, on purpose: what it
+        writes (an automation's firing) must commit with the write or not at all."""
+        for observer in list(self.observers):
+            getattr(observer, hook)(conn, *args)
 
     def _emit(self, hook: str, *args: Any) -> None:
         """Call ``hook`` on every observer after a commit. What was committed stays
@@ -389,6 +428,7 @@ class Engine(QueueOperations, WorkerOperations, HistoryOperations, ScoreOperatio
         newer queued event's effect. An entity a worker is rescoring at this moment is left
         to that worker (its outcome says ``stale``)."""
         self.registry[pack]
+        self.releases.sync(self.db.read)
         with self.db.read() as conn:
             marks = watermarks_of(conn, tenant, pack, entities)
         graph = self.registry.graph(pack)
@@ -409,15 +449,21 @@ class Engine(QueueOperations, WorkerOperations, HistoryOperations, ScoreOperatio
             for e in entities
         ]
         ok, bad = self.computer.compute(tenant, pack, planned)
+        self.rulebook.take()
         with self.db.begin() as conn:
             busy = self.queue.in_flight(conn, tenant, pack, [c.entity for c, _ in ok])
             mine = [c for c, _ in ok if c.entity not in busy]
             written = self.store.write(conn, mine, self.clock())
-        committed = self.clock()
-        kept = {c.entity for c in written}
-        outcomes = tuple(self._outcome(c, None, [], c.entity not in kept, committed) for c, _ in ok)
+            write_shadows(conn, written, self.clock())
+            committed = self.clock()
+            kept = {c.entity for c in written}
+            outcomes = tuple(
+                self._outcome(c, None, [], c.entity not in kept, committed) for c, _ in ok
+            )
+            self._writing(conn, outcomes)
         failures = tuple(Failure(work=p.work, error=error, dead=False) for p, error, _ in bad)
         self._notify(outcomes, failures)
+        self._fired()
         return BatchReport(claimed=len(planned), outcomes=outcomes, failures=failures)
 
     def entity_keys(self, pack: str) -> Iterator[str]:
@@ -426,54 +472,6 @@ class Engine(QueueOperations, WorkerOperations, HistoryOperations, ScoreOperatio
             yield from self.registry[pack].entity_keys(conn)
 
     # read -------------------------------------------------------------------------------
-
-    def current(
-        self, pack: str, entity: str, *, tenant: str = DEFAULT_TENANT
-    ) -> dict[str, StoredScore]:
-        """An entity's current scores by scorer; :class:`EntityNotFound` if never scored."""
-        self.registry[pack]
-        with self.db.read() as conn:
-            found = self.store.current(conn, pack, [entity], tenant=tenant).get(entity)
-        if not found:
-            raise EntityNotFound(f"{pack} has no scores for {entity!r}", field="entity")
-        return found
-
-    def as_of(
-        self, pack: str, entity: str, at: datetime, *, tenant: str = DEFAULT_TENANT
-    ) -> dict[str, HistoryEntry]:
-        """Each scorer's value and breakdown in force at ``at``."""
-        self.registry[pack]
-        with self.db.read() as conn:
-            found = self.store.as_of(conn, pack, entity, at, tenant=tenant)
-        if not found:
-            raise EntityNotFound(f"{pack} had no scores for {entity!r} at {at.isoformat()}")
-        return found
-
-    def explain(
-        self,
-        pack: str,
-        entity: str,
-        *,
-        tenant: str = DEFAULT_TENANT,
-        limit: int = 20,
-        offset: int = 0,
-    ) -> Explanation:
-        """Why did this entity's score change? History with component deltas and causes."""
-        current = self.current(pack, entity, tenant=tenant)
-        with self.db.read() as conn:
-            changes = self.store.history(
-                conn, pack, entity, tenant=tenant, limit=limit, offset=offset
-            )
-            ids = sorted({i for c in changes for i in c.event_ids})
-            causes: dict[str, Cause] = {}
-            for part in chunks(ids):
-                query = sa.select(events).where(
-                    events.c.tenant == tenant, events.c.event_id.in_(part)
-                )
-                causes.update({row.event_id: cause_of(row) for row in conn.execute(query)})
-        return Explanation(
-            pack=pack, entity=entity, current=current, changes=tuple(changes), causes=causes
-        )
 
     def notify(self, hook: str, *args: Any) -> None:
         """Tell the observers about work done beside the engine (reconciliation), isolated
@@ -491,11 +489,14 @@ class Engine(QueueOperations, WorkerOperations, HistoryOperations, ScoreOperatio
         watermark check as every other write; returns those written, changes filled in
         (``bulk``: compared in the database by ``ScoreStore.write_bulk``, for big batches)."""
         write = self.store.write_bulk if bulk else self.store.write
+        self.rulebook.take()
         with self.db.begin() as conn:
             written = write(conn, batch, self.clock())
-        committed = self.clock()
-        kept = [c for c in written if c.changes or not bulk]  # bulk: unchanged ones untouched
-        outcomes = tuple(self._outcome(c, None, [], False, committed) for c in kept)
+            committed = self.clock()
+            kept = [c for c in written if c.changes or not bulk]  # bulk: unchanged untouched
+            outcomes = tuple(self._outcome(c, None, [], False, committed) for c in kept)
+            self._writing(conn, outcomes)
         if kept:
             self._emit("recomputed", outcomes)
+        self._fired()
         return written

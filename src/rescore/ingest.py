@@ -15,7 +15,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,12 +29,28 @@ from sqlalchemy import Connection
 
 from rescore.db.schema import events
 from rescore.events import MAX_DEPTH, EventIn, invalid, join, json_problem
-from rescore.exceptions import EventConflict, Problem, TooLarge, UnknownEventType
+from rescore.exceptions import (
+    EventConflict,
+    Problem,
+    StorageUnavailable,
+    TooLarge,
+    UnknownEventType,
+)
 from rescore.routing import Router
 from rescore.settings import Settings
 from rescore.store import chunks
 
-__all__ = ["Limits", "digest", "event_rows", "refuse_reused_ids"]
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "MAX_WARNINGS",
+    "Limits",
+    "Recent",
+    "digest",
+    "event_rows",
+    "refuse_reused_ids",
+    "unknown_warnings",
+]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -160,3 +179,63 @@ def refuse_reused_ids(
                     "type, entity or payload): give this event its own id (nothing was stored)",
                     field="event_id",
                 )
+
+
+class Recent:
+    """A bounded set that forgets its oldest members: the entities ingest recently found in
+    their pack's source, so a busy stream asks the source only about entities it has not
+    seen lately (the unknown-entity warning is a courtesy, not a guarantee)."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._items
+
+    def add(self, items: Iterable[tuple[str, str]]) -> None:
+        with self._lock:
+            for item in items:
+                self._items[item] = None
+                self._items.move_to_end(item)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+#: Warnings one ingest answer carries at most (the rest are counted).
+MAX_WARNINGS = 20
+
+
+def unknown_warnings(
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    known_of: Callable[[str, Sequence[str]], set[str] | None],
+    label_of: Callable[[str], str],
+    recent: Recent,
+) -> tuple[str, ...]:
+    """Warnings for the entities of ``rows`` their pack's source does not have, asking
+    ``known_of(pack, entities)`` only about entities not seen there lately."""
+    by_pack: dict[str, set[str]] = {}
+    for row in rows:
+        by_pack.setdefault(row["pack"], set()).add(row["entity"])
+    warnings: list[str] = []
+    for pack, seen in sorted(by_pack.items()):
+        entities = {e for e in seen if (pack, e) not in recent}
+        if not entities:
+            continue
+        try:
+            known = known_of(pack, sorted(entities))
+        except StorageUnavailable as exc:  # the warning is a courtesy; ingest goes on
+            log.warning("could not check %s entities against the source: %s", pack, exc)
+            continue
+        recent.add((pack, e) for e in known or ())
+        warnings.extend(
+            f"no {label_of(pack)} {e!r} in the {pack} source data: its events are stored, and "
+            "rescoring it dead-letters it"
+            for e in sorted(entities - (entities if known is None else known))
+        )
+    if len(warnings) > MAX_WARNINGS:
+        more = len(warnings) - MAX_WARNINGS
+        warnings = [*warnings[:MAX_WARNINGS], f"... and {more} more unknown entities"]
+    return tuple(warnings)

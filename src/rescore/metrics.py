@@ -55,6 +55,10 @@ class Metrics(Observer):
         self.given_back = counter("rescore_requeued", "Entities put back in line", "lane")
         self.drift = counter("rescore_reconcile_drift", "Drifted scores found", "pack scorer")
         self.repairs = counter("rescore_reconcile_repairs", "Entities repaired", "pack")
+        self.fired_total = counter("rescore_automation_firings", "Rules fired", "rule status")
+        self.deliveries = counter(
+            "rescore_automation_deliveries", "Delivery attempts by outcome", "kind status"
+        )
         self.latency = Histogram(
             "rescore_event_to_score_seconds",
             "Seconds from an event's arrival to its entity's fresh score",
@@ -97,6 +101,13 @@ class Metrics(Observer):
 
     def requeued(self, queued: Mapping[str, int]) -> None:
         _add(self.given_back, queued)
+
+    def fired(self, firings: Sequence[tuple[str, str]]) -> None:
+        for rule, status in firings:
+            self.fired_total.labels(rule, status).inc()
+
+    def delivered(self, rule: str, kind: str, status: str) -> None:
+        self.deliveries.labels(kind, status).inc()
 
     def reconciled(self, report: Any) -> None:
         for scorer, count in report.by_scorer.items():

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from rescore.compute import Computer, Planned
+from rescore.compute import Computer, Planned, cause_of
 from rescore.db.engine import Database
 from rescore.db.partitions import (
     Partition,
@@ -31,6 +31,7 @@ from rescore.db.schema import DEFAULT_TENANT, events
 from rescore.exceptions import EntityNotFound
 from rescore.plugins import PackRegistry
 from rescore.queue import PendingWork, WorkQueue
+from rescore.reports import Cause, Explanation
 from rescore.retention import BackupSeen, Verdict, last_verified_backup, plan
 from rescore.scoring import ScoreResult
 from rescore.settings import Settings
@@ -249,6 +250,54 @@ class HistoryOperations(Parts):
 
 class ScoreOperations(Parts):
     """Stored scores read in bulk, fresh scores computed without writing, event marks."""
+
+    def current(
+        self, pack: str, entity: str, *, tenant: str = DEFAULT_TENANT
+    ) -> dict[str, StoredScore]:
+        """An entity's current scores by scorer; :class:`EntityNotFound` if never scored."""
+        self.registry[pack]
+        with self.db.read() as conn:
+            found = self.store.current(conn, pack, [entity], tenant=tenant).get(entity)
+        if not found:
+            raise EntityNotFound(f"{pack} has no scores for {entity!r}", field="entity")
+        return found
+
+    def as_of(
+        self, pack: str, entity: str, at: datetime, *, tenant: str = DEFAULT_TENANT
+    ) -> dict[str, HistoryEntry]:
+        """Each scorer's value and breakdown in force at ``at``."""
+        self.registry[pack]
+        with self.db.read() as conn:
+            found = self.store.as_of(conn, pack, entity, at, tenant=tenant)
+        if not found:
+            raise EntityNotFound(f"{pack} had no scores for {entity!r} at {at.isoformat()}")
+        return found
+
+    def explain(
+        self,
+        pack: str,
+        entity: str,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> Explanation:
+        """Why did this entity's score change? History with component deltas and causes."""
+        current = self.current(pack, entity, tenant=tenant)
+        with self.db.read() as conn:
+            changes = self.store.history(
+                conn, pack, entity, tenant=tenant, limit=limit, offset=offset
+            )
+            ids = sorted({i for c in changes for i in c.event_ids})
+            causes: dict[str, Cause] = {}
+            for part in chunks(ids):
+                query = sa.select(events).where(
+                    events.c.tenant == tenant, events.c.event_id.in_(part)
+                )
+                causes.update({row.event_id: cause_of(row) for row in conn.execute(query)})
+        return Explanation(
+            pack=pack, entity=entity, current=current, changes=tuple(changes), causes=causes
+        )
 
     def lookup(
         self, pack: str, entity: str, *, tenant: str = DEFAULT_TENANT

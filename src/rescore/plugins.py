@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import polars as pl
     from fastapi import APIRouter
 
+    from rescore.automations.audience import Audience
     from rescore.population import Source
     from rescore.scoring import ScoreResult
 
@@ -106,6 +107,35 @@ class Pack(ABC):
         """Jobs that run on a clock (retraining, drift checks); none by default."""
         return ()
 
+    def register_candidates(self) -> Sequence[Scorer]:
+        """New versions of registered scorers (same ``name``, another ``version``) that may run
+        in shadow beside the live one, be replayed over the population and be promoted
+        (``rescore releases``, ``rescore replay``). None by default."""
+        return ()
+
+    # automations (rescore.automations) ------------------------------------------------------
+
+    def register_rules(self) -> Sequence[Mapping[str, Any]]:
+        """Automation rules the pack ships, as data (the rule schema of
+        :mod:`rescore.automations.rules`; ``pack`` defaults to this pack). They apply to every
+        tenant; a tenant's own rule of the same name overrides one (e.g. to disable it). None
+        by default."""
+        return ()
+
+    def register_audiences(self) -> Sequence[Audience]:
+        """The entity queries scheduled rules fire for (:class:`rescore.automations.Audience`:
+        today's birthdays, inactive customers); none by default."""
+        return ()
+
+    def automation_data(
+        self, conn: Connection, entities: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        """What message templates may read of each entity, as ``data`` (a customer's name and
+        phone): ``{entity: {field: value}}`` read through ``conn`` (the source) with bound
+        parameters. Read when a message is delivered, not when its rule fires. Nothing by
+        default."""
+        return {}
+
     def register_commands(self) -> Sequence[click.Command]:
         """Extra CLI commands, mounted as ``rescore <pack> <command>``; none by default."""
         return ()
@@ -153,6 +183,7 @@ class PackRegistry:
     def __init__(self, packs: Iterable[Pack]) -> None:
         self._packs: dict[str, Pack] = {}
         self._graphs: dict[str, ScorerGraph] = {}
+        self._versions: dict[str, dict[str, dict[str, Scorer]]] = {}
         for pack in packs:
             self._add(pack)
         self.router = Router({n: p.register_event_types() for n, p in self._packs.items()})
@@ -164,7 +195,9 @@ class PackRegistry:
             raise PluginError(f"{type(pack).__name__} has no valid pack name: {name!r}")
         if name in self._packs:
             raise PluginError(f"pack name {name!r} is taken twice")
-        self._graphs[name] = ScorerGraph(name, pack.register_scorers())
+        scorers = list(pack.register_scorers())
+        self._graphs[name] = ScorerGraph(name, scorers)
+        self._versions[name] = _versions(name, scorers, pack.register_candidates())
         self._packs[name] = pack
 
     def _check_routes(self) -> None:
@@ -195,6 +228,34 @@ class PackRegistry:
         self[name]
         return self._graphs[name]
 
+    def versions(self, pack: str, scorer: str) -> dict[str, Scorer]:
+        """Every version of a pack's scorer the code offers (the registered one and its
+        candidates), by version."""
+        self.graph(pack)[scorer]  # UnknownPack / UnknownScorer naming what exists
+        return dict(self._versions[pack][scorer])
+
+    def use(self, pack: str, chosen: Mapping[str, str]) -> ScorerGraph:
+        """Serve ``chosen`` versions ({scorer: version}) of a pack's scorers (the others stay
+        as registered); the pack's graph is rebuilt and replaces the old one at once."""
+        graph = self.graph_with(pack, chosen)
+        self._graphs[pack] = graph
+        return graph
+
+    def graph_with(self, pack: str, chosen: Mapping[str, str]) -> ScorerGraph:
+        """The pack's graph with ``chosen`` versions, without serving it."""
+        current = self.graph(pack)
+        scorers = []
+        for scorer in current:
+            version = chosen.get(scorer.name, scorer.version)
+            offered = self._versions[pack][scorer.name]
+            if version not in offered:
+                raise PluginError(
+                    f"pack {pack!r} has no version {version!r} of scorer {scorer.name!r}; "
+                    f"it has {sorted(offered)}"
+                )
+            scorers.append(offered[version])
+        return ScorerGraph(pack, scorers)
+
     def describe(self) -> list[dict[str, Any]]:
         """Each loaded pack as plain data: its event types with their lanes and scorers, and
         its scorers in dependency order with their versions (``rescore packs --json``)."""
@@ -222,6 +283,17 @@ class PackRegistry:
             for name in self.names
         ]
 
+    def rules(self) -> list[tuple[str, Mapping[str, Any]]]:
+        """Every pack's shipped rules as (pack, rule data)."""
+        return [(name, rule) for name in self.names for rule in self._packs[name].register_rules()]
+
+    def audience(self, pack: str, name: str) -> Audience:
+        """A pack's audience by name (:class:`UnknownPack`/:class:`PluginError` if none)."""
+        for audience in self[pack].register_audiences():
+            if audience.name == name:
+                return audience
+        raise PluginError(f"pack {pack!r} has no audience {name!r}")
+
     def schedules(self) -> list[Schedule]:
         """Every pack's schedules; names must be unique across packs."""
         found: dict[str, Schedule] = {}
@@ -231,6 +303,24 @@ class PackRegistry:
                     raise PluginError(f"schedule name {schedule.name!r} is taken twice")
                 found[schedule.name] = schedule
         return list(found.values())
+
+
+def _versions(
+    pack: str, scorers: Sequence[Scorer], candidates: Sequence[Scorer]
+) -> dict[str, dict[str, Scorer]]:
+    """Each scorer's versions: the registered one, then its candidates (refused when a
+    candidate names no registered scorer or repeats a version)."""
+    found = {s.name: {s.version: s} for s in scorers}
+    for candidate in candidates:
+        offered = found.get(candidate.name)
+        if offered is None:
+            raise PluginError(f"pack {pack!r}: candidate {candidate.name!r} has no live scorer")
+        if candidate.version in offered:
+            raise PluginError(
+                f"pack {pack!r}: {candidate.name!r} version {candidate.version!r} is offered twice"
+            )
+        offered[candidate.version] = candidate
+    return found
 
 
 def discover(only: Iterable[str] | None = None) -> PackRegistry:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
+
 from rescore.events import Event
 from rescore.queue import PendingWork
 from rescore.routing import Lane
@@ -137,11 +139,24 @@ class Explanation:
 
 
 class Observer:
-    """Hooks around the engine's steps (metrics, live displays, waking workers).
+    """Hooks around the engine's steps: the one mechanism the runtimes (waking workers), the
+    caches (invalidation), the metrics and the automations plug into.
 
-    Subclass and override what you need; every hook is a no-op here. Hooks run after the
-    transaction they report on has committed.
+    Subclass and override what you need; every hook is a no-op here. Two kinds:
+
+    - **inside the transaction** (``ingesting``, ``writing``): they get the connection and
+      write with it, atomically with the events or scores (the automations' outbox). An error
+      there rolls the whole write back, so they must only fail when the write should.
+    - **after commit** (every other hook): they get no connection; one that raises is logged
+      and skipped, never turned into the caller's error.
     """
+
+    def ingesting(self, conn: Connection, events: Sequence[Event]) -> None:
+        """New events are being stored, in ``conn``'s transaction (not yet committed)."""
+
+    def writing(self, conn: Connection, outcomes: Sequence[Outcome]) -> None:
+        """Changed scores are being written, in ``conn``'s transaction (not yet committed);
+        ``outcomes`` are the entities written, each with its changes."""
 
     def ingested(self, result: IngestResult) -> None:
         """Events were stored and work was queued."""
@@ -154,6 +169,13 @@ class Observer:
 
     def requeued(self, queued: Mapping[str, int]) -> None:
         """Events arrived for entities while they were being rescored; they wait again."""
+
+    def fired(self, firings: Sequence[tuple[str, str]]) -> None:
+        """Automation rules fired: (rule, ``fired`` or ``throttled``), committed."""
+
+    def delivered(self, rule: str, kind: str, status: str) -> None:
+        """The dispatcher made a delivery attempt; ``status`` is where it ended (``sent``,
+        ``pending`` for a retry, ``dead``, ``postponed``)."""
 
     def reconciled(self, report: Any) -> None:
         """A reconciliation compared a pack's stored scores with a recompute

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COVER_MARGIN",
-    "MAINTENANCE_EVERY",
+    "MAINTENANCE_CRON",
     "BackupSeen",
     "Verdict",
     "cutoff",
@@ -61,7 +61,8 @@ COVER_MARGIN = timedelta(hours=1)
 MANIFEST = "manifest.json"
 #: How often the partition job runs: creating a month ahead is cheap and idempotent, and an
 #: hour bounds how long rows sit in the default partition after a month had none.
-MAINTENANCE_EVERY = timedelta(hours=1)
+#: The partition job's cron: hourly, off the hour's top.
+MAINTENANCE_CRON = "7 * * * *"
 Action = Literal["detach", "drop"]
 
 
@@ -132,8 +133,8 @@ def history_schedules(settings: Settings) -> list[Schedule]:
     return [
         Schedule(
             name="rescore.history-partitions",
-            every=MAINTENANCE_EVERY,
-            run=maintain_history,
+            cron=MAINTENANCE_CRON,
+            run=lambda engine, due: maintain_history(engine),
             description="Create monthly history partitions ahead, empty the default "
             "partition, and apply history retention once a verified backup covers it.",
         )

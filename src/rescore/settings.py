@@ -18,8 +18,6 @@ from rescore.exceptions import ConfigurationError
 __all__ = ["DEFAULT_DATABASE_URL", "Settings", "settings_from"]
 
 DEFAULT_DATABASE_URL = "sqlite:///.rescore/rescore.db"
-#: A time of day for a nightly job, "HH:MM" in UTC, or empty for never.
-DAILY_TIME = r"^$|^([01][0-9]|2[0-3]):[0-5][0-9]$"
 
 
 class Settings(BaseSettings):
@@ -45,6 +43,12 @@ class Settings(BaseSettings):
         1000, ge=1, description="Flush the normal lane early once this many entities wait."
     )
     batch_size: int = Field(500, ge=1, description="Entities claimed and written per batch.")
+    flush_slice: int = Field(
+        50,
+        ge=1,
+        description="Entities the embedded runtime's normal flush claims and writes per "
+        "transaction; between slices it yields to critical work.",
+    )
     max_attempts: int = Field(5, ge=1, description="Failures before an entity is dead-lettered.")
     retry_backoff: float = Field(
         1.0, ge=0, description="First retry delay in seconds; doubles per attempt."
@@ -64,8 +68,9 @@ class Settings(BaseSettings):
         0.5, gt=0, description="How often workers look for work queued by other processes."
     )
     snapshot_dir: Path = Field(Path(".rescore/snapshots"), description="Where exports go.")
-    snapshot_interval: float = Field(
-        900.0, ge=0, description="Seconds between automatic snapshots (0: never)."
+    snapshot_cron: str = Field(
+        "*/15 * * * *",
+        description="When (cron, in `timezone`) both runtimes export a snapshot; empty: never.",
     )
     cache_ttl: float = Field(
         60.0,
@@ -86,10 +91,9 @@ class Settings(BaseSettings):
         description="Redis URL of a lookup cache shared by every process (default: each "
         "process caches in memory).",
     )
-    reconcile_at: str = Field(
-        "03:00",
-        pattern=DAILY_TIME,
-        description="When (HH:MM, UTC) both runtimes reconcile every pack nightly; empty: never.",
+    reconcile_cron: str = Field(
+        "0 3 * * *",
+        description="When (cron, in `timezone`) both runtimes reconcile every pack; empty: never.",
     )
     max_body_bytes: int = Field(
         16 * 1024 * 1024, ge=1024, description="Largest HTTP request body accepted (413 above)."
@@ -126,10 +130,9 @@ class Settings(BaseSettings):
     )
     backup_dir: Path = Field(Path(".rescore/backups"), description="Where backups are written.")
     backup_keep: int = Field(7, ge=1, description="Backups kept in backup_dir; older ones go.")
-    backup_at: str = Field(
-        "02:30",
-        pattern=DAILY_TIME,
-        description="When (HH:MM, UTC) both runtimes back up the database nightly (before the "
+    backup_cron: str = Field(
+        "30 2 * * *",
+        description="When (cron, in `timezone`) both runtimes back up the database (before the "
         "reconciliation, so a backup holds the state it repairs); empty: never.",
     )
     backup_s3_url: str | None = Field(
@@ -145,8 +148,51 @@ class Settings(BaseSettings):
         description="Back up an existing database before migrating it, and refuse to "
         "migrate when that backup fails.",
     )
+    timezone: str = Field(
+        "UTC", description="IANA time zone of rescore's own cron jobs (backup, reconcile, ...)."
+    )
+    schedule_catch_up: float = Field(
+        3600.0,
+        ge=0,
+        description="A cron tick missed while no scheduler ran (a restart) still runs if it "
+        "is at most this many seconds old.",
+    )
+    rules_refresh: float = Field(
+        5.0, gt=0, description="Seconds a process keeps a tenant's automation rules cached."
+    )
+    delivery_attempts: int = Field(
+        6, ge=1, description="Failed attempts before an automation delivery is dead-lettered."
+    )
+    delivery_backoff: float = Field(
+        2.0, gt=0, description="Seconds before a failed delivery's first retry (doubling)."
+    )
+    delivery_lease: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds a dispatcher holds a claimed delivery before another may take it "
+        "(a dead worker's are given back sooner, when it is pruned).",
+    )
+    channel_dir: Path = Field(
+        Path(".rescore/inbox"),
+        description="Where notifications to a channel with no `RESCORE_CHANNEL_<NAME>` URL "
+        "go (one JSON line each): the offline default.",
+    )
     host: str = Field("127.0.0.1", description="Address `rescore serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `rescore serve` listens on.")
+
+    @field_validator("snapshot_cron", "reconcile_cron", "backup_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from rescore.schedule import check_cron
+
+        return check_cron(value) if value else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from rescore.schedule import check_zone
+
+        return check_zone(value)
 
     @field_validator("worker_stale_after")
     @classmethod

@@ -104,6 +104,7 @@ class Computed:
     event_ids: tuple[str, ...] = ()
     trigger: str = "event"  # what history records as the cause when event_ids is empty
     changes: list[Change] = field(default_factory=list)
+    shadow: dict[str, tuple[str, ScoreResult]] = field(default_factory=dict)  # unserved
 
 
 def _stored(row: Any) -> StoredScore:

@@ -54,12 +54,13 @@ def scratch_engine(
     packs: Sequence[Pack], path: Path, *, clock: ManualClock | None = None, **settings: Any
 ) -> Iterator[Engine]:
     """A migrated engine on the SQLite file ``path`` with only ``packs`` loaded (their source
-    tables created), no workers and no adapters; ``settings`` override :class:`Settings`."""
+    tables created), no workers and no adapters; ``settings`` override :class:`Settings`
+    (notifications to unconfigured channels go to an ``inbox`` folder beside ``path``)."""
     url = f"sqlite:///{path}"
     engine = Engine(
         Database(url),
         PackRegistry(packs),
-        Settings(database_url=url, **settings),
+        Settings(database_url=url, **({"channel_dir": path.parent / "inbox"} | settings)),
         clock=clock or utcnow,
     )
     try:

@@ -21,7 +21,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from rescore.db.schema import pending, workers
+from rescore.db.schema import deliveries, pending, workers
 from rescore.queue import CLAIMED, WAITING
 from rescore.routing import Lane
 
@@ -137,12 +137,23 @@ class WorkerRegistry:
         if not names:
             return Pruned()
         released = _release(conn, names)
+        _release_deliveries(conn, names)
         conn.execute(workers.delete().where(workers.c.name.in_(names)))
         return Pruned(workers=tuple(names), critical=released.critical, normal=released.normal)
 
     def unregister(self, conn: Connection, process: str) -> None:
         """Remove a process's claimants (graceful shutdown, after it released its claims)."""
         conn.execute(workers.delete().where(workers.c.process == process))
+
+
+def _release_deliveries(conn: Connection, names: Sequence[str]) -> None:
+    """Hand back the automation deliveries a dead dispatcher held (sent again at once, with
+    the same idempotency key, so the receiver can drop a repeat)."""
+    conn.execute(
+        deliveries.update()
+        .where(deliveries.c.claimed_by.in_(names), deliveries.c.status == "pending")
+        .values(claimed_by=None, claimed_until=None)
+    )
 
 
 def _release(conn: Connection, names: Sequence[str]) -> Pruned:

@@ -51,7 +51,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         database_url=f"sqlite:///{where / 'api.db'}",
         packs=["credit", "leads"],
         snapshot_dir=where / "snap",
-        snapshot_interval=0,
+        snapshot_cron="",
         max_body_bytes=BODY_LIMIT,
         max_payload_bytes=4096,
     )

@@ -48,7 +48,7 @@ LEASE = "300"  # far beyond every assertion: the lease is not what brings the wo
 def drill(tmp_path: Path) -> Iterator[tuple[Engine, str]]:
     url = f"sqlite:///{tmp_path / 'drill.db'}"
     engine = Engine(
-        Database(url), PackRegistry([ToyPack()]), Settings(database_url=url, snapshot_interval=0)
+        Database(url), PackRegistry([ToyPack()]), Settings(database_url=url, snapshot_cron="")
     )
     engine.migrate()
     keys = [f"c{i:04d}" for i in range(ENTITIES)]

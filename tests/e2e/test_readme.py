@@ -54,6 +54,16 @@ def test_http_quickstart_runs_as_written(tmp_path: Path) -> None:
     assert '"ready":true' in out
 
 
+def test_the_automations_block_runs_as_written(tmp_path: Path) -> None:
+    script = readme_block("automations").replace("8000", str(free_port()))
+    out = run_block(script, scratch(tmp_path))
+    assert "added 1 rule: big-payment" in out
+    assert '"body": "Client 1001257568 paid 2500000 COP"' in out.replace('":"', '": "')
+    assert '"status":"sent"' in out
+    assert "big-payment would fire for 1001257568: its latest payment_made event" in out
+    assert "event:pay-77" in out
+
+
 def test_the_blocks_after_the_demo_run_as_written(tmp_path: Path) -> None:
     where = scratch(tmp_path)
     run("demo", "--events", "300", "--rate", "1000", cwd=where)  # make demo, a shorter replay

@@ -36,6 +36,8 @@ from rescore.api import create_app
 from rescore.demo import prepare_pack
 from rescore.engine import Engine
 from rescore.packs.credit.pack import EVENT_ROUTES as CREDIT_TYPES
+from rescore.packs.loyalty.examples import BUSINESS as LOYALTY_BUSINESS
+from rescore.packs.loyalty.pack import EVENT_ROUTES as LOYALTY_TYPES
 from rescore.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -48,7 +50,7 @@ _folder = Path(tempfile.mkdtemp(prefix="rescore-schemathesis-"))
 _settings = Settings(
     database_url=f"sqlite:///{_folder / 'api.db'}",
     snapshot_dir=_folder / "snap",
-    snapshot_interval=0,
+    snapshot_cron="",
 )
 _engine = Engine.from_settings(_settings)
 _engine.migrate()
@@ -68,7 +70,8 @@ def _now() -> str:
 def _real_event(event: Any, pick: int) -> Any:
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
         return event
-    pack = "credit" if event["type"] in CREDIT_TYPES else "leads"
+    types = {"credit": CREDIT_TYPES, "loyalty": LOYALTY_TYPES}
+    pack = next((name for name, known in types.items() if event["type"] in known), "leads")
     known = KNOWN[pack]
     return event | {"entity": known[pick % len(known)], "occurred_at": _now()}
 
@@ -85,6 +88,10 @@ def _real(body: Any, pick: int) -> Any:
         body["cedula"] = cedula
     if isinstance(body.get("cedulas"), list) and body["cedulas"]:
         body["cedulas"][0] = cedula
+    if "customer_id" in body:
+        body["customer_id"] = KNOWN["loyalty"][pick % len(KNOWN["loyalty"])]
+    if "business_id" in body:
+        body["business_id"] = LOYALTY_BUSINESS
     return _real_event(body, pick)
 
 

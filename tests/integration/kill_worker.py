@@ -57,7 +57,7 @@ def main() -> None:
         poll_interval=0.2,
         flush_interval=0.3,
         batch_size=args.batch,
-        snapshot_interval=0,
+        snapshot_cron="",
         heartbeat_interval=min(2.0, args.stale / 4),
         worker_stale_after=args.stale,
     )

@@ -99,7 +99,7 @@ def test_celery_workers_survive_a_kill(
         "RESCORE_HEARTBEAT_INTERVAL": "0.5",
         "RESCORE_FLUSH_INTERVAL": "0.5",
         "RESCORE_BATCH_SIZE": "100",
-        "RESCORE_SNAPSHOT_INTERVAL": "0",
+        "RESCORE_SNAPSHOT_CRON": "",
     }
     run("init", "--demo-data", "--seed", "2", cwd=tmp_path, env=env)
     purge(broker_url)

@@ -143,7 +143,7 @@ def test_random_kills_lose_nothing_and_duplicate_nothing(
     kind: str, make_database: servers.MakeDatabase, tmp_path: Path
 ) -> None:
     url = make_database(kind)
-    settings = Settings(database_url=url, lease_seconds=LEASE, snapshot_interval=0)
+    settings = Settings(database_url=url, lease_seconds=LEASE, snapshot_cron="")
     engine = Engine(Database(url), PackRegistry([ToyPack()]), settings)
     engine.migrate()
     rng = random.Random(5)

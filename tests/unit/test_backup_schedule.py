@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from datetime import time as dtime
 from pathlib import Path
 
 import pytest
@@ -25,22 +24,24 @@ def _jobs(settings: Settings) -> dict[str, Schedule]:
 
 def test_the_backup_is_scheduled_nightly_before_the_reconciliation() -> None:
     jobs = _jobs(Settings())
-    assert jobs["rescore.backup"].at == dtime(2, 30)
-    assert jobs["rescore.backup"].at < jobs["rescore.reconcile"].at  # type: ignore[operator]
-    assert _jobs(Settings(backup_at="23:45"))["rescore.backup"].at == dtime(23, 45)
-    assert "rescore.backup" not in _jobs(Settings(backup_at=""))
-    with pytest.raises(ValidationError, match="pattern"):
-        Settings(backup_at="25:00")
+    assert jobs["rescore.backup"].cron == "30 2 * * *"
+    assert jobs["rescore.reconcile"].cron == "0 3 * * *"
+    assert _jobs(Settings(backup_cron="45 23 * * *"))["rescore.backup"].cron == "45 23 * * *"
+    assert "rescore.backup" not in _jobs(Settings(backup_cron=""))
+    assert _jobs(Settings(timezone="America/Bogota"))["rescore.backup"].timezone == (
+        "America/Bogota"
+    )
+    with pytest.raises(ValidationError, match="not a cron expression"):
+        Settings(backup_cron="61 2 * * *")
+    with pytest.raises(ValidationError, match="IANA"):
+        Settings(timezone="Bogota")
 
 
-def test_celery_beat_sends_the_backup_job_daily() -> None:
-    settings = Settings(backup_at="02:30", broker_url="memory://")
-    entries = beat_schedule(settings, core_schedules(settings))
-    entry = entries["rescore.backup"]
-    assert entry["task"] == "rescore.job"
-    assert entry["args"] == ("rescore.backup",)
-    assert entry["schedule"].hour == {2}
-    assert entry["schedule"].minute == {30}
+def test_celery_beat_ticks_the_same_scheduler() -> None:
+    entries = beat_schedule(Settings(broker_url="memory://"))
+    assert entries["rescore.tick"]["task"] == "rescore.tick"
+    assert entries["rescore.deliver"]["task"] == "rescore.deliver"
+    assert not any(name.startswith("rescore.backup") for name in entries)  # no cron in beat
 
 
 def test_the_embedded_runtime_backs_up_when_the_time_comes(tmp_path: Path) -> None:
@@ -50,7 +51,7 @@ def test_the_embedded_runtime_backs_up_when_the_time_comes(tmp_path: Path) -> No
         tmp_path / "rt.db",
         clock=clock,
         backup_dir=tmp_path / "backups",
-        snapshot_interval=0,
+        snapshot_cron="",
         poll_interval=0.05,
     )
     with EmbeddedRuntime(engine) as runtime:

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from datetime import time as dtime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from conftest import ToyPack, event, make_engine, put_items
+from conftest import Clock, ToyPack, event, make_engine, put_items
 from rescore.db.schema import pending
-from rescore.engine import Engine
+from rescore.engine import Engine, Observer, Outcome
 from rescore.exceptions import EntityNotFound, PluginError
+from rescore.routing import Lane
 from rescore.runtime.embedded import EmbeddedRuntime
 from rescore.schedule import Schedule
 
@@ -101,36 +102,71 @@ def test_drain_all_processes_everything(tmp_path: Path) -> None:
 def test_schedules_run_when_due_and_failures_do_not_stop_them(tmp_path: Path) -> None:
     ran: list[str] = []
 
-    def flaky(engine: Engine) -> None:
+    def flaky(engine: Engine, due: datetime) -> None:
         ran.append("flaky")
         raise RuntimeError("boom")
 
     class Scheduled(ToyPack):
         def register_schedules(self) -> Sequence[Schedule]:
             return [
-                Schedule(
-                    name="toy.tick",
-                    every=timedelta(milliseconds=100),
-                    run=lambda engine: ran.append("tick"),
-                ),
-                Schedule(name="toy.flaky", every=timedelta(milliseconds=100), run=flaky),
+                Schedule(name="toy.tick", cron="* * * * *", run=lambda e, due: ran.append("tick")),
+                Schedule(name="toy.flaky", cron="* * * * *", run=flaky),
             ]
 
-    engine = make_engine(tmp_path / "rt.db", [Scheduled()], poll_interval=0.05)
+    clock = Clock()
+    clock.advance(20)  # 10:30:20: the 10:30 tick was due before the runtime started
+    engine = make_engine(tmp_path / "rt.db", [Scheduled()], clock=clock, poll_interval=0.05)
     with EmbeddedRuntime(engine) as runtime:
-        wait_until(lambda: ran.count("tick") >= 3 and ran.count("flaky") >= 3)
+        time.sleep(0.3)
+        assert ran == []  # a fresh scheduler does not run ticks older than itself
+        clock.advance(60)  # 10:31:20
+        wait_until(lambda: ran.count("tick") == 1 and ran.count("flaky") == 1)
+        time.sleep(0.3)
+        assert ran.count("tick") == 1  # once per tick
     assert ("toy.flaky", False) in runtime.job_runs
     assert ("toy.tick", True) in runtime.job_runs
+    runs = {r["name"]: r for r in engine.schedule_runs()}
+    assert runs["toy.flaky"]["ok"] is False
+    assert "boom" in runs["toy.flaky"]["error"]
     engine.close()
 
 
-def test_daily_schedule_is_due_next_at_its_time() -> None:
-    job = Schedule(name="nightly", at=dtime(3, 0), run=lambda engine: None)
-    assert job.next_run(datetime(2026, 1, 23, 2, 0, tzinfo=UTC)) == datetime(
-        2026, 1, 23, 3, 0, tzinfo=UTC
+def test_a_cron_schedule_is_due_in_its_time_zone() -> None:
+    job = Schedule(name="nightly", cron="0 9 * * *", timezone="America/Bogota", run=print)
+    # 09:00 in Bogota (UTC-5) is 14:00 UTC
+    assert job.next_run(datetime(2026, 1, 23, 13, 0, tzinfo=UTC)) == datetime(
+        2026, 1, 23, 14, 0, tzinfo=UTC
     )
-    assert job.next_run(datetime(2026, 1, 23, 3, 0, tzinfo=UTC)) == datetime(
-        2026, 1, 24, 3, 0, tzinfo=UTC
+    assert job.latest(datetime(2026, 1, 23, 14, 0, tzinfo=UTC)) == datetime(
+        2026, 1, 23, 14, 0, tzinfo=UTC
     )
-    with pytest.raises(PluginError, match="exactly one"):
-        Schedule(name="bad", run=lambda engine: None)
+    assert job.latest(datetime(2026, 1, 23, 13, 59, tzinfo=UTC)) == datetime(
+        2026, 1, 22, 14, 0, tzinfo=UTC
+    )
+    with pytest.raises(PluginError, match="cron"):
+        Schedule(name="bad", cron="every day", run=print)
+    with pytest.raises(PluginError, match="IANA"):
+        Schedule(name="bad", cron="0 9 * * *", timezone="Mars/Olympus", run=print)
+
+
+def test_the_normal_flush_goes_in_slices_and_yields_to_critical_work(tmp_path: Path) -> None:
+    sizes: list[int] = []
+
+    class Sizes(Observer):
+        def recomputed(self, outcomes: Sequence[Outcome]) -> None:
+            sizes.append(len(outcomes))
+
+    engine = make_engine(tmp_path / "rt.db", flush_slice=10, poll_interval=30.0)
+    engine.observers.append(Sizes())
+    put_items(engine, **{f"n{i}": (1, 1) for i in range(35)})
+    engine.ingest([event(f"b{i}", "b_changed", f"n{i}") for i in range(35)])
+    runtime = EmbeddedRuntime(engine)
+    runtime._critical_idle.clear()  # as while the critical worker rescores
+    flush = threading.Thread(target=runtime._drain, args=(Lane.NORMAL,))
+    flush.start()
+    time.sleep(0.2)
+    assert sizes == []  # the flush waits for the critical work
+    runtime._critical_idle.set()
+    flush.join(5)
+    assert sizes == [10, 10, 10, 5]  # one claim and one write per slice
+    engine.close()

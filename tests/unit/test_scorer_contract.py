@@ -46,6 +46,19 @@ def test_every_scorer_keeps_the_contract(
             assert isinstance(result, ScoreResult)
 
 
+def test_every_candidate_version_keeps_the_contract(
+    sampled: tuple[Pack, ScorerGraph, list[dict[str, object]]],
+) -> None:
+    pack, graph, inputs = sampled
+    for scorer in graph:
+        for version in REGISTRY.versions(pack.name, scorer.name):
+            candidate = REGISTRY.graph_with(pack.name, {scorer.name: version})
+            for entity_inputs in inputs[:40]:
+                results = evaluate(candidate, entity_inputs)
+                for name, result in results.items():
+                    check_result(candidate[name], result)
+
+
 def test_every_scorer_is_deterministic(
     sampled: tuple[Pack, ScorerGraph, list[dict[str, object]]],
 ) -> None:

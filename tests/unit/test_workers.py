@@ -175,7 +175,7 @@ def test_a_worker_pruned_while_stalled_registers_again(engine: Engine, clock: Cl
 def test_a_restarted_runtime_rescores_the_dead_ones_critical_work_at_once(
     tmp_path: Path,
 ) -> None:
-    engine = make_engine(tmp_path / "r.db", poll_interval=30.0, snapshot_interval=0)
+    engine = make_engine(tmp_path / "r.db", poll_interval=30.0, snapshot_cron="")
     keys = queue_critical(engine, 50)
     claim_as(engine, "dead-critical", process="dead", pid=dead_pid())
     started = time.monotonic()

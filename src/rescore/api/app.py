@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
 
 from rescore import __version__
+from rescore.api.automations import router as automations
 from rescore.api.deps import ApiState
 from rescore.api.guard import BodyGuard, rescore_error, validation_error
 from rescore.api.lookup import Lookup
@@ -86,6 +87,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     app.include_router(router)
+    app.include_router(automations)
     app.include_router(telemetry)
     mount_packs(app, engine.registry)
     return app

@@ -165,3 +165,77 @@ rescore_pending{lane="critical"} 0.0
 rescore_pending{lane="dead"} 0.0
 rescore_pending{lane="normal"} 0.0
 """
+
+# automations ---------------------------------------------------------------------------------
+
+#: A rule the credit pack ships (seed 000: tell the risk team at once when a client defaults).
+RULE_NAME = "credit.default_alert"
+RULE: dict[str, Any] = {
+    "name": "docs.hybrid_low",
+    "pack": "credit",
+    "description": "The hybrid score fell below 500.",
+    "trigger": {"kind": "score", "scorer": "hybrid", "crosses": {"below": 500, "band": 25}},
+    "actions": [
+        {
+            "notify": {
+                "channel": "slack",
+                "title": "{{ entity }} below 500",
+                "body": "hybrid {{ before | round }} -> {{ after | round }}",
+            }
+        }
+    ],
+    "throttle": {"count": 1, "per": "1d"},
+}
+RULES: dict[str, Any] = {
+    "rules": [
+        {
+            "name": RULE_NAME,
+            "pack": "credit",
+            "description": "A client defaulted: tell the risk team at once.",
+            "trigger": {"kind": "event", "type": "client_default"},
+            "actions": [{"notify": {"channel": "slack", "body": "Client {{ entity }} ..."}}],
+            "enabled": True,
+            "origin": "pack",
+        }
+    ]
+}
+RULES_ADDED: dict[str, Any] = {"added": 1, "names": ["docs.hybrid_low"]}
+RULE_REMOVED: dict[str, Any] = {"removed": "docs.hybrid_low"}
+RULE_TESTED: dict[str, Any] = {
+    "rule": RULE_NAME,
+    "entity": CEDULA,
+    "would_fire": False,
+    "reason": "'1001257568' has no 'client_default' event",
+}
+FIRINGS: dict[str, Any] = {
+    "firings": [
+        {
+            "id": 1,
+            "tenant": "default",
+            "rule": RULE_NAME,
+            "pack": "credit",
+            "entity": "80283877",
+            "occurrence": "event:sim-000001",
+            "key": "5f2c...",
+            "status": "fired",
+            "context": {"entity": "80283877", "event": {"type": "client_default"}},
+            "fired_at": "2026-01-23T10:30:00.120000+00:00",
+        }
+    ]
+}
+DELIVERIES: dict[str, Any] = {
+    "counts": {"sent": 1},
+    "deliveries": [
+        {
+            "id": 1,
+            "firing_id": 1,
+            "rule": RULE_NAME,
+            "kind": "notify",
+            "status": "sent",
+            "attempts": 1,
+            "message": {"title": "Default: 80283877", "via": "file:.rescore/inbox/slack.jsonl"},
+            "last_error": None,
+        }
+    ],
+}
+DELIVERIES_REQUEUED: dict[str, Any] = {"requeued": 0}

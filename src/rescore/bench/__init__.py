@@ -73,6 +73,18 @@ def _p6(_o: BenchOptions) -> Measurement:
     return backup_restore(history_rows=1_000_000)
 
 
+def _p7(o: BenchOptions) -> Measurement:
+    from rescore.bench.ingest import http_ingest
+
+    return http_ingest(seconds=4 if o.quick else 15)
+
+
+def _l1(_o: BenchOptions) -> Measurement:
+    from rescore.bench.loyalty import birthdays
+
+    return birthdays()
+
+
 BENCHMARKS: dict[str, Callable[[BenchOptions], Measurement]] = {
     "P1": _p1,
     "P2": _p2,
@@ -81,6 +93,8 @@ BENCHMARKS: dict[str, Callable[[BenchOptions], Measurement]] = {
     "P4S": _p4s,
     "P5": _p5,
     "P6": _p6,
+    "P7": _p7,
+    "L1": _l1,
 }
 
 #: Benchmarks a --quick run leaves out (they run in a full run or when named with --only).

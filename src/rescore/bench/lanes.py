@@ -145,7 +145,7 @@ def normal_throughput(seconds: float, batch: int = 1000) -> Measurement:
             packs=["credit"],
             flush_interval=0.5,
             flush_size=1000,
-            snapshot_interval=0,
+            snapshot_cron="",
         )
         engine = Engine.from_settings(settings, observers=[lag])
         rng = random.Random(2)

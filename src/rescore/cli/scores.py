@@ -350,7 +350,7 @@ def reconcile(session: Session, pack: str, no_repair: bool, as_json: bool) -> No
     repaired through the normal write path (history says "reconciliation"), and the drift is
     reported by scorer and by the event type that last touched each drifted entity: that type
     probably needs to route to the drifted scorer. Runs nightly in both runtimes too
-    (RESCORE_RECONCILE_AT).
+    (RESCORE_RECONCILE_CRON).
     """
     from rescore.reconcile import reconcile as run_reconcile
 

@@ -79,6 +79,7 @@ def bench(quick: bool, json_path: Path | None, only: str | None, full_population
     P4S the leads population into the score store, first and unchanged (SQLite, PostgreSQL)
     P5 lookup API under load from a separate process (wrk if installed)
     P6 backup + verified restore of 1M history rows on PostgreSQL (not in --quick)
+    P7 HTTP ingest throughput, batches of 500 normal events, and the stream to fresh scores
 
     Each builds a scratch SQLite deployment and prints its method beside its numbers.
     """

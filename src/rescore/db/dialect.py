@@ -61,6 +61,22 @@ def _insert(conn: Connection, table: sa.Table) -> Any:
     )
 
 
+def insert_ignoring(
+    conn: Connection, table: sa.Table, row: dict[str, Any], *, unique: Sequence[str]
+) -> int | None:
+    """Insert one row unless one with the same ``unique`` columns exists; the new row's
+    primary key, or None when it was there already (idempotent writes: outbox firings,
+    schedule runs)."""
+    stmt = _insert(conn, table).values(**row)
+    if conn.dialect.name in ("mysql", "mariadb"):
+        stmt = stmt.prefix_with("IGNORE")
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(unique))
+    key = next(iter(table.primary_key.columns))
+    found = conn.execute(stmt.returning(key)).first()
+    return None if found is None else found[0]
+
+
 def insert_new_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
     """Insert events, skipping any whose (tenant, ``event_id``) is stored; return
     {event_id: seq} of the new ones (a batch belongs to one tenant)."""

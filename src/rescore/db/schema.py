@@ -10,6 +10,20 @@
   the causing event ids. On PostgreSQL it is partitioned by month of ``changed_at`` (migration
   0005, ``rescore.db.partitions``), with the primary key ``(id, changed_at)`` there.
 - ``rescore_api_keys``: API keys of the HTTP service, stored as salted hashes.
+- ``rescore_rules``: automation rules users added (packs' shipped rules live in the packs; a
+  user rule of the same name overrides one, e.g. to disable it).
+- ``rescore_rule_state``: a threshold rule that fired for an entity and waits to be re-armed
+  (hysteresis: the score must come back past the band first).
+- ``rescore_firings``: the transactional outbox: one row per (rule, entity, occurrence), written
+  in the transaction of the event or score write that caused it; ``key`` makes it idempotent.
+- ``rescore_deliveries``: one row per firing and action, delivered by the dispatcher with
+  retries, throttled, digested, postponed by quiet hours, dead-lettered.
+- ``rescore_schedule_runs``: one row per (schedule, due time) claimed by a scheduler, so a
+  restarted or second scheduler never runs a tick twice.
+- ``rescore_releases``: which version of a scorer serves (``live``) and which one runs beside
+  it unserved (``shadow``); none means the pack's registered scorer serves alone.
+- ``rescore_shadow_scores``: the shadow version's latest result per entity, for comparison
+  and for an atomic promotion.
 - ``rescore_workers``: every claimant of pending work that is alive, with its process (host,
   pid) and the heartbeat that process last wrote; a claimant whose heartbeat stopped is pruned
   and its claims are given back (procrastinate's ``procrastinate_workers`` is the model).
@@ -31,6 +45,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -50,11 +65,18 @@ from sqlalchemy.types import TypeEngine
 __all__ = [
     "DEFAULT_TENANT",
     "api_keys",
+    "deliveries",
     "events",
+    "firings",
     "history",
     "metadata",
     "pending",
+    "releases",
+    "rule_state",
+    "rules",
+    "schedule_runs",
     "scores",
+    "shadow_scores",
     "workers",
 ]
 
@@ -198,4 +220,104 @@ workers = Table(
     Column("heartbeat_at", UTCDateTime(), nullable=False),
     Index("ix_rescore_workers_process", "process"),
     Index("ix_rescore_workers_heartbeat", "heartbeat_at"),
+)
+
+rules = Table(
+    "rescore_rules",
+    metadata,
+    Column("tenant", Name, primary_key=True),
+    Column("name", Key, primary_key=True),
+    Column("pack", Name, nullable=True),
+    Column("body", JSON(), nullable=False),  # the rule as validated data
+    Column("enabled", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+rule_state = Table(
+    "rescore_rule_state",
+    metadata,
+    Column("tenant", Name, primary_key=True),
+    Column("rule", Key, primary_key=True),
+    Column("entity", Key, primary_key=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+firings = Table(
+    "rescore_firings",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("tenant", Name, nullable=False),
+    Column("rule", Key, nullable=False),
+    Column("pack", Name, nullable=True),
+    Column("entity", Key, nullable=False),
+    Column("occurrence", String(160), nullable=False),  # event:<id>, score:<seq>, at:<iso>
+    Column("key", String(64), nullable=False),  # sha256 of tenant, rule, entity, occurrence
+    Column("status", String(12), nullable=False),  # fired | throttled
+    Column("context", JSON(), nullable=False),
+    Column("fired_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("key", name="uq_rescore_firings_key"),
+    Index("ix_rescore_firings_rule_entity", "tenant", "rule", "entity", "fired_at"),
+    Index("ix_rescore_firings_fired_at", "tenant", "fired_at"),
+)
+
+deliveries = Table(
+    "rescore_deliveries",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("firing_id", Seq, nullable=True),  # none for a digest (it carries many)
+    Column("tenant", Name, nullable=False),
+    Column("rule", Key, nullable=False),
+    Column("action", Integer, nullable=False),  # index in the rule's actions
+    Column("kind", String(12), nullable=False),  # notify | webhook | ingest
+    Column("key", String(80), nullable=False),  # the idempotency key receivers get
+    # digest (waits for its window) | pending | sent | digested | dead
+    Column("status", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("due_at", UTCDateTime(), nullable=False),
+    Column("claimed_by", String(64), nullable=True),
+    Column("claimed_until", UTCDateTime(), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("digest_id", Seq, nullable=True),  # the digest delivery that carried this one
+    Column("message", JSON(), nullable=True),  # what was sent (title, body, to, via)
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    UniqueConstraint("key", name="uq_rescore_deliveries_key"),
+    Index("ix_rescore_deliveries_due", "status", "due_at"),
+    Index("ix_rescore_deliveries_firing", "firing_id"),
+    Index("ix_rescore_deliveries_rule", "tenant", "rule", "status"),
+)
+
+schedule_runs = Table(
+    "rescore_schedule_runs",
+    metadata,
+    Column("name", Key, primary_key=True),
+    Column("due_at", UTCDateTime(), primary_key=True),
+    Column("claimed_by", String(64), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("ok", Boolean, nullable=True),
+    Column("error", Text, nullable=True),
+)
+
+releases = Table(
+    "rescore_releases",
+    metadata,
+    Column("pack", Name, primary_key=True),
+    Column("scorer", Name, primary_key=True),
+    Column("live", String(32), nullable=False),
+    Column("shadow", String(32), nullable=True),
+    Column("changed_at", UTCDateTime(), nullable=False),
+)
+
+shadow_scores = Table(
+    "rescore_shadow_scores",
+    metadata,
+    Column("tenant", Name, primary_key=True),
+    Column("pack", Name, primary_key=True),
+    Column("entity", Key, primary_key=True),
+    Column("scorer", Name, primary_key=True),
+    Column("version", String(32), primary_key=True),
+    Column("value", Value, nullable=False),
+    Column("components", JSON(), nullable=False),
+    Column("computed_at", UTCDateTime(), nullable=False),
 )

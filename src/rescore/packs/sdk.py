@@ -32,11 +32,20 @@ at fixed paths)::
     def summary(who: Reader, state: State) -> dict[str, int]:
         return state.engine.pending_counts(tenant=who.tenant)
 
+A route that changes the pack's own source (seed 003's customer registration) writes it in
+``source_write(engine)`` and then ingests the event announcing the change::
+
+    with source_write(state.engine) as conn:        # the business system's tables only
+        conn.execute(insert(customers).values(...))
+    state.engine.ingest([event], tenant=who.tenant)
+
 The HTTP names load on first use, so a pack's commands do not pay for FastAPI.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -65,9 +74,13 @@ from rescore.cli.framework import (
 # fields_as_sent(rename)  re-raise errors with fields named as the caller sent them
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from rescore.api.deps import Admin, ApiState, Reader, State, Writer
     from rescore.api.guard import fields_as_sent
     from rescore.api.shared import AUTH, POSTED, errors, example_body, ok, settle_and_view
+    from rescore.engine import Engine
+    from rescore.runtime.embedded import EmbeddedRuntime
 
 _HTTP = {
     "Admin": "rescore.api.deps",
@@ -82,6 +95,8 @@ _HTTP = {
     "example_body": "rescore.api.shared",
     "ok": "rescore.api.shared",
     "settle_and_view": "rescore.api.shared",
+    # not HTTP, but loaded the same way: a pack's demo command runs the workers in process
+    "EmbeddedRuntime": "rescore.runtime.embedded",
 }
 
 __all__ = [
@@ -89,6 +104,7 @@ __all__ = [
     "POSTED",
     "Admin",
     "ApiState",
+    "EmbeddedRuntime",
     "GracefulStop",
     "Reader",
     "Session",
@@ -103,8 +119,26 @@ __all__ = [
     "pass_session",
     "progress_bar",
     "settle_and_view",
+    "source_read",
+    "source_write",
     "warn",
 ]
+
+
+@contextmanager
+def source_write(engine: Engine) -> Iterator[Connection]:
+    """A write transaction on the engine's **source** database (the pack's own tables, never
+    rescore's): committed when the block ends, rolled back on any error. Ingest the event that
+    announces the change after the block, so the recompute it queues reads committed data."""
+    with engine.source.begin() as conn:
+        yield conn
+
+
+@contextmanager
+def source_read(engine: Engine) -> Iterator[Connection]:
+    """A read-only connection on the engine's source database (a snapshot on SQLite)."""
+    with engine.source.read() as conn:
+        yield conn
 
 
 def __getattr__(name: str) -> Any:

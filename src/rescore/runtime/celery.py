@@ -10,8 +10,12 @@ Same engine, same code path as the embedded runtime; only who calls ``Engine.wor
 - ``rescore.population`` tasks (``rescore rescore PACK --all --shards N``) rescore one shard
   of a population each, on the ``population`` queue (``rescore.runtime.sharded``);
 - beat also sends a ``rescore.critical`` sweep every ``flush_interval`` (claims of a dead worker
-  are retaken there after their lease, and nothing depends on one message arriving), the core
-  snapshot and every pack's schedules as ``rescore.job`` tasks.
+  are retaken there after their lease, and nothing depends on one message arriving), a
+  ``rescore.deliver`` (the automations' dispatcher) as often, and a ``rescore.tick`` every
+  ``TICK_SECONDS``: the same :class:`rescore.schedule.Scheduler` as the embedded runtime
+  claims each due cron tick (rescore's jobs, the packs', the scheduled automation rules, each
+  in its own time zone) and sends it as a ``rescore.job`` task. Beat itself keeps no cron:
+  the claims in the database make each tick run once, whichever beat or worker sends it.
 
 Tasks are ``acks_late`` with ``reject_on_worker_lost``: a worker killed mid-task leaves its
 message to be redelivered, and its pending rows stay in ``rescore_pending`` until the
@@ -29,27 +33,29 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery import Celery
-from celery.schedules import crontab
 
+from rescore.automations.dispatcher import DeliveryDispatcher
 from rescore.bootstrap import open_engine
 from rescore.dispatch import (
     CRITICAL_QUEUE,
     CRITICAL_TASK,
+    DELIVER_TASK,
     FLUSH_TASK,
     JOB_TASK,
     NORMAL_QUEUE,
     POPULATION_TASK,
+    TICK_TASK,
     celery_app,
 )
 from rescore.engine import Engine
 from rescore.routing import Lane
-from rescore.runtime.embedded import core_schedules
+from rescore.runtime.embedded import every_schedule
 from rescore.runtime.heartbeat import Heartbeat, process_name
-from rescore.schedule import Schedule
+from rescore.schedule import Due, Scheduler
 from rescore.settings import Settings
 
 __all__ = ["CRITICAL_QUEUE", "NORMAL_QUEUE", "create_celery", "drain"]
@@ -64,23 +70,23 @@ def create_celery(settings: Settings) -> Celery:
     return app
 
 
-def beat_schedule(settings: Settings, schedules: list[Schedule]) -> dict[str, dict[str, Any]]:
-    """Celery beat entries: the lane clocks, the snapshot and every pack schedule."""
+#: Seconds between beat's ticks of the cron scheduler (cron's resolution is a minute).
+TICK_SECONDS = 15.0
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Celery beat entries: the lane clocks, the dispatcher, and the scheduler's tick."""
     every = timedelta(seconds=settings.flush_interval)
-    entries: dict[str, dict[str, Any]] = {
+    return {
         "rescore.flush": {"task": FLUSH_TASK, "schedule": every},
         "rescore.critical-sweep": {
             "task": CRITICAL_TASK,
             "schedule": every,
             "options": {"queue": CRITICAL_QUEUE},
         },
+        "rescore.deliver": {"task": DELIVER_TASK, "schedule": every},
+        "rescore.tick": {"task": TICK_TASK, "schedule": timedelta(seconds=TICK_SECONDS)},
     }
-    for schedule in schedules:
-        when: Any = schedule.every
-        if schedule.at is not None:
-            when = crontab(hour=schedule.at.hour, minute=schedule.at.minute)
-        entries[schedule.name] = {"task": JOB_TASK, "schedule": when, "args": (schedule.name,)}
-    return entries
 
 
 class _Worker:
@@ -92,6 +98,7 @@ class _Worker:
         self._engine: Engine | None = None
         self._lock = threading.Lock()
         self.heartbeat: Heartbeat | None = None
+        self._scheduler: Scheduler | None = None
 
     def engine(self) -> Engine:
         with self._lock:
@@ -104,9 +111,17 @@ class _Worker:
                 self.heartbeat.start()
             return self._engine
 
-    def worker(self, lane: Lane) -> str:
+    def worker(self, lane: Lane | str) -> str:
         assert self.heartbeat is not None, "engine() first"
-        return self.heartbeat.claimant(lane.value)
+        return self.heartbeat.claimant(lane.value if isinstance(lane, Lane) else lane)
+
+    def scheduler(self) -> Scheduler:
+        engine = self.engine()
+        if self._scheduler is None or self._scheduler.engine is not engine:
+            self._scheduler = Scheduler(
+                engine, every_schedule(engine), claimant=self.worker("schedule")
+            )
+        return self._scheduler
 
 
 def drain(engine: Engine, worker: str, lane: Lane) -> int:
@@ -133,11 +148,30 @@ def _register_tasks(app: Celery, settings: Settings) -> None:
         engine = state.engine()
         return drain(engine, state.worker(Lane.NORMAL), Lane.NORMAL)
 
+    @app.task(name=TICK_TASK)  # type: ignore[untyped-decorator]
+    def tick() -> int:
+        due = state.scheduler().tick()
+        for claimed in due:
+            app.send_task(JOB_TASK, args=(claimed.schedule.name, claimed.at.isoformat()))
+        return len(due)
+
     @app.task(name=JOB_TASK)  # type: ignore[untyped-decorator]
-    def job(name: str) -> None:
+    def job(name: str, due: str) -> bool:
+        scheduler = state.scheduler()
+        found = {s.name: s for s in scheduler.schedules()}
+        if name not in found:
+            log.warning("schedule %s is gone (its rule was removed); not run", name)
+            return False
+        return scheduler.run(Due(found[name], datetime.fromisoformat(due)))
+
+    @app.task(name=DELIVER_TASK)  # type: ignore[untyped-decorator]
+    def deliver() -> int:
         engine = state.engine()
-        found = {s.name: s for s in _schedules(engine)}
-        found[name].run(engine)
+        dispatcher = DeliveryDispatcher(engine, worker=state.worker("deliver"))
+        total = 0
+        while handled := dispatcher.run_once().handled:
+            total += handled
+        return total
 
     @app.task(name=POPULATION_TASK, ignore_result=False)  # type: ignore[untyped-decorator]
     def population(
@@ -147,14 +181,4 @@ def _register_tasks(app: Celery, settings: Settings) -> None:
 
         return rescore_shard(state.engine(), pack, (index, count), chunk_size, parquet)
 
-    app.conf.beat_schedule = beat_schedule(settings, _beat_schedules(settings))
-
-
-def _schedules(engine: Engine) -> list[Schedule]:
-    return [*core_schedules(engine.settings), *engine.registry.schedules()]
-
-
-def _beat_schedules(settings: Settings) -> list[Schedule]:
-    from rescore.plugins import discover
-
-    return [*core_schedules(settings), *discover(settings.packs).schedules()]
+    app.conf.beat_schedule = beat_schedule(settings)

@@ -10,7 +10,9 @@ Two workers share the engine:
 Both also wake every ``poll_interval`` to pick up work queued by other processes (a CLI
 ``ingest`` beside a running ``worker``); on PostgreSQL a fourth thread LISTENs, so critical
 work queued by another process (the API, a poller) wakes the critical worker at once. A third
-thread runs the packs' schedules (nightly retraining and the like) when they fall due.
+thread runs every cron schedule as it falls due (rescore's jobs, the packs', the scheduled
+automation rules: :class:`rescore.schedule.Scheduler`), and a fifth delivers the automations'
+outbox (:class:`rescore.automations.dispatcher.DeliveryDispatcher`).
 ``stop()`` lets the batch in hand finish, then hands back anything still claimed; a batch that
 fails on an error (a deadlock, a lost connection) hands its claims back at once too.
 
@@ -25,23 +27,27 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from datetime import time as dt_time
-from datetime import timedelta
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from types import TracebackType
 
+from rescore.automations.dispatcher import DeliveryDispatcher
+from rescore.automations.scheduling import RuleSchedules
 from rescore.db.dialect import WAKE_CHANNEL
 from rescore.engine import Engine, IngestResult, Observer
 from rescore.exceptions import StorageUnavailable
 from rescore.retention import history_schedules
 from rescore.routing import Lane
 from rescore.runtime.heartbeat import Heartbeat
-from rescore.schedule import Schedule
+from rescore.schedule import Schedule, Scheduler
 from rescore.settings import Settings
 
 __all__ = ["EmbeddedRuntime"]
 
 log = logging.getLogger(__name__)
+
+#: Longest a normal-lane slice waits for critical work to finish (seconds).
+YIELD_LIMIT = 0.5
 
 
 class _Waker(Observer):
@@ -61,36 +67,41 @@ class _Waker(Observer):
 
 
 def core_schedules(settings: Settings) -> list[Schedule]:
-    """rescore's own jobs: the periodic snapshot lookups fall back on when the DB is down,
-    the nightly backup (seed 001: "never lose the historical data"), the nightly
-    reconciliation of every pack, and on PostgreSQL the history partitions (created ahead,
-    retention)."""
+    """rescore's own jobs, each on its cron (in ``settings.timezone``): the periodic snapshot
+    lookups fall back on when the DB is down, the nightly backup (seed 001: "never lose the
+    historical data"), the nightly reconciliation of every pack, and on PostgreSQL the history
+    partitions (created ahead, retention)."""
     found: list[Schedule] = [*history_schedules(settings)]
-    if settings.snapshot_interval:
-        found.append(
-            Schedule(
-                name="rescore.snapshot",
-                every=timedelta(seconds=settings.snapshot_interval),
-                run=lambda engine: _export_snapshot(engine, settings),
-                description="Export every current score to CSV and Parquet.",
-            )
-        )
-    daily = (
-        ("rescore.backup", settings.backup_at, _backup,
+    jobs = (
+        ("rescore.snapshot", settings.snapshot_cron, _export_snapshot,
+         "Export every current score to CSV and Parquet."),
+        ("rescore.backup", settings.backup_cron, _backup,
          "Back up the database (verified manifest, rotation, bucket copy)."),
-        ("rescore.reconcile", settings.reconcile_at, _reconcile_all,
+        ("rescore.reconcile", settings.reconcile_cron, _reconcile_all,
          "Compare every pack's stored scores with a recompute; repair drift."),
     )  # fmt: skip
-    for name, at, run, description in daily:
-        if at:  # "HH:MM" (UTC); empty: never
-            hour, minute = (int(part) for part in at.split(":"))
+    for name, cron, run, description in jobs:
+        if cron:  # empty: never
             found.append(
-                Schedule(name=name, at=dt_time(hour, minute), run=run, description=description)
+                Schedule(
+                    name=name,
+                    cron=cron,
+                    timezone=settings.timezone,
+                    run=run,
+                    description=description,
+                )
             )
     return found
 
 
-def _reconcile_all(engine: Engine) -> None:
+def every_schedule(engine: Engine) -> Callable[[], list[Schedule]]:
+    """What a scheduler runs: rescore's jobs, every pack's, every scheduled automation rule."""
+    fixed = [*core_schedules(engine.settings), *engine.registry.schedules()]
+    rules = RuleSchedules(engine)
+    return lambda: [*fixed, *rules()]
+
+
+def _reconcile_all(engine: Engine, due: datetime) -> None:
     from rescore.reconcile import reconcile
 
     for pack in engine.registry.names:
@@ -105,7 +116,7 @@ def _reconcile_all(engine: Engine) -> None:
         )
 
 
-def _backup(engine: Engine) -> None:
+def _backup(engine: Engine, due: datetime) -> None:
     from rescore.backup import backup_from_settings
 
     url = engine.db.url.render_as_string(hide_password=False)
@@ -119,10 +130,10 @@ def _backup(engine: Engine) -> None:
     )
 
 
-def _export_snapshot(engine: Engine, settings: Settings) -> None:
+def _export_snapshot(engine: Engine, due: datetime) -> None:
     from rescore.snapshot import export_snapshot  # polars: only when a snapshot is due
 
-    export_snapshot(engine, settings.snapshot_dir)
+    export_snapshot(engine, engine.settings.snapshot_dir)
 
 
 class EmbeddedRuntime:
@@ -141,6 +152,8 @@ class EmbeddedRuntime:
         lanes = (Lane.CRITICAL, Lane.NORMAL)
         self._workers = {lane: self.heartbeat.claimant(lane.value) for lane in lanes}
         self.critical_ready = threading.Event()
+        self._critical_idle = threading.Event()
+        self._critical_idle.set()
         self._normal_due = threading.Condition()
         self._normal_waiting = 0
         self._stopping = threading.Event()
@@ -171,6 +184,7 @@ class EmbeddedRuntime:
             "critical": self._critical_loop,
             "normal": self._normal_loop,
             "schedule": self._schedule_loop,
+            "dispatch": self._dispatch_loop,
         }
         if self.engine.db.dialect == "postgresql":
             loops["listen"] = self._listen_loop
@@ -216,8 +230,12 @@ class EmbeddedRuntime:
         while not self._stopping.is_set():
             self.last_beat["critical"] = time.monotonic()
             self.critical_ready.wait(self.settings.poll_interval)
+            self._critical_idle.clear()
             self.critical_ready.clear()
-            self._drain(Lane.CRITICAL)
+            try:
+                self._drain(Lane.CRITICAL)
+            finally:
+                self._critical_idle.set()
 
     def _normal_loop(self) -> None:
         deadline = time.monotonic() + self.settings.flush_interval
@@ -255,34 +273,56 @@ class EmbeddedRuntime:
             listener.close()
 
     def _schedule_loop(self) -> None:
-        """Run each schedule when it falls due; a failing job is logged, not fatal."""
-        schedules = [*core_schedules(self.settings), *self.engine.registry.schedules()]
-        due = {s.name: s.next_run(self.engine.clock()) for s in schedules}
+        """Claim and run each cron tick as it falls due; a failing job is logged, not fatal."""
+        scheduler = Scheduler(
+            self.engine, every_schedule(self.engine), claimant=self.heartbeat.process
+        )
         while not self._stopping.is_set():
             self.last_beat["schedule"] = time.monotonic()
-            now = self.engine.clock()
-            for schedule in schedules:
-                if due[schedule.name] <= now:
-                    self._run_job(schedule)
-                    due[schedule.name] = schedule.next_run(self.engine.clock())
+            try:
+                for due in scheduler.tick():
+                    self.job_runs.append((due.schedule.name, scheduler.run(due)))
+            except StorageUnavailable as exc:
+                log.warning("scheduler: %s; retrying", exc)
             self._stopping.wait(min(1.0, self.settings.poll_interval))
 
-    def _run_job(self, schedule: Schedule) -> None:
-        started = time.monotonic()
-        try:
-            schedule.run(self.engine)
-        except Exception:
-            log.exception("schedule %s failed; it runs again when next due", schedule.name)
-            self.job_runs.append((schedule.name, False))
-            return
-        log.info("schedule %s done in %.1f s", schedule.name, time.monotonic() - started)
-        self.job_runs.append((schedule.name, True))
+    def _dispatch_loop(self) -> None:
+        """Deliver the automations' outbox: digests, retries, quiet hours."""
+        dispatcher = DeliveryDispatcher(self.engine, worker=self.heartbeat.claimant("deliver"))
+        while not self._stopping.is_set():
+            self.last_beat["dispatch"] = time.monotonic()
+            try:
+                handled = dispatcher.run_once().handled
+            except StorageUnavailable as exc:
+                log.warning("dispatcher: %s; retrying", exc)
+                handled = 0
+            except Exception:
+                log.exception("dispatcher failed on a batch; its claims come back after the lease")
+                handled = 0
+            if not handled:
+                self._stopping.wait(self.settings.poll_interval)
+
+    def _yield_to_critical(self) -> None:
+        """Wait while critical work is signalled or being rescored (at most ``YIELD_LIMIT``
+        seconds, so a stream of critical events cannot starve the normal lane): the critical
+        worker then has the write lock and the interpreter to itself."""
+        deadline = time.monotonic() + YIELD_LIMIT
+        while (self.critical_ready.is_set() or not self._critical_idle.is_set()) and (
+            time.monotonic() < deadline and not self._stopping.is_set()
+        ):
+            self._critical_idle.wait(0.001)
 
     def _drain(self, lane: Lane) -> None:
-        """Work batches of a lane until it is empty (or we are asked to stop)."""
+        """Work batches of a lane until it is empty (or we are asked to stop). The normal lane
+        goes in slices of ``flush_slice`` entities, each its own claim and write, and yields to
+        critical work between them, so a critical event never waits behind a whole flush."""
+        normal = lane is Lane.NORMAL
+        limit = min(self.settings.flush_slice, self.settings.batch_size) if normal else None
         while not self._stopping.is_set():
+            if normal:
+                self._yield_to_critical()
             try:
-                report = self.engine.work(self._worker(lane), lane)
+                report = self.engine.work(self._worker(lane), lane, limit)
             except StorageUnavailable as exc:
                 log.warning("%s worker: %s; retrying", lane, exc)
                 self._stopping.wait(self.settings.poll_interval)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, MetaData
@@ -86,6 +87,14 @@ class CreditPack(Pack):
 
     def simulator(self, seed: int) -> CreditSimulator:
         return CreditSimulator(seed, today=self._today())
+
+    def register_rules(self) -> Sequence[Mapping[str, Any]]:
+        """Seed 000's alerts: a default, and a sharp drop of the hybrid score."""
+        import yaml
+
+        text = resources.files("rescore.packs.credit").joinpath("rules.yaml").read_text()
+        rules: list[Mapping[str, Any]] = yaml.safe_load(text)
+        return rules
 
     def register_contract_routes(self) -> Sequence[APIRouter]:
         """Seed 000's contracts at the root, where its clients call them: /update-score,

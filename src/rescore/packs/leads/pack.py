@@ -21,7 +21,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,7 +86,10 @@ class LeadsSettings(BaseSettings):
         None, description="Fixed reference time (naive UTC) instead of now, for reproducible runs."
     )
     models_dir: Path = Field(Path(".rescore/models"), description="Where trained models live.")
-    retrain_at: time = Field(time(2, 0), description="UTC time of the nightly retraining.")
+    retrain_cron: str = Field(
+        "0 2 * * *", description="When the regressor is retrained (cron, in retrain_timezone)."
+    )
+    retrain_timezone: str = Field("UTC", description="IANA time zone of retrain_cron.")
 
 
 def _utcnow() -> datetime:
@@ -123,6 +126,12 @@ class LeadsPack(Pack):
     def register_scorers(self) -> Sequence[Scorer]:
         return scorers(quality_factors=self.quality_factors)
 
+    def register_candidates(self) -> Sequence[Scorer]:
+        """The other variant of the algorithm (the seed's base one when the quality factors
+        are on, and the reverse), so ``rescore replay leads --candidate 1.0.0+base`` shows
+        what the quality factors change, and a promotion can switch between them."""
+        return scorers(quality_factors=not self.quality_factors)
+
     def register_event_types(self) -> Mapping[str, Route]:
         return EVENT_ROUTES
 
@@ -151,8 +160,9 @@ class LeadsPack(Pack):
         return [
             Schedule(
                 name="leads.retrain",
-                at=self.settings.retrain_at,
-                run=self.retrain,
+                cron=self.settings.retrain_cron,
+                timezone=self.settings.retrain_timezone,
+                run=lambda engine, due: self.retrain(engine),
                 description="Retrain the lead-score regressor (the seed's 2 AM task).",
             )
         ]
