@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection
 
 from bulk_checks import (
     check_an_entity_is_stale_whole,
@@ -54,10 +55,14 @@ def test_an_entity_is_stale_whole(store: Engine) -> None:
     check_an_entity_is_stale_whole(store)
 
 
-def test_recomputed_is_emitted_for_the_entities_that_changed(store: Engine) -> None:
+def test_the_write_and_commit_hooks_see_the_entities_that_changed(store: Engine) -> None:
     seen: list[str] = []
+    within: list[tuple[str, bool]] = []  # (entity, inside the write's transaction)
 
     class Seen(Observer):
+        def writing(self, conn: Connection, outcomes: Sequence[Outcome]) -> None:
+            within.extend((o.entity, conn.in_transaction()) for o in outcomes)
+
         def recomputed(self, outcomes: Sequence[Outcome]) -> None:
             seen.extend(o.entity for o in outcomes)
 
@@ -65,11 +70,14 @@ def test_recomputed_is_emitted_for_the_entities_that_changed(store: Engine) -> N
     batch = rounds(3, 1)[0]
     store.write_scores(batch, bulk=True)
     assert sorted(seen) == sorted(c.entity for c in batch)
+    assert sorted(within) == sorted((c.entity, True) for c in batch)  # the automations' hook
     seen.clear()
+    within.clear()
     again = [computed(c.entity, dict(c.results), c.watermark, dict(c.versions)) for c in batch]
     again[0] = computed(again[0].entity, {"fit": ScoreResult(value=1.0)}, again[0].watermark)
     assert len(store.write_scores(again, bulk=True)) == len(batch)  # none stale
     assert seen == [again[0].entity]  # only the one that changed
+    assert within == [(again[0].entity, True)]
 
 
 def test_a_pack_without_the_vectorized_hooks_has_none(store: Engine) -> None:
