@@ -25,6 +25,8 @@ __all__ = [
     "FLUSH_TASK",
     "JOB_TASK",
     "NORMAL_QUEUE",
+    "POPULATION_QUEUE",
+    "POPULATION_TASK",
     "TICK_TASK",
     "Dispatcher",
     "celery_app",
@@ -34,9 +36,11 @@ log = logging.getLogger(__name__)
 
 CRITICAL_QUEUE = "critical"
 NORMAL_QUEUE = "normal"
+POPULATION_QUEUE = "population"  # long tasks, apart: a flush never waits behind one
 CRITICAL_TASK = "rescore.critical"
 FLUSH_TASK = "rescore.flush"
 JOB_TASK = "rescore.job"
+POPULATION_TASK = "rescore.population"
 TICK_TASK = "rescore.tick"
 DELIVER_TASK = "rescore.deliver"
 
@@ -46,15 +50,24 @@ def celery_app(settings: Settings) -> Celery:
     and no tasks: enough to send them (``runtime.celery`` registers them for workers)."""
     if not settings.broker_url:
         raise ValueError("the Celery runtime needs a broker: set RESCORE_BROKER_URL")
-    app = Celery("rescore", broker=settings.broker_url, set_as_current=False)
+    # results travel back only for the tasks that keep them (a population shard's report):
+    # over the broker itself on RabbitMQ (rpc), in the broker's Redis on Redis
+    backend = "rpc://" if settings.broker_url.startswith("amqp") else settings.broker_url
+    app = Celery("rescore", broker=settings.broker_url, backend=backend, set_as_current=False)
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_ignore_result=True,
         worker_prefetch_multiplier=1,
-        task_queues=(Queue(CRITICAL_QUEUE), Queue(NORMAL_QUEUE)),  # type: ignore[no-untyped-call]
+        task_queues=tuple(
+            Queue(q)  # type: ignore[no-untyped-call]
+            for q in (CRITICAL_QUEUE, NORMAL_QUEUE, POPULATION_QUEUE)
+        ),
         task_default_queue=NORMAL_QUEUE,
-        task_routes={CRITICAL_TASK: {"queue": CRITICAL_QUEUE}},
+        task_routes={
+            CRITICAL_TASK: {"queue": CRITICAL_QUEUE},
+            POPULATION_TASK: {"queue": POPULATION_QUEUE},
+        },
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
         broker_connection_retry_on_startup=True,
         # Redis redelivers a dead worker's unacked message after this many seconds

@@ -484,16 +484,19 @@ class Engine(
         with self.source.read() as conn:
             return self.registry[pack].known_entities(conn, entities)
 
-    def write_scores(self, batch: Sequence[Computed]) -> list[Computed]:
+    def write_scores(self, batch: Sequence[Computed], *, bulk: bool = False) -> list[Computed]:
         """Write scores computed outside the queue (population rescoring) through the same
-        watermark check as every other write; returns those written, changes filled in."""
+        watermark check as every other write; returns those written, changes filled in
+        (``bulk``: compared in the database by ``ScoreStore.write_bulk``, for big batches)."""
+        write = self.store.write_bulk if bulk else self.store.write
         self.rulebook.take()
         with self.db.begin() as conn:
-            written = self.store.write(conn, batch, self.clock())
+            written = write(conn, batch, self.clock())
             committed = self.clock()
-            outcomes = tuple(self._outcome(c, None, [], False, committed) for c in written)
+            kept = [c for c in written if c.changes or not bulk]  # bulk: unchanged untouched
+            outcomes = tuple(self._outcome(c, None, [], False, committed) for c in kept)
             self._writing(conn, outcomes)
-        if written:
+        if kept:
             self._emit("recomputed", outcomes)
         self._fired()
         return written

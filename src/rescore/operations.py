@@ -414,6 +414,12 @@ class ScoreOperations(InsightOperations):
         with self.db.read() as conn:
             yield from self.store.iter_all(conn, pack, tenant=tenant)
 
+    def scored_entities(self, pack: str, *, tenant: str = DEFAULT_TENANT) -> int:
+        """How many of a pack's entities have stored scores (a population run's final count)."""
+        self.registry[pack]
+        with self.db.read() as conn:
+            return self.store.count_entities(conn, pack, tenant=tenant)
+
     def event_watermarks(
         self, pack: str, *, tenant: str = DEFAULT_TENANT, entities: Sequence[str] | None = None
     ) -> dict[str, int]:

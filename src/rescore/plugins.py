@@ -30,9 +30,12 @@ from rescore.scoring import Scorer, ScorerGraph
 
 if TYPE_CHECKING:
     import click
+    import polars as pl
     from fastapi import APIRouter
 
     from rescore.automations.audience import Audience
+    from rescore.population import Source
+    from rescore.scoring import ScoreResult
 
 __all__ = ["ENTRY_POINT_GROUP", "DemoSimulator", "Pack", "PackRegistry", "discover"]
 
@@ -152,6 +155,26 @@ class Pack(ABC):
         ``/update-batch`` and ``/predict`` for the credit pack). Everything else belongs in
         :meth:`register_routes`. Collisions are refused as there; none by default."""
         return ()
+
+    # population rescoring: the vectorized form (rescore.population) ----------------------
+
+    def population_size(self, source: Source) -> int:
+        """How many entities ``source`` holds (for the progress bar of ``rescore rescore PACK
+        --all``). A pack offers the vectorized form by overriding :meth:`score_population`
+        and :meth:`results_of`; without them it has none, and this says so."""
+        raise PluginError(f"pack {self.name!r} offers no vectorized form")
+
+    def score_population(self, source: Source, *, chunk_size: int) -> Iterator[pl.DataFrame]:
+        """Score the whole population of ``source`` (a ``rescore.population.DatabaseSource``
+        or ``ParquetSource``) at once, ``chunk_size`` entities at a time: Polars frames with
+        one row per entity and a string ``entity`` column first. The per-entity scorers must
+        give the same numbers (a property test in the pack proves it); none by default."""
+        raise PluginError(f"pack {self.name!r} offers no vectorized form")
+
+    def results_of(self, scored: pl.DataFrame) -> Iterator[tuple[str, dict[str, ScoreResult]]]:
+        """Each row of a frame :meth:`score_population` yielded, as ``(entity, {scorer:
+        ScoreResult})``: what the score store writes (in bulk) and reconciliation compares."""
+        raise PluginError(f"pack {self.name!r} offers no vectorized form")
 
 
 class PackRegistry:

@@ -2,32 +2,31 @@
 
 The engine rescores entities one batch at a time through ``Scorer.score``. For a nightly or
 first-time rescoring of millions of entities a pack may also offer a vectorized form: it
-implements :class:`Vectorized` (found by duck typing, so the ``Pack`` base class stays small),
-scoring a chunk of the population into a Polars frame with one row per entity and an
-``entity`` column, and turning such a frame back into the :class:`ScoreResult` objects its
-scorers would have produced (a property test in the pack proves they are the same).
+overrides the :class:`Pack` hooks ``population_size``, ``score_population`` (chunks of the
+population scored into Polars frames, one row per entity, an ``entity`` column first) and
+``results_of`` (such a frame back into the :class:`ScoreResult` objects its scorers would have
+produced; a property test in the pack proves they are the same).
 
 :func:`rescore_population` drives it: chunk by chunk, it appends the scored frame to a Parquet
-folder (``part-NNNNN.parquet``), and writes the score store through
-:meth:`ScoreStore.write`, so only changed scores get a history row and a write never hides a
-newer event's effect (each entity's watermark is its newest event, as in
-``Engine.recompute``).
+folder (``part-NNNNN.parquet``), and writes the score store through the engine's bulk write
+(:meth:`ScoreStore.write_bulk`: staged and compared in the database, one transaction per
+store batch), so only changed scores are written and get a history row, an unchanged re-run
+writes nothing, and a write never hides a newer event's effect (each entity's watermark is its
+newest event, as in ``Engine.recompute``).
 
 Example::
 
-    report = rescore_population(engine, "leads", ParquetSource(Path("/tmp/leads")),
+    report = rescore_population(engine, "leads", pack, ParquetSource(Path("/tmp/leads")),
                                 out=Path("/tmp/leads-scores"), store=False)
 """
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
-
-import polars as pl
 
 from rescore.db.engine import Database
 from rescore.db.schema import DEFAULT_TENANT
@@ -41,15 +40,16 @@ __all__ = [
     "DatabaseSource",
     "ParquetSource",
     "PopulationReport",
+    "Shard",
     "Source",
-    "Vectorized",
     "rescore_population",
     "vectorized",
 ]
 
-#: Entities per store transaction: big enough to amortize a commit, small enough to not hold
-#: SQLite's write lock for long.
-STORE_BATCH = 5_000
+#: Entities per store transaction, by dialect: big enough to amortize the staging and the
+#: commit, small enough not to hold SQLite's single write lock for long (critical events wait
+#: behind it) nor to make one server transaction huge.
+STORE_BATCH = {"sqlite": 20_000, "postgresql": 100_000, "mysql": 50_000, "mariadb": 50_000}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,28 +67,21 @@ class ParquetSource:
 
 
 Source = DatabaseSource | ParquetSource
+#: (index, count): the part of a population one of ``count`` processes rescores
+Shard = tuple[int, int]
 
 
-@runtime_checkable
-class Vectorized(Protocol):
-    """What a pack implements to be rescored as a whole population."""
-
-    def population_size(self, source: Source) -> int:
-        """How many entities the source holds (for the progress bar)."""
-        ...
-
-    def score_population(self, source: Source, *, chunk_size: int) -> Iterator[pl.DataFrame]:
-        """Scored chunks: one row per entity, an ``entity`` (string) column first."""
-        ...
-
-    def results_of(self, scored: pl.DataFrame) -> Iterator[tuple[str, dict[str, ScoreResult]]]:
-        """Each scored row as its scorers' results, by scorer name."""
-        ...
-
-
-def vectorized(pack: Pack) -> Vectorized | None:
-    """The pack's vectorized form, or None if it offers none."""
-    return pack if isinstance(pack, Vectorized) else None
+def vectorized(pack: Pack) -> Pack | None:
+    """The pack if it offers the vectorized form (it overrides :meth:`Pack.score_population`
+    and :meth:`Pack.results_of`), or None; a pack that overrides only one of them is broken."""
+    kind = type(pack)
+    scores = kind.score_population is not Pack.score_population
+    results = kind.results_of is not Pack.results_of
+    if scores != results:
+        raise PluginError(
+            f"pack {pack.name!r} must override both score_population and results_of, or neither"
+        )
+    return pack if scores else None
 
 
 @dataclass(kw_only=True, slots=True)
@@ -109,6 +102,17 @@ class PopulationReport:
         """Entities per second, end to end."""
         return self.entities / self.total_seconds if self.total_seconds else 0.0
 
+    def as_dict(self) -> dict[str, float]:
+        """The counts and times as plain numbers (what a shard's Celery task returns)."""
+        return {
+            "entities": self.entities,
+            "changed": self.changed,
+            "stale": self.stale,
+            "score_seconds": self.score_seconds,
+            "store_seconds": self.store_seconds,
+            "total_seconds": self.total_seconds,
+        }
+
 
 def rescore_population(
     engine: Engine | None,
@@ -121,9 +125,15 @@ def rescore_population(
     store: bool = True,
     tenant: str = DEFAULT_TENANT,
     progress: Callable[[int], None] | None = None,
+    shard: Shard | None = None,
 ) -> PopulationReport:
     """Score every entity of ``source`` vectorized; write Parquet to ``out`` and/or the store
     (as ``tenant``'s scores). ``engine`` may be None only with ``store=False``.
+
+    ``shard=(index, count)`` keeps only the chunks (contiguous entity ranges, in the pack's
+    order) whose ordinal is ``index`` modulo ``count``: ``count`` processes, one per index,
+    rescore the population together (:mod:`rescore.runtime.sharded`). Each still reads and
+    scores the chunks it skips, a few percent of its time beside the store.
     """
     form = vectorized(pack)
     if form is None:
@@ -136,15 +146,18 @@ def rescore_population(
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     chunks = form.score_population(source, chunk_size=chunk_size)
-    while True:
+    index, count = shard or (0, 1)
+    for ordinal in itertools.count():
         tick = time.perf_counter()
         scored = next(chunks, None)
         report.score_seconds += time.perf_counter() - tick
         if scored is None:
             break
+        if ordinal % count != index:
+            continue
         if out is not None:
             tick = time.perf_counter()
-            path = out / f"part-{len(report.files):05d}.parquet"
+            path = out / f"part-{ordinal:05d}.parquet"
             scored.write_parquet(path)
             report.files.append(path)
             report.parquet_seconds += time.perf_counter() - tick
@@ -173,10 +186,12 @@ def _store(
     report: PopulationReport,
 ) -> None:
     graph = engine.registry.graph(pack)
+    size = STORE_BATCH.get(engine.db.dialect, 20_000)
+    versions = {name: graph[name].version for name in graph.order}
     batch: list[Computed] = []
 
     def flush() -> None:
-        written = engine.write_scores(batch)
+        written = engine.write_scores(batch, bulk=True)
         report.stale += len(batch) - len(written)
         report.changed += sum(1 for c in written if c.changes)
         batch.clear()
@@ -190,12 +205,12 @@ def _store(
                 pack=pack,
                 entity=entity,
                 results=found,
-                versions={n: graph[n].version for n in found},
+                versions=versions,  # one mapping for all: results name only the pack's scorers
                 watermark=marks.get(entity, 0),
                 trigger="population",
             )
         )
-        if len(batch) >= STORE_BATCH:
+        if len(batch) >= size:
             flush()
     if batch:
         flush()

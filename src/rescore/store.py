@@ -9,6 +9,7 @@ scorer version), with before/after, the delta of every component and the causing
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from rescore.db import bulk
 from rescore.db.dialect import bulk_insert
+from rescore.db.engine import json_dumps
 from rescore.db.schema import DEFAULT_TENANT, history, pending, scores
 from rescore.scoring import Feature, ScoreResult
 
@@ -118,8 +121,7 @@ def _stored(row: Any) -> StoredScore:
     )
 
 
-def _deltas(before: StoredScore | None, after: ScoreResult) -> dict[str, float]:
-    old = before.components if before else {}
+def _deltas(old: Mapping[str, float], after: ScoreResult) -> dict[str, float]:
     names = sorted(set(old) | set(after.components))
     return {n: round(after.components.get(n, 0.0) - old.get(n, 0.0), 6) for n in names}
 
@@ -181,6 +183,56 @@ class ScoreStore:
             written.extend(self._write_pack(conn, items, stored, now))
         return written
 
+    def write_bulk(
+        self, conn: Connection, batch: Sequence[Computed], now: datetime
+    ) -> list[Computed]:
+        """:meth:`write` for big batches (population rescoring), with the same result: stale
+        entities dropped whole, changes filled in, the same history rows. The batch is staged
+        in a temporary table and compared in the database (:mod:`rescore.db.bulk`), so only
+        changed scores cross back and are written, and an unchanged re-run writes nothing.
+
+        Unlike :meth:`write` it does not touch a score it found unchanged: its
+        ``computed_at`` stays the time it was last written (or refreshed, when its reasons,
+        features or watermark moved)."""
+        groups: dict[tuple[str, str], list[Computed]] = defaultdict(list)
+        for item in batch:
+            groups[(item.tenant, item.pack)].append(item)
+        written: list[Computed] = []
+        for (tenant, pack), items in groups.items():
+            written.extend(self._write_bulk_pack(conn, tenant, pack, items, now))
+        return written
+
+    def _write_bulk_pack(
+        self, conn: Connection, tenant: str, pack: str, items: Sequence[Computed], now: datetime
+    ) -> list[Computed]:
+        bulk.stage(conn, [row for item in items for row in _staged(item)])
+        stale = bulk.stale_entities(conn, tenant, pack)
+        found = bulk.changed(conn, tenant, pack)
+        entries: list[dict[str, Any]] = []
+        written: list[Computed] = []
+        for item in items:
+            if item.entity in stale:
+                continue
+            for name, result in item.results.items():
+                key = (item.entity, name)
+                if key not in found:
+                    continue
+                before = found[key]
+                change = Change(
+                    scorer=name,
+                    version=item.versions[name],
+                    before=before[0] if before else None,
+                    after=result.value,
+                    deltas=_deltas(before[1] if before else {}, result),
+                )
+                item.changes.append(change)
+                entries.append(self._entry(item, change, result, now))
+            written.append(item)
+        bulk_insert(conn, history, entries)
+        bulk.apply(conn, tenant, pack, now)
+        bulk.unstage(conn)
+        return written
+
     def _write_pack(
         self,
         conn: Connection,
@@ -208,7 +260,7 @@ class ScoreStore:
                     version=item.versions[name],
                     before=before.value if before else None,
                     after=result.value,
-                    deltas=_deltas(before, result),
+                    deltas=_deltas(before.components if before else {}, result),
                 )
                 item.changes.append(change)
                 entries.append(self._entry(item, change, result, now))
@@ -331,6 +383,13 @@ class ScoreStore:
         query = sa.select(history).join(latest, history.c.id == latest.c.id).where(bounded)
         return {row.scorer: _entry_of(row) for row in conn.execute(query)}
 
+    def count_entities(self, conn: Connection, pack: str, *, tenant: str = DEFAULT_TENANT) -> int:
+        """Distinct entities with stored scores (read from the primary key's index)."""
+        query = sa.select(sa.func.count(sa.distinct(scores.c.entity))).where(
+            scores.c.tenant == tenant, scores.c.pack == pack
+        )
+        return int(conn.execute(query).scalar_one())
+
     def iter_all(
         self, conn: Connection, pack: str | None = None, *, tenant: str | None = None
     ) -> Iterator[Any]:
@@ -350,6 +409,22 @@ _KEY = ("tenant", "pack", "entity", "scorer")
 
 def _of_entity(tenant: str, pack: str, entity: str) -> sa.ColumnElement[bool]:
     return sa.and_(history.c.tenant == tenant, history.c.pack == pack, history.c.entity == entity)
+
+
+def _staged(item: Computed) -> Iterator[bulk.Staged]:
+    """The item's scores as staged rows, JSON written as the database layer writes it, so a
+    bulk-written score and a per-entity one compare equal when their results do."""
+    for name, r in item.results.items():
+        yield (
+            item.entity,
+            name,
+            item.versions[name],
+            r.value,
+            json_dumps(dict(r.components)),
+            json_dumps(list(r.reasons)),
+            json_dumps(dict(r.features)),
+            item.watermark,
+        )
 
 
 def _touch(row: dict[str, Any]) -> dict[str, Any]:

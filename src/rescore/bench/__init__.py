@@ -54,6 +54,13 @@ def _p4(o: BenchOptions) -> Measurement:
     return population_rescore(o.population_sizes[:1] if o.quick else o.population_sizes)
 
 
+def _p4s(o: BenchOptions) -> Measurement:
+    from rescore.bench.store import store_rescore
+
+    size = 200_000 if o.quick else 1_000_000
+    return store_rescore(pg_size=size, sqlite_size=size)
+
+
 def _p5(o: BenchOptions) -> Measurement:
     from rescore.bench.api import lookup_load
 
@@ -89,6 +96,7 @@ BENCHMARKS: dict[str, Callable[[BenchOptions], Measurement]] = {
     "P2": _p2,
     "P3": _p3,
     "P4": _p4,
+    "P4S": _p4s,
     "P5": _p5,
     "P6": _p6,
     "P7": _p7,

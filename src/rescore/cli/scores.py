@@ -56,6 +56,12 @@ TRIGGERS = {
 )
 @click.option("--no-store", is_flag=True, help="With --out: skip writing the score store.")
 @click.option(
+    "--shards",
+    type=click.IntRange(1),
+    help="With --all and a vectorized pack: split the population into this many Celery tasks "
+    "(needs RESCORE_BROKER_URL and workers consuming the 'population' queue).",
+)
+@click.option(
     "--chunk-size",
     type=click.IntRange(1000),
     default=500_000,
@@ -72,6 +78,7 @@ def rescore_cmd(
     no_store: bool,
     chunk_size: int,
     batch_size: int | None,
+    shards: int | None,
 ) -> None:
     """Rescore ENTITIES of PACK now (or --all of them), every scorer, with a progress bar.
 
@@ -82,6 +89,11 @@ def rescore_cmd(
     if bool(entities) == everyone:
         raise click.UsageError("name entities or pass --all (not both)")
     settings = session.settings(batch_size=batch_size)
+    if shards is not None:
+        if not everyone or out or no_store:
+            raise click.UsageError("--shards needs --all and the store (not --out, --no-store)")
+        _rescore_sharded(settings, pack, shards, chunk_size, from_parquet)
+        return
     population = (from_parquet, out, no_store, chunk_size)
     if everyone and _rescore_population(session, settings, pack, *population):
         return
@@ -169,6 +181,44 @@ def _rescore_population(
         + (f"; wrote {len(report.files)} files to {out}" if out else "")
     )
     return True
+
+
+def _rescore_sharded(
+    settings: Settings, pack: str, shards: int, chunk_size: int, parquet: Path | None
+) -> None:
+    """The population in ``shards`` Celery tasks; one line per finished shard, then the
+    reconciliation count. Exits non-zero unless every entity was rescored and stored."""
+    from rescore.bootstrap import open_engine
+    from rescore.runtime.sharded import rescore_sharded
+
+    if not settings.broker_url:
+        raise click.UsageError("--shards needs a broker: set RESCORE_BROKER_URL")
+    engine = open_engine(settings)
+    try:
+        engine.require_schema()
+        done = rescore_sharded(
+            engine,
+            settings,
+            pack,
+            shards=shards,
+            chunk_size=chunk_size,
+            parquet=parquet,
+            progress=lambda s: echo(
+                f"shard {s['shard']:.0f}: {s['entities']:,.0f} rescored in "
+                f"{s['total_seconds']:.1f} s, {s['changed']:,.0f} changed"
+            ),
+        )
+    finally:
+        engine.close()
+    for index, why in sorted(done.failed.items()):
+        warn(f"shard {index} failed: {why}")
+    echo(
+        f"{shards} shards rescored {done.entities:,} of {done.population:,} in "
+        f"{done.seconds:.1f} s ({done.entities / max(done.seconds, 1e-9):,.0f}/s); "
+        f"{done.changed:,} changed; the store holds scores for {done.stored_entities:,}"
+    )
+    if not done.complete:
+        raise SystemExit(1)
 
 
 class IsoDateTime(click.ParamType[datetime]):

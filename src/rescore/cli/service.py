@@ -86,6 +86,7 @@ def bench(quick: bool, json_path: Path | None, only: str | None, full_population
     P2 sustained normal-lane throughput (events/s, lane lag, coalescing ratio)
     P3 synchronous batch rescore of 500 credit clients (/update-batch)
     P4 leads population rescoring at 1M and 10M contacts (--quick: 1M; 31.8M on request)
+    P4S the leads population into the score store, first and unchanged (SQLite, PostgreSQL)
     P5 lookup API under load from a separate process (wrk if installed)
     P6 backup + verified restore of 1M history rows on PostgreSQL (not in --quick)
     P7 HTTP ingest throughput, batches of 500 normal events, and the stream to fresh scores

@@ -6,14 +6,16 @@
   MariaDB/MySQL; SQLite has one writer at a time, so a plain select inside ``BEGIN IMMEDIATE``
   suffices), and the plain row lock a worker takes on its own claims before it writes;
 - waking workers in other processes (``pg_notify`` on PostgreSQL, committed with the work);
-- bulk writes: ``COPY`` on PostgreSQL for big batches of events and history rows. MariaDB/MySQL
-  need nothing here: PyMySQL already sends an ``executemany`` insert as multi-row ``INSERT``
-  statements, and SQLAlchemy batches ``INSERT ... RETURNING`` into multi-row statements too.
+- bulk writes: ``COPY`` on PostgreSQL for big batches of events and history rows, and for the
+  staging table of the score store's bulk path (its statements are in ``rescore.db.bulk``).
+  MariaDB/MySQL need nothing here: PyMySQL already sends an ``executemany`` insert as
+  multi-row ``INSERT`` statements, and SQLAlchemy batches ``INSERT ... RETURNING`` into
+  multi-row statements too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +32,7 @@ __all__ = [
     "COPY_THRESHOLD",
     "WAKE_CHANNEL",
     "bulk_insert",
+    "copy_rows",
     "for_claim",
     "for_write",
     "insert_new_events",
@@ -163,12 +166,26 @@ def _copy_value(value: Any) -> Any:
 def _copy(
     conn: Connection, table: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]
 ) -> None:
+    # a column whose first value is a plain scalar holds plain scalars (or NULL): only the
+    # others pay for a conversion (JSON, datetimes: a third of the columns of a history row)
+    plain = frozenset(c for c in columns if rows and isinstance(rows[0][c], str | int | float))
+    converted = (
+        tuple(row[c] if c in plain else _copy_value(row[c]) for c in columns) for row in rows
+    )
+    copy_rows(conn, table, columns, converted)
+
+
+def copy_rows(
+    conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """``COPY`` rows into a PostgreSQL table: tuples in ``columns`` order, each value as
+    ``COPY`` takes it (JSON as text, UTC datetimes naive)."""
     names = ", ".join(f'"{c}"' for c in columns)
     raw = conn.connection.driver_connection
     assert raw is not None
     with raw.cursor() as cursor, cursor.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:
         for row in rows:
-            copy.write_row(tuple(_copy_value(row[c]) for c in columns))
+            copy.write_row(row)
 
 
 _EVENT_COLUMNS = (

@@ -36,10 +36,12 @@ from sqlalchemy.pool import StaticPool
 from rescore.boundary import SCHEMES, converted
 from rescore.exceptions import ConfigurationError, RescoreError, StorageUnavailable
 
-__all__ = ["Database", "Listener"]
+__all__ = ["Database", "Listener", "json_dumps"]
 
 
-def _json_dumps(value: Any) -> str:
+def json_dumps(value: Any) -> str:
+    """JSON text as every JSON column is written (the score store's bulk path stages its
+    rows with it, so its text compares equal to what the per-entity path wrote)."""
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
@@ -84,7 +86,7 @@ class Database:
             pool_pre_ping=True,
             pool_recycle=3600,
             isolation_level="READ COMMITTED",
-            json_serializer=_json_dumps,
+            json_serializer=json_dumps,
             json_deserializer=orjson.loads,
         )
         self.reader = self.engine
@@ -94,7 +96,7 @@ class Database:
         return self.url.database in (None, "", ":memory:")
 
     def _sqlite_engine(self, *, immediate: bool) -> Engine:
-        kwargs: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+        kwargs: dict[str, Any] = {"json_serializer": json_dumps, "json_deserializer": orjson.loads}
         if self._in_memory:
             kwargs |= {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
         else:

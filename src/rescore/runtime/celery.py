@@ -7,6 +7,8 @@ Same engine, same code path as the embedded runtime; only who calls ``Engine.wor
   worker picks it up at once;
 - **normal**: Celery beat sends ``rescore.flush`` every ``flush_interval`` seconds (and ingest
   sends one early once ``flush_size`` normal entities were queued by that process);
+- ``rescore.population`` tasks (``rescore rescore PACK --all --shards N``) rescore one shard
+  of a population each, on the ``population`` queue (``rescore.runtime.sharded``);
 - beat also sends a ``rescore.critical`` sweep every ``flush_interval`` (claims of a dead worker
   are retaken there after their lease, and nothing depends on one message arriving), a
   ``rescore.deliver`` (the automations' dispatcher) as often, and a ``rescore.tick`` every
@@ -50,6 +52,7 @@ from rescore.dispatch import (
     FLUSH_TASK,
     JOB_TASK,
     NORMAL_QUEUE,
+    POPULATION_TASK,
     TICK_TASK,
     celery_app,
 )
@@ -194,6 +197,14 @@ def _register_tasks(app: Celery, settings: Settings) -> None:
         while handled := dispatcher.run_once().handled:
             total += handled
         return total
+
+    @app.task(name=POPULATION_TASK, ignore_result=False)  # type: ignore[untyped-decorator]
+    def population(
+        pack: str, index: int, count: int, chunk_size: int, parquet: str | None
+    ) -> dict[str, float]:
+        from rescore.runtime.sharded import rescore_shard
+
+        return rescore_shard(state.engine(), pack, (index, count), chunk_size, parquet)
 
     app.conf.beat_schedule = beat_schedule(settings)
     if settings.metrics_port:

@@ -7,7 +7,7 @@ of its validations is inserted or updated: here that is the ``validation_upserte
 normal lane at priority 5; ``manual_recalculate`` is the dashboard's "Calculate" button.
 
 Settings come from ``RESCORE_LEADS_*`` variables (:class:`LeadsSettings`); the pack also offers
-the vectorized form :mod:`rescore.population` looks for, so
+the vectorized form (the ``Pack`` population hooks :mod:`rescore.population` drives), so
 ``rescore rescore leads --all`` scores millions of contacts per minute.
 
 Example::
@@ -177,7 +177,7 @@ class LeadsPack(Pack):
 
         return [router(self)]
 
-    # vectorized form (rescore.population.Vectorized) ------------------------------------
+    # vectorized form (the Pack hooks rescore.population drives) --------------------------
 
     def population_size(self, source: Source) -> int:
         if isinstance(source, ParquetSource):

@@ -1,0 +1,187 @@
+"""Checks of the score store's bulk write, shared by the SQLite unit tests and the PostgreSQL
+and MariaDB integration tests: each takes engines on empty, migrated databases of one dialect.
+
+The comparison replays the same random rounds of results (new scores, unchanged ones, moved
+values, other components, another scorer version, reasons only, a risen watermark, stale
+writes, a scorer left out) through ``ScoreStore.write`` on one database and
+``ScoreStore.write_bulk`` on the other, and compares everything stored."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from rescore.db.schema import history, scores
+from rescore.engine import Engine
+from rescore.scoring import ScoreResult
+from rescore.store import Computed
+
+T0 = datetime(2026, 1, 23, 10, 30, tzinfo=UTC)
+ENTITIES = [f"c{i}" for i in range(60)]
+SCORERS = ("fit", "risk")
+
+
+def computed(
+    entity: str,
+    results: dict[str, ScoreResult],
+    watermark: int,
+    versions: dict[str, str] | None = None,
+) -> Computed:
+    return Computed(
+        pack="toy",
+        entity=entity,
+        results=results,
+        versions=versions or dict.fromkeys(results, "1"),
+        watermark=watermark,
+        trigger="population",
+    )
+
+
+def _result(rng: random.Random) -> ScoreResult:
+    parts = rng.sample(["base", "bonus", "cap", "extra"], rng.randint(1, 3))
+    components = {p: round(rng.uniform(-20, 60), rng.choice([0, 3, 9])) for p in parts}
+    return ScoreResult(
+        value=sum(components.values()),
+        components=components,
+        reasons=(f"{len(parts)} parts",),
+        features={"tier": rng.choice(["A", "B"]), "n": rng.randint(0, 3), "q": rng.random()},
+    )
+
+
+def _mutated(rng: random.Random, old: ScoreResult) -> ScoreResult:
+    kind = rng.choice(["same", "same", "value", "components", "reasons", "features", "new"])
+    if kind == "value":
+        components = dict(old.components)
+        name = next(iter(components))
+        components[name] += rng.choice([1e-12, 0.5, 7.0])  # 1e-12 is within isclose: unchanged
+        return ScoreResult(
+            value=sum(components.values()),
+            components=components,
+            reasons=old.reasons,
+            features=old.features,
+        )
+    if kind == "components":  # the same value, split otherwise
+        components = {"whole": old.value}
+        return ScoreResult(
+            value=old.value, components=components, reasons=old.reasons, features=old.features
+        )
+    if kind == "reasons":
+        return ScoreResult(
+            value=old.value,
+            components=old.components,
+            reasons=(*old.reasons, "again"),
+            features=old.features,
+        )
+    if kind == "features":
+        return ScoreResult(
+            value=old.value,
+            components=old.components,
+            reasons=old.reasons,
+            features={**old.features, "n": 99},
+        )
+    return _result(rng) if kind == "new" else old
+
+
+def rounds(seed: int, count: int) -> list[list[Computed]]:
+    """``count`` batches over the same entities, each derived from the one before."""
+    rng = random.Random(seed)
+    current = {e: {s: _result(rng) for s in SCORERS} for e in ENTITIES}
+    marks = dict.fromkeys(ENTITIES, 1)
+    version = dict.fromkeys(ENTITIES, "1")
+    batches: list[list[Computed]] = []
+    for _ in range(count):
+        batch = []
+        for entity in rng.sample(ENTITIES, rng.randint(20, len(ENTITIES))):
+            current[entity] = {s: _mutated(rng, r) for s, r in current[entity].items()}
+            roll = rng.random()
+            if roll < 0.15:
+                marks[entity] += 1  # a newer event
+            if 0.15 <= roll < 0.2:
+                version[entity] = "2"  # another scorer version
+            mark = marks[entity] - (1 if 0.2 <= roll < 0.3 and marks[entity] > 1 else 0)
+            names = SCORERS[: 1 if roll > 0.95 else 2]  # sometimes only one scorer
+            results = {s: current[entity][s] for s in names}
+            versions = dict.fromkeys(names, version[entity])
+            batch.append(computed(entity, results, mark, versions))
+        batches.append(batch)
+    return batches
+
+
+def table_rows(engine: Engine, table: sa.Table, skip: Sequence[str]) -> list[tuple[Any, ...]]:
+    columns = [c for c in table.columns if c.name not in skip]
+    order = [table.c.entity, table.c.scorer]
+    if "id" in table.c and "id" not in skip:
+        order = [table.c.id]
+    elif table is history:
+        order = [table.c.entity, table.c.scorer, table.c.changed_at, table.c.watermark]
+    with engine.db.read() as conn:
+        return [tuple(r) for r in conn.execute(sa.select(*columns).order_by(*order))]
+
+
+def _write(engine: Engine, batch: Sequence[Computed], now: datetime, *, bulk: bool) -> Any:
+    fresh = [computed(c.entity, dict(c.results), c.watermark, dict(c.versions)) for c in batch]
+    with engine.db.begin() as conn:
+        store = engine.store
+        written = (store.write_bulk if bulk else store.write)(conn, fresh, now)
+    return sorted((c.entity, tuple(c.changes)) for c in written)
+
+
+def check_bulk_equals_per_entity(per_entity: Engine, bulk: Engine, seed: int) -> None:
+    """Both paths, fed the same rounds, store the same scores and the same history."""
+    for i, batch in enumerate(rounds(seed, 6)):
+        now = T0 + timedelta(minutes=i)
+        assert _write(per_entity, batch, now, bulk=False) == _write(bulk, batch, now, bulk=True)
+        # computed_at differs by design: the bulk path does not touch unchanged scores
+        skip = ("computed_at",)
+        assert table_rows(per_entity, scores, skip) == table_rows(bulk, scores, skip)
+        assert table_rows(per_entity, history, ("id",)) == table_rows(bulk, history, ("id",))
+
+
+def check_unchanged_rerun_writes_nothing(engine: Engine) -> None:
+    batch = rounds(7, 1)[0]
+    _write(engine, batch, T0, bulk=True)
+    before_scores = table_rows(engine, scores, ())
+    before_history = table_rows(engine, history, ())
+    again = _write(engine, batch, T0 + timedelta(hours=1), bulk=True)
+    assert all(changes == () for _, changes in again)
+    assert table_rows(engine, scores, ()) == before_scores  # computed_at too: not touched
+    assert table_rows(engine, history, ()) == before_history
+
+
+def check_newer_watermark_is_never_overwritten(engine: Engine) -> None:
+    old = ScoreResult(value=10.0, components={"base": 10.0})
+    new = ScoreResult(value=90.0, components={"base": 90.0})
+    _write(engine, [computed("c1", {"fit": old, "risk": old}, 5)], T0, bulk=True)
+    later = T0 + timedelta(minutes=1)
+    stale = [computed("c1", {"fit": new, "risk": new}, 4), computed("c2", {"fit": new}, 0)]
+    written = _write(engine, stale, later, bulk=True)
+    assert [entity for entity, _ in written] == ["c2"]  # c1 dropped whole
+    with engine.db.read() as conn:
+        stored = engine.store.current(conn, "toy", ["c1"])["c1"]
+    assert {n: (s.value, s.watermark) for n, s in stored.items()} == {
+        "fit": (10.0, 5),
+        "risk": (10.0, 5),
+    }
+    with engine.db.read() as conn:
+        changes = conn.execute(sa.select(history.c.entity, history.c.after_value)).all()
+    assert sorted(changes) == [("c1", 10.0), ("c1", 10.0), ("c2", 90.0)]  # c1's first write
+
+
+def check_an_entity_is_stale_whole(engine: Engine) -> None:
+    """One scorer reflects event 5, the other event 3: a write of event 4 hides the first
+    one's news, so neither is written (a per-row check would have written the second)."""
+    old = ScoreResult(value=10.0, components={"base": 10.0})
+    new = ScoreResult(value=90.0, components={"base": 90.0})
+    _write(engine, [computed("c1", {"fit": old, "risk": old}, 3)], T0, bulk=True)
+    _write(engine, [computed("c1", {"fit": old}, 5)], T0, bulk=True)
+    assert _write(engine, [computed("c1", {"fit": new, "risk": new}, 4)], T0, bulk=True) == []
+    with engine.db.read() as conn:
+        stored = engine.store.current(conn, "toy", ["c1"])["c1"]
+    assert {n: (s.value, s.watermark) for n, s in stored.items()} == {
+        "fit": (10.0, 5),
+        "risk": (10.0, 3),
+    }
