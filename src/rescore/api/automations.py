@@ -39,7 +39,9 @@ class RequeueDeliveriesIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    ids: list[StrictInt] | None = Field(None, max_length=10_000)
+    ids: list[Annotated[StrictInt, Field(ge=1, le=2**63 - 1)]] | None = Field(
+        None, max_length=10_000
+    )
     rule: StrictStr | None = Field(None, min_length=1, max_length=128)
 
 

@@ -60,7 +60,7 @@ def _automations(engine: Engine, tenant: str, page: int, status: str) -> dict[st
 async def requeue(
     request: Request,
     csrf: Annotated[str, Form(max_length=128)] = "",
-    delivery: Annotated[int | None, Form()] = None,
+    delivery: Annotated[int | None, Form(ge=1, le=2**63 - 1)] = None,
 ) -> Response:
     """Put dead deliveries back in line (one, or every one when ``delivery`` is empty)."""
 
