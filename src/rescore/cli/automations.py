@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from rescore.cli.framework import CONTEXT, Session, console, echo, pass_session
+from rescore.cli.framework import CONTEXT, Session, as_json, console, echo, pass_session
 from rescore.exceptions import InvalidInput
 
 __all__ = ["automations"]
@@ -18,9 +18,7 @@ JSON_FLAG = click.option("--json", "as_json", is_flag=True, help="Print JSON ins
 
 
 def _json(data: Any) -> None:
-    import orjson
-
-    click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str).decode())
+    click.echo(as_json(data))
 
 
 @click.group("automations", context_settings=CONTEXT)

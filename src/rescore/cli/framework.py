@@ -55,6 +55,7 @@ __all__ = [
     "GracefulStop",
     "RescoreGroup",
     "Session",
+    "as_json",
     "console",
     "echo",
     "env_name",
@@ -95,6 +96,13 @@ def echo(message: str) -> None:
     """Print one plain line, never wrapped or styled (ids may contain brackets; scripts and
     tests read these lines)."""
     click.echo(message)
+
+
+def as_json(data: Any) -> str:
+    """Indented JSON text of ``data`` (times and other values as strings), for ``--json``."""
+    import orjson
+
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str).decode()
 
 
 def progress_bar() -> Progress:

@@ -9,14 +9,9 @@ from typing import Any
 import click
 
 from rescore.cli.framework import CONTEXT, Session, console, echo, pass_session
+from rescore.cli.framework import as_json as json_text
 
 __all__ = ["releases", "replay"]
-
-
-def _json(data: Any) -> str:
-    import orjson
-
-    return orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str).decode()
 
 
 @click.group("releases", context_settings=CONTEXT)
@@ -117,9 +112,9 @@ def replay(
             pack, candidate, scorer=scorer, since=since.replace(tzinfo=UTC) if since else None
         )
     if out is not None:
-        out.write_text(_json(report) + "\n")
+        out.write_text(json_text(report) + "\n")
     if as_json:
-        click.echo(_json(report))
+        click.echo(json_text(report))
         return
     echo(
         f"{pack} {report['scorer']} {report['live']} -> {report['candidate']}: "
