@@ -21,18 +21,30 @@ Example::
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, MetaData, event
 
 from rescore.packs.tenders import loader, schema, storage
+from rescore.packs.tenders.analysis import PriceQuery
+from rescore.packs.tenders.cache import PriceCache
 from rescore.packs.tenders.demodata import insert_demo
 from rescore.packs.tenders.scorers import scorers
+from rescore.packs.tenders.settings import TendersSettings
 from rescore.plugins import Pack
 from rescore.routing import Lane, Route
+from rescore.schedule import Schedule
 from rescore.scoring import Scorer
+
+if TYPE_CHECKING:
+    import click
+    from fastapi import APIRouter
+
+    from rescore.engine import Engine
 
 __all__ = ["DEFAULT_DEMO_SIZE", "EVENT_ROUTES", "TendersPack"]
 
@@ -68,6 +80,8 @@ EVENT_ROUTES: Mapping[str, Route] = {
 }
 DEFAULT_DEMO_SIZE = 40
 
+log = logging.getLogger(__name__)
+
 
 def _utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
@@ -88,8 +102,27 @@ class TendersPack(Pack):
     description = "Chilean public tenders: history import, price analysis, search."
     entity_label = "tender"
 
-    def __init__(self, as_of: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        as_of: Callable[[], datetime] | None = None,
+        settings: TendersSettings | None = None,
+    ) -> None:
         self._as_of = as_of or _utcnow
+        self._settings = settings
+
+    @cached_property
+    def settings(self) -> TendersSettings:
+        """``RESCORE_TENDERS_*`` settings, read when first needed."""
+        return self._settings or TendersSettings()
+
+    @cached_property
+    def cache(self) -> PriceCache:
+        """This process's price-analysis cache (Redis when configured)."""
+        return PriceCache(ttl=self.settings.cache_ttl, url=self.settings.redis_url())
+
+    def price_analysis(self, conn: Connection, query: PriceQuery) -> dict[str, Any]:
+        """Seed 001's ``analizar_precio_optimo_v2`` for ``query``, through the cache."""
+        return self.cache.analysis(conn, query)
 
     def as_of(self) -> datetime:
         """The reference time (naive UTC): the demo's "now"."""
@@ -118,3 +151,43 @@ class TendersPack(Pack):
     def generate_demo_data(self, conn: Connection, *, seed: int, size: int | None = None) -> int:
         count = DEFAULT_DEMO_SIZE if size is None else size
         return insert_demo(conn, seed=seed, size=count, as_of=self.as_of()).tenders
+
+    def register_commands(self) -> Sequence[click.Command]:
+        from rescore.packs.tenders.commands import commands
+
+        return commands(self)
+
+    def register_routes(self) -> Sequence[APIRouter]:
+        from rescore.packs.tenders.routes import router
+
+        return [router(self)]
+
+    def register_schedules(self) -> Sequence[Schedule]:
+        """The monthly import of the inbox folder (and the partitions ahead it makes)."""
+        return [
+            Schedule(
+                name="tenders.import-inbox",
+                cron=self.settings.import_cron,
+                timezone=self.settings.import_timezone,
+                run=self._import_inbox,
+                description="Import new COT_YYYY-MM.zip files from RESCORE_TENDERS_INBOX; "
+                "make the history's month partitions ahead.",
+            )
+        ]
+
+    def _import_inbox(self, engine: Engine, due: datetime) -> list[Any]:
+        from rescore.packs.sdk import source_read, source_write
+        from rescore.packs.tenders.inbox import import_paths, inbox_files, pending_files
+
+        with source_read(engine) as conn:
+            todo = pending_files(conn, inbox_files(self.settings.inbox))
+        done = list(
+            import_paths(
+                lambda: source_write(engine),
+                todo,
+                now=due.replace(tzinfo=None),
+                ahead=self.settings.partitions_ahead,
+            )
+        )
+        log.info("tenders inbox: %d file(s) imported or failed", len(done))
+        return done

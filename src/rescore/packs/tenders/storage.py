@@ -65,11 +65,11 @@ def _probe_fts() -> bool:
 FTS_AVAILABLE = _probe_fts()
 
 
-def ensure(conn: Connection, today: date) -> list[str]:
+def ensure(conn: Connection, today: date, ahead: int = MONTHS_AHEAD) -> list[str]:
     """Run every storage step for this database; return what was created or found missing."""
     dialect = conn.dialect.name
     if dialect == "postgresql":
-        return _ensure_postgres(conn, today)
+        return _ensure_postgres(conn, today, ahead)
     if dialect == "sqlite":
         return _ensure_sqlite(conn)
     if dialect in ("mysql", "mariadb"):
@@ -86,14 +86,14 @@ def prepare_import(conn: Connection, month: date | None) -> None:
 # -- PostgreSQL ---------------------------------------------------------------------------------
 
 
-def _ensure_postgres(conn: Connection, today: date) -> list[str]:
+def _ensure_postgres(conn: Connection, today: date, ahead: int) -> list[str]:
     done = []
     conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
     if _partitioned(conn):
         if _regclass(conn, DEFAULT_PARTITION) is None:
             conn.execute(text(f"CREATE TABLE {DEFAULT_PARTITION} PARTITION OF {HISTORY} DEFAULT"))
             done.append(DEFAULT_PARTITION)
-        made = (_month_partition(conn, month) for month in _months(conn, today))
+        made = (_month_partition(conn, month) for month in _months(conn, today, ahead))
         done += [name for name in made if name]
     else:
         done.append(f"{HISTORY} is not partitioned (it existed before the pack): left as it is")
@@ -125,10 +125,11 @@ def partition_months(oldest: date | None, today: date, ahead: int = MONTHS_AHEAD
     return [date(i // 12, i % 12 + 1, 1) for i in range(start, stop + 1)]
 
 
-def _months(conn: Connection, today: date) -> list[date]:
+def _months(conn: Connection, today: date, ahead: int) -> list[date]:
+    """Every month with rows in the default partition, and this month and ``ahead`` more."""
     oldest = conn.execute(text(f"SELECT min(fecha_cierre) FROM {DEFAULT_PARTITION}")).scalar()  # noqa: S608
-    wanted = partition_months(oldest, today)
-    return wanted if oldest is not None else wanted[-(MONTHS_AHEAD + 1) :]
+    wanted = partition_months(oldest, today, ahead)
+    return wanted if oldest is not None else wanted[-(ahead + 1) :]
 
 
 def _month_partition(conn: Connection, month: date) -> str | None:
