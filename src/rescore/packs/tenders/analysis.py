@@ -68,7 +68,7 @@ def similar_products(
     """Catalogue names like ``producto``, best first: ``{producto, similitud, cotizaciones}``."""
     ranked = [
         (round(word_similarity(producto, name), 4), count, name)
-        for name, count in candidate_names(conn, producto)
+        for name, count in candidate_names(conn, producto, threshold=MIN_SIMILARITY)
     ]
     ranked = [r for r in ranked if r[0] >= MIN_SIMILARITY]
     ranked.sort(key=lambda r: (-r[0], -r[1], r[2]))

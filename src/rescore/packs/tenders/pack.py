@@ -25,6 +25,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, MetaData, event
@@ -151,6 +152,28 @@ class TendersPack(Pack):
     def generate_demo_data(self, conn: Connection, *, seed: int, size: int | None = None) -> int:
         count = DEFAULT_DEMO_SIZE if size is None else size
         return insert_demo(conn, seed=seed, size=count, as_of=self.as_of()).tenders
+
+    # benchmark T1 (rescore bench --only T1) -------------------------------------------------
+
+    def bench_history(self, url: str, folder: Path, rows: int) -> dict[str, Any]:
+        """T1's data: ``rows`` generated quote lines in monthly files under ``folder``,
+        imported into ``url``; made once, reused after."""
+        from rescore.packs.tenders.bench import ensure_history
+
+        made = ensure_history(url, folder, rows=rows, report=lambda line: log.info("T1: %s", line))
+        found: dict[str, Any] = {"rows": made.rows, "files": made.files}
+        if made.generate_seconds is not None:
+            found["generate_rows_per_second"] = round(rows / made.generate_seconds)
+        if made.import_seconds is not None:
+            found["import_rows_per_second"] = round(made.import_rows / made.import_seconds)
+        found["made"] = "made this run" if made.import_seconds else "reused from an earlier run"
+        return found
+
+    def bench_price(self, url: str) -> dict[str, float]:
+        """T1's timing: cold and warm p50/p95 of the price analysis (milliseconds)."""
+        from rescore.packs.tenders.bench import measure
+
+        return measure(url)
 
     def register_commands(self) -> Sequence[click.Command]:
         from rescore.packs.tenders.commands import commands
