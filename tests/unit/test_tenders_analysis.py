@@ -4,6 +4,7 @@ scorer and loader on top; the cache's hits, misses and expiry."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,15 +12,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from rescore.embeddings import HashingEmbedder
 from rescore.packs.tenders import cache as cache_module
 from rescore.packs.tenders.analysis import PriceQuery, analyze, similar_products
 from rescore.packs.tenders.cache import PriceCache
 from rescore.packs.tenders.loader import load_inputs
 from rescore.packs.tenders.schema import metadata, tenders
 from rescore.packs.tenders.scorers import PriceAnalysis
+from rescore.packs.tenders.semantic import ProductVectors
 from rescore.packs.tenders.stats import interpolate
 from rescore.packs.tenders.storage import ManySink
-from rescore.testing import check_scorers  # noqa: F401  (the contract helper packs use)
 
 AS_OF = date(2025, 6, 30)
 NORTE, SUR = "Región de Antofagasta", "Región de Los Lagos"
@@ -207,3 +209,55 @@ def test_a_zero_ttl_never_caches(db: sa.Engine) -> None:
         for _ in range(2):
             cache.analysis(conn, PriceQuery(producto="cloro gel", as_of=AS_OF))
     assert (cache.hits, cache.misses) == (0, 2)
+
+
+class _Counting(HashingEmbedder):
+    """The hashing embedder, counting the texts it embedded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def embed(self, texts: Sequence[str]) -> Any:
+        self.texts.extend(texts)
+        return super().embed(texts)
+
+
+def test_names_close_in_meaning_join_the_analysis(db: sa.Engine) -> None:
+    toner = [
+        _line(50 + i, price=60_000.0, won=True, product=name, days=30)
+        for i, name in enumerate(("Tóner HP 85A original", "Toner compatible HP 85A"))
+    ]
+    with db.begin() as conn:
+        ManySink().write(conn, toner)
+    vectors = ProductVectors(_Counting(), min_similarity=0.4)
+    with db.connect() as conn:
+        plain = analyze(conn, PriceQuery(producto="cartucho toner hp 85a", as_of=AS_OF))
+        found = analyze(
+            conn, PriceQuery(producto="cartucho toner hp 85a", as_of=AS_OF), vectors.neighbours
+        )
+    added = [p for p in found["productos_similares"] if p["por"] == "semantica"]
+    assert {p["producto"] for p in plain["productos_similares"]} < {
+        p["producto"] for p in found["productos_similares"]
+    }
+    assert added
+    assert all(p["similitud"] >= 0.4 for p in added)
+    assert all(p["cotizaciones"] == 1 for p in added)
+    assert found["muestra"]["adjudicaciones"] > plain["muestra"]["adjudicaciones"]
+
+
+def test_product_names_are_embedded_once_and_new_ones_only(db: sa.Engine) -> None:
+    embedder = _Counting()
+    vectors = ProductVectors(embedder)
+    with db.connect() as conn:
+        vectors.neighbours(conn, "cloro")
+        vectors.neighbours(conn, "cemento")
+    assert sorted(embedder.texts) == sorted([CLORO, "Cemento saco 25 kg", "cloro", "cemento"])
+    with db.begin() as conn:
+        ManySink().write(
+            conn, [_line(60, price=9.0, won=True, product="Cloro tradicional 1 litro")]
+        )
+    with db.connect() as conn:
+        found = vectors.neighbours(conn, "cloro litro")
+    assert embedder.texts[-2:] == ["Cloro tradicional 1 litro", "cloro litro"]
+    assert {name for name, _ in found} >= {CLORO, "Cloro tradicional 1 litro"}

@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
@@ -32,6 +32,9 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from sqlalchemy import Connection
 
 from rescore.packs.tenders.analysis import PriceQuery, analyze
+
+#: What computes an analysis on a miss (the pack's adds the names found by meaning).
+Analyzer = Callable[[Connection, PriceQuery], dict[str, Any]]
 
 __all__ = ["KEY_PREFIX", "MAX_LOCAL", "PriceCache"]
 
@@ -45,8 +48,18 @@ MAX_LOCAL = 2_048
 class PriceCache:
     """Analyses by question for ``ttl`` seconds, with hit and miss counts."""
 
-    def __init__(self, *, ttl: float, url: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        ttl: float,
+        url: str | None = None,
+        analyzer: Analyzer = analyze,
+        variant: str = "",
+    ) -> None:
         self.ttl = ttl
+        self.analyzer = analyzer
+        #: Part of every key: answers of different embedders never mix.
+        self.variant = variant
         self.hits = 0
         self.misses = 0
         self._lock = threading.Lock()
@@ -65,7 +78,7 @@ class PriceCache:
         if found is not None:
             value: dict[str, Any] = orjson.loads(found)
             return value
-        fresh = analyze(conn, query)
+        fresh = self.analyzer(conn, query)
         if self.ttl > 0:
             self._put(key, orjson.dumps(fresh))
         return fresh

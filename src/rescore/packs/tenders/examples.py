@@ -1,5 +1,5 @@
 """The examples the tenders pack's routes document, answered on the demo data (seed 7, generated
-as of 2026-11-30); lists are cut to their first item."""
+as of 2026-11-30, the hashing embedder); lists are cut to their first item."""
 
 from __future__ import annotations
 
@@ -13,7 +13,12 @@ PRECIO: dict[str, Any] = {
     "as_of": "2026-11-30",
     "desde": "2024-11-30",
     "productos_similares": [
-        {"producto": "Guantes de nitrilo caja 100", "similitud": 0.8421, "cotizaciones": 753}
+        {
+            "producto": "Guantes de nitrilo caja 100",
+            "similitud": 0.8421,
+            "cotizaciones": 766,
+            "por": "trigramas",
+        }
     ],
     "muestra": {"cotizaciones": 281, "adjudicaciones": 65},
     "precio_competitivo": 6280,
@@ -44,12 +49,12 @@ PRECIO: dict[str, Any] = {
         },
         {
             "tipo": "region_proveedores",
-            "texto": "Los proveedores de Región Metropolitana de Santiago ganan el 24.3% de "
+            "texto": "Los proveedores de Región Metropolitana de Santiago ganan el 24.4% de "
             "las veces",
             "datos": {
                 "region": "Región Metropolitana de Santiago",
-                "cotizaciones": 663,
-                "adjudicaciones": 161,
+                "cotizaciones": 675,
+                "adjudicaciones": 165,
             },
         },
         {
@@ -59,9 +64,9 @@ PRECIO: dict[str, Any] = {
         },
         {
             "tipo": "ventaja_local",
-            "texto": "Los proveedores locales ganan el 29.0% de sus cotizaciones; los de "
-            "otras regiones, el 19.2%",
-            "datos": {"local_pct": 29.0, "foraneo_pct": 19.2},
+            "texto": "Los proveedores locales ganan el 29.1% de sus cotizaciones; los de "
+            "otras regiones, el 19.1%",
+            "datos": {"local_pct": 29.1, "foraneo_pct": 19.1},
         },
     ],
 }
@@ -74,7 +79,8 @@ SEARCH: dict[str, Any] = {
         {
             "producto": "Guantes de nitrilo caja 100",
             "similitud": 0.8421,
-            "cotizaciones": 753,
+            "cotizaciones": 766,
+            "por": "trigramas",
             "categoria": "Insumos médicos",
             "ultima_fecha": "2026-10-28",
         }
@@ -86,7 +92,7 @@ IMPORTS: dict[str, Any] = {
     "archivos": [
         {
             "archivo": "COT_2026-10.zip",
-            "filas_nuevas": 3009,
+            "filas_nuevas": 522,
             "filas_duplicadas": 0,
             "filas_rechazadas": 0,
             "importado_en": "2026-11-30T09:00:00Z",

@@ -22,6 +22,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cached_property
@@ -31,10 +32,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, MetaData, event
 
 from rescore.packs.tenders import loader, schema, storage
-from rescore.packs.tenders.analysis import PriceQuery
+from rescore.packs.tenders.analysis import PriceQuery, analyze
 from rescore.packs.tenders.cache import PriceCache
 from rescore.packs.tenders.demodata import insert_demo
 from rescore.packs.tenders.scorers import scorers
+from rescore.packs.tenders.semantic import ProductVectors
 from rescore.packs.tenders.settings import TendersSettings
 from rescore.plugins import Pack
 from rescore.routing import Lane, Route
@@ -117,13 +119,34 @@ class TendersPack(Pack):
         return self._settings or TendersSettings()
 
     @cached_property
+    def vectors(self) -> ProductVectors:
+        """The catalogue's names by meaning, with ``RESCORE_EMBEDDER``'s embedder."""
+        from rescore.embeddings import default_embedder
+
+        embedder = default_embedder(os.environ.get("RESCORE_EMBEDDER", "auto"))
+        return ProductVectors(embedder, min_similarity=self.settings.semantic_min_similarity)
+
+    @cached_property
     def cache(self) -> PriceCache:
         """This process's price-analysis cache (Redis when configured)."""
-        return PriceCache(ttl=self.settings.cache_ttl, url=self.settings.redis_url())
+        return PriceCache(
+            ttl=self.settings.cache_ttl,
+            url=self.settings.redis_url(),
+            analyzer=self.analyze,
+            variant=self.vectors.embedder.name,
+        )
+
+    def analyze(self, conn: Connection, query: PriceQuery) -> dict[str, Any]:
+        """Seed 001's ``analizar_precio_optimo_v2``, similar products by trigrams and meaning."""
+        return analyze(conn, query, semantic=self.vectors.neighbours)
 
     def price_analysis(self, conn: Connection, query: PriceQuery) -> dict[str, Any]:
-        """Seed 001's ``analizar_precio_optimo_v2`` for ``query``, through the cache."""
+        """:meth:`analyze` through the cache (what people are answered)."""
         return self.cache.analysis(conn, query)
+
+    def prepare(self) -> None:
+        """Load the sentence embedder before the first tender is scored."""
+        self.vectors.embedder.embed_one("preparar")
 
     def as_of(self) -> datetime:
         """The reference time (naive UTC): the demo's "now"."""
@@ -141,7 +164,7 @@ class TendersPack(Pack):
     def load_inputs(
         self, conn: Connection, entities: Sequence[str], parts: frozenset[str]
     ) -> dict[str, dict[str, Any]]:
-        return loader.load_inputs(conn, entities, parts)
+        return loader.load_inputs(conn, entities, parts, self.analyze)
 
     def entity_keys(self, conn: Connection) -> Iterator[str]:
         return loader.entity_keys(conn)
