@@ -196,7 +196,7 @@ class TendersPack(Pack):
         """T1's timing: cold and warm p50/p95 of the price analysis (milliseconds)."""
         from rescore.packs.tenders.bench import measure
 
-        return measure(url)
+        return measure(url, analyzer=self.analyze)
 
     def register_commands(self) -> Sequence[click.Command]:
         from rescore.packs.tenders.commands import commands
