@@ -48,7 +48,8 @@ def test_files_import_once_and_answer_price_and_search(tmp_path: Path) -> None:
     assert price["precio_competitivo"] <= price["precio_sugerido"] <= price["precio_seguro"]
     assert len(price["insights"]) >= 3
     assert len(price["competidores_frecuentes"]) == 5
-    table = run("tenders", "precio", "resma papel carta", "--region", "Región Metropolitana de Santiago",
+    capital = "Región Metropolitana de Santiago"
+    table = run("tenders", "precio", "resma papel carta", "--region", capital,
                 "--as-of", "2025-01-01", cwd=tmp_path, env=ENV).stdout  # fmt: skip
     assert "suggested $" in table
     assert "- La Región Metropolitana de Santiago suele pagar un" in table
