@@ -136,9 +136,12 @@ class TendersPack(Pack):
             variant=self.vectors.embedder.name,
         )
 
-    def analyze(self, conn: Connection, query: PriceQuery) -> dict[str, Any]:
-        """Seed 001's ``analizar_precio_optimo_v2``, similar products by trigrams and meaning."""
-        return analyze(conn, query, semantic=self.vectors.neighbours)
+    def analyze(
+        self, conn: Connection, query: PriceQuery, budget_unit: float | None = None
+    ) -> dict[str, Any]:
+        """Seed 001's ``analizar_precio_optimo_v2``, similar products by trigrams and meaning
+        (``budget_unit``: a tender's budget per unit, placed among the awards)."""
+        return analyze(conn, query, self.vectors.neighbours, budget_unit=budget_unit)
 
     def price_analysis(self, conn: Connection, query: PriceQuery) -> dict[str, Any]:
         """:meth:`analyze` through the cache (what people are answered)."""
