@@ -234,7 +234,7 @@ class TendersPack(Pack):
             import_paths(
                 lambda: source_write(engine),
                 todo,
-                now=due.replace(tzinfo=None),
+                now=due.astimezone(UTC).replace(tzinfo=None) if due.tzinfo else due,
                 ahead=self.settings.partitions_ahead,
             )
         )
