@@ -4,7 +4,6 @@ do the examples ``rescore --help`` shows."""
 from __future__ import annotations
 
 import json
-
 import os
 import re
 import signal
