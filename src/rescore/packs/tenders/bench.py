@@ -12,7 +12,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -75,7 +75,6 @@ class BenchData:
     generate_seconds: float | None = None
     import_seconds: float | None = None
     import_rows: int = 0
-    steps: list[str] = field(default_factory=list)
 
 
 def ensure_history(
