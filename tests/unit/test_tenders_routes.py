@@ -89,7 +89,7 @@ def test_bad_input_is_a_422_naming_the_parameter(
 ) -> None:
     answer = client.get(BASE + path, params=params, headers=headers)
     assert answer.status_code == 422, answer.text
-    assert field in answer.text
+    assert [e["loc"] for e in answer.json()["detail"]] == [["query", field]]
 
 
 def test_a_published_tender_is_rescored_with_its_price_analysis(engine: Engine) -> None:

@@ -50,7 +50,7 @@ def router(pack: TendersPack) -> APIRouter:
             registry.register(pack.cache.collector())
             watched.add(id(registry))
 
-    @routes.get("/precio", responses=ok(ex.PRECIO, *AUTH, 422, 503))
+    @routes.get("/precio", responses=ok(ex.PRECIO, *AUTH, 503))
     def precio(
         who: Reader,
         state: State,
@@ -74,7 +74,7 @@ def router(pack: TendersPack) -> APIRouter:
         insights computed from the data, the five most frequent competitors."""
         _watch(state)
         query = PriceQuery(
-            producto=_text(producto, "producto"),
+            producto=_text(producto, "query.producto"),
             organismo=organismo.strip() or None if organismo else None,
             region=_region(region),
             as_of=_day(as_of) or pack.as_of().date(),
@@ -82,7 +82,7 @@ def router(pack: TendersPack) -> APIRouter:
         with source_read(state.engine) as conn:
             return pack.price_analysis(conn, query)
 
-    @routes.get("/search", responses=ok(ex.SEARCH, *AUTH, 422, 503))
+    @routes.get("/search", responses=ok(ex.SEARCH, *AUTH, 503))
     def search_(
         who: Reader,
         state: State,
@@ -95,7 +95,7 @@ def router(pack: TendersPack) -> APIRouter:
         """Product names in the history like ``q`` (fuzzy), best first, with how often and
         until when each was quoted."""
         with source_read(state.engine) as conn:
-            return search(conn, _text(q, "q"), limit)
+            return search(conn, _text(q, "query.q"), limit)
 
     @routes.get("/imports", responses=ok(ex.IMPORTS, *AUTH, 503))
     def imported(who: Reader, state: State) -> dict[str, Any]:
@@ -118,7 +118,7 @@ def _region(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
     if value not in REGIONS:
-        raise InvalidInput("not a Chilean region as ChileCompra writes it", field="region")
+        raise InvalidInput("not a Chilean region as ChileCompra writes it", field="query.region")
     return value
 
 
@@ -128,7 +128,7 @@ def _day(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise InvalidInput("not a real date (YYYY-MM-DD)", field="as_of") from None
+        raise InvalidInput("not a real date (YYYY-MM-DD)", field="query.as_of") from None
 
 
 def _import_row(row: dict[str, Any]) -> dict[str, Any]:
