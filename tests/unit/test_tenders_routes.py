@@ -81,6 +81,8 @@ def test_search_and_imports(client: TestClient, headers: dict[str, str]) -> None
         ("/precio", {"producto": "cloro", "as_of": "2026-02-30"}, "as_of"),
         ("/precio", {"producto": "cloro", "as_of": "ayer"}, "as_of"),
         ("/search", {"q": " "}, "q"),
+        ("/search", {"q": "clo\x00ro"}, "q"),
+        ("/precio", {"producto": "cloro", "organismo": "a\x1fb"}, "organismo"),
         ("/search", {"q": "cloro", "limit": 0}, "limit"),
     ],
 )

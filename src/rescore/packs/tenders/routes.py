@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["router"]
 
 DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-Text = Annotated[str, Query(min_length=1, max_length=200)]
+#: No control characters (a NUL cannot be searched for, nor stored on PostgreSQL).
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 
 
 def router(pack: TendersPack) -> APIRouter:
@@ -56,11 +57,21 @@ def router(pack: TendersPack) -> APIRouter:
         state: State,
         producto: Annotated[
             str,
-            Query(min_length=1, max_length=200, openapi_examples=example_body("guantes nitrilo")),
+            Query(
+                min_length=1,
+                max_length=200,
+                pattern=PRINTABLE,
+                openapi_examples=example_body("guantes nitrilo"),
+            ),
         ],
         organismo: Annotated[
             str | None,
-            Query(min_length=1, max_length=200, openapi_examples=example_body("Hospital Regional")),
+            Query(
+                min_length=1,
+                max_length=200,
+                pattern=PRINTABLE,
+                openapi_examples=example_body("Hospital Regional"),
+            ),
         ] = None,
         region: Annotated[
             str | None, Query(max_length=80, description="e.g. Región del Biobío")
@@ -88,7 +99,12 @@ def router(pack: TendersPack) -> APIRouter:
         state: State,
         q: Annotated[
             str,
-            Query(min_length=1, max_length=200, openapi_examples=example_body("guantes nitrilo")),
+            Query(
+                min_length=1,
+                max_length=200,
+                pattern=PRINTABLE,
+                openapi_examples=example_body("guantes nitrilo"),
+            ),
         ],
         limit: Annotated[int, Query(ge=1, le=100)] = 10,
     ) -> dict[str, Any]:
