@@ -83,8 +83,9 @@ def price_analysis(rows: int = 10_600_000) -> Measurement:
             f"(generator seed 1, {folder}), imported with COPY into month partitions of "
             f"database {BENCH_DATABASE} ({made['made']}); "
             f"{int(numbers['questions'])} free-text questions (a third with a buyer or a "
-            "region), each asked cold (result cache empty) then warm (cached in process); "
-            "p50/p95 of the wall time of each analysis"
+            "region), each asked cold (result cache empty; PostgreSQL's and the OS's page "
+            "caches as earlier work left them) then warm (cached in process); p50/p95 of the "
+            "wall time of each analysis"
         ),
         numbers=numbers,
         goal=f"p95 cold < {GOAL_MS:g} ms",
