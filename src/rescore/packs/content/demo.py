@@ -50,13 +50,14 @@ def demo_command(pack: ContentPack) -> click.Command:
         shutil.rmtree(DEMO_DIR, ignore_errors=True)
         pipeline = _pipeline()
         with session.engine(create=True, database_url=url, packs=["content"]) as engine:
+            seen = len(_inbox(engine))
             with EmbeddedRuntime(engine):
                 _run(engine, pipeline)
                 _settle(engine)
             _classification(engine)
             _search(engine, pipeline)
             _again(engine, pipeline)
-            _notifications(engine)
+            _notifications(engine, seen)
 
     return demo
 
@@ -167,9 +168,16 @@ def _again(engine: Engine, pipeline: Pipeline) -> None:
     )
 
 
-def _notifications(engine: Engine) -> None:
+def _inbox(engine: Engine) -> list[str]:
     inbox = engine.settings.channel_dir / "content.jsonl"
-    lines = inbox.read_text().splitlines() if inbox.exists() else []
-    echo(f"notifications (channel content, {inbox}): {len(lines)}")
+    return inbox.read_text().splitlines() if inbox.exists() else []
+
+
+def _notifications(engine: Engine, seen: int) -> None:
+    """What the shipped rules sent during this demo (the offline inbox, unless
+    RESCORE_CHANNEL_CONTENT points elsewhere)."""
+    lines = _inbox(engine)[seen:]
+    where = engine.settings.channel_dir / "content.jsonl"
+    echo(f"notifications to the content channel ({where}): {len(lines)}")
     for line in lines[-3:]:
         echo(f"  {line}")

@@ -386,7 +386,8 @@ def _event(kind: str, row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     change reported twice is one event."""
     step = "detected" if kind == "lesson_detected" else row["state"]
     return {
-        "event_id": f"{row['lesson_id']}:{row['fingerprint'][:16]}:{step}:{row['attempts']}",
+        "event_id": f"{row['lesson_id']}:{row['fingerprint'][:16]}:{step}:{row['stage']}:"
+        f"{row['attempts']}",
         "type": kind,
         "entity": row["lesson_id"],
         "occurred_at": now.isoformat() + "Z",
