@@ -24,6 +24,7 @@ import logging
 import os
 import socket
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -75,6 +76,7 @@ class RunReport:
     processed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     dead: list[str] = field(default_factory=list)
+    tried: set[str] = field(default_factory=set)
     times: StepTimes = field(default_factory=StepTimes)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -149,14 +151,21 @@ class Pipeline:
         return report
 
     def _drain(self, engine: Engine, report: RunReport, budget: _Budget) -> None:
-        while budget.take() and (lesson_id := self._claim(engine)):
+        while budget.take() and (lesson_id := self._claim(engine, report)):
             self.process(engine, lesson_id, report)
 
-    def _claim(self, engine: Engine) -> str | None:
+    def _claim(self, engine: Engine, report: RunReport) -> str | None:
+        """Take the next lesson nobody holds that this run has not tried yet (a lesson that
+        fails waits for the next run, however short its back-off)."""
         now = self.clock()
         with source_write(engine) as conn:
-            for lesson_id in state.claimable(conn, now, self.settings.concurrency * 2):
+            wanted = self.settings.concurrency * 2 + len(report.tried)
+            for lesson_id in state.claimable(conn, now, wanted):
+                if lesson_id in report.tried:
+                    continue
                 if state.claim(conn, lesson_id, self.worker, now, self.settings.lease_seconds):
+                    with report.lock:
+                        report.tried.add(lesson_id)
                     return lesson_id
         return None
 
@@ -326,7 +335,7 @@ class Pipeline:
         engine.ingest(
             [
                 {
-                    "event_id": f"content-run:{self.worker}:{now.isoformat()}",
+                    "event_id": f"content-run:{uuid.uuid4().hex}",  # one report per run
                     "type": "content_run_finished",
                     "entity": "pipeline",
                     "occurred_at": now.isoformat() + "Z",
