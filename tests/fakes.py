@@ -134,14 +134,27 @@ class FakeHotmart(Fake):
     ``catalogue`` is ``{course: {"title", "modules": {module: {"title", "lessons": [...]}}}}``;
     tokens last ``expires_in`` seconds (tests make them expire at once)."""
 
-    def __init__(self, catalogue: dict[str, Any], *, expires_in: int = 3600) -> None:
+    def __init__(
+        self,
+        catalogue: dict[str, Any],
+        *,
+        expires_in: int = 3600,
+        media: dict[str, bytes] | None = None,
+        media_delay: float = 0.0,
+    ) -> None:
         super().__init__()
         self.catalogue = catalogue
         self.expires_in = expires_in
+        #: files served unauthenticated under /media/ (videos, subtitles), after media_delay
+        self.media = media or {}
+        self.media_delay = media_delay
         self.tokens: dict[str, float] = {}
         self._ids = itertools.count(1)
 
     def answer(self, request: Request) -> Reply:
+        if request.path.startswith("/media/"):
+            time.sleep(self.media_delay)
+            return Reply(200, raw=self.media[request.path.removeprefix("/media/")])
         if request.path.endswith("/oauth/token"):
             return self._token(request)
         bearer = request.headers.get("authorization", "").removeprefix("Bearer ")

@@ -108,6 +108,9 @@ class LanguageModel(ABC):
     def __repr__(self) -> str:  # never the key
         return f"{type(self).__name__}(name={self.name!r})"
 
+    def close(self) -> None:
+        """Release the client's connections."""
+
     def generate_text(self, prompt: str, files: Sequence[Attachment] = ()) -> str:
         """The model's answer to ``prompt`` (transient failures retried)."""
         return self._call(prompt, files, json=False)
@@ -186,6 +189,9 @@ class GeminiModel(LanguageModel):
         self.model = model
         self.name = f"gemini:{model}"
 
+    def close(self) -> None:
+        self._client.close()
+
     def _answer(self, prompt: str, files: Sequence[Attachment], *, json: bool) -> str:
         from google.genai import errors
 
@@ -241,6 +247,9 @@ class OpenAIModel(LanguageModel):
         self._client = openai.OpenAI(api_key=api_key, base_url=base_url, max_retries=0)
         self.model = model
         self.name = f"openai:{model}"
+
+    def close(self) -> None:
+        self._client.close()
 
     def _answer(self, prompt: str, files: Sequence[Attachment], *, json: bool) -> str:
         import openai

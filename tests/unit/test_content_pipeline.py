@@ -110,7 +110,8 @@ def test_every_sample_lesson_is_processed_once_and_scored(engine: Engine, tmp_pa
     pipeline = _pipeline(tmp_path, analyzer)
     assert pipeline.detect(engine).counts() == {"new": 5, "changed": 0, "unchanged": 0}
     report = pipeline.run(engine)
-    assert len(report.processed) == SAMPLE_LESSONS and not report.failed
+    assert len(report.processed) == SAMPLE_LESSONS
+    assert not report.failed
     assert set(_states(engine).values()) == {"done"}
     assert pipeline.detect(engine).counts() == {"new": 0, "changed": 0, "unchanged": 5}
     assert pipeline.run(engine).counts() == {"processed": 0, "failed": 0, "dead": 0}
@@ -153,7 +154,8 @@ def test_failures_are_retried_then_dead_lettered_and_each_is_notified(
     pipeline = _pipeline(tmp_path, analyzer, max_attempts=2)
     pipeline.detect(engine)
     first = pipeline.run(engine)
-    assert len(first.failed) == SAMPLE_LESSONS and not first.dead
+    assert len(first.failed) == SAMPLE_LESSONS
+    assert not first.dead
     second = pipeline.run(engine)
     assert len(second.dead) == SAMPLE_LESSONS
     assert pipeline.run(engine).counts() == {"processed": 0, "failed": 0, "dead": 0}

@@ -5,6 +5,7 @@ google-genai and openai clients, only their base URL changed): answers, retries 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 import pytest
 from pydantic import BaseModel
@@ -33,12 +34,27 @@ GOOD = '{"school": "programación", "level": "básico"}'
 WAITS: list[float] = []
 
 
+OPENED: list[LanguageModel] = []
+
+
+@pytest.fixture(autouse=True)
+def _closed() -> Iterator[None]:
+    """Every model a test opens is closed after it (no connection left behind)."""
+    yield
+    while OPENED:
+        OPENED.pop().close()
+
+
 def _gemini(url: str) -> GeminiModel:
-    return GeminiModel(api_key=KEY, model="gemini-2.0-flash", base_url=url, sleep=WAITS.append)
+    model = GeminiModel(api_key=KEY, model="gemini-2.0-flash", base_url=url, sleep=WAITS.append)
+    OPENED.append(model)
+    return model
 
 
 def _openai(url: str) -> OpenAIModel:
-    return OpenAIModel(api_key=KEY, model="gpt-4o-mini", base_url=f"{url}/v1", sleep=WAITS.append)
+    model = OpenAIModel(api_key=KEY, model="gpt-4o-mini", base_url=f"{url}/v1", sleep=WAITS.append)
+    OPENED.append(model)
+    return model
 
 
 def test_gemini_answers_json_validated_and_sends_the_key_and_the_file() -> None:
@@ -92,7 +108,8 @@ def test_openai_answers_and_retries_then_gives_up_with_model_unavailable(
         with pytest.raises(ModelUnavailable) as err:
             _openai(fake.url).generate_text("x")
     assert "HTTP 503 after 4 attempts" in str(err.value)
-    assert KEY not in str(err.value) and KEY not in caplog.text
+    assert KEY not in str(err.value)
+    assert KEY not in caplog.text
     assert KEY not in repr(_openai("http://127.0.0.1:9"))
 
 
@@ -117,5 +134,6 @@ def test_from_env_reads_keys_base_url_and_model(monkeypatch: pytest.MonkeyPatch)
     with serve(FakeGemini([GOOD])) as fake:
         monkeypatch.setenv("RESCORE_GEMINI_BASE_URL", fake.url)
         model: LanguageModel = from_env("gemini")
+        OPENED.append(model)
         assert model.generate_text("hola") == GOOD
         assert "/models/gemini-test:generateContent" in fake.requests[-1].path

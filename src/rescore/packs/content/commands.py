@@ -42,8 +42,7 @@ def _run() -> click.Command:
         from rescore.packs.content.config import load_settings
         from rescore.packs.content.pipeline import Pipeline
 
-        pipeline = Pipeline.from_settings(load_settings())
-        with session.engine() as engine:
+        with Pipeline.from_settings(load_settings()) as pipeline, session.engine() as engine:
             detected = None if no_detect else pipeline.detect(engine).counts()
             report = pipeline.run(engine, limit=limit)
         counts = {"detected": detected, **report.counts()}

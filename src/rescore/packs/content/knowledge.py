@@ -61,6 +61,8 @@ class VectorStore(Protocol):
         """Put ``document`` in its school's store, replacing ``previous`` (a file id)."""
         ...
 
+    def close(self) -> None: ...
+
 
 def knowledge_document(
     lesson_id: str, row: Mapping[str, Any], analysis: Mapping[str, Any]
@@ -123,6 +125,9 @@ class LocalVectorStore:
         self._indexes: dict[str, VectorIndex] = {}
         self._lock = threading.Lock()
 
+    def close(self) -> None:
+        """Nothing to release: every sync saved its index."""
+
     def index(self, school: str) -> VectorIndex:
         from rescore.vectors import VectorIndex
 
@@ -179,6 +184,9 @@ class OpenAIVectorStore:
 
     def __repr__(self) -> str:  # never the key
         return "OpenAIVectorStore()"
+
+    def close(self) -> None:
+        self._client.close()
 
     def sync(self, lesson_id: str, document: Mapping[str, Any], previous: str | None) -> Synced:
         import openai

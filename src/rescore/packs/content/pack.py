@@ -72,9 +72,9 @@ def run_pipeline(engine: Engine, due: datetime | None = None) -> RunReport:
     from rescore.packs.content.config import load_settings
     from rescore.packs.content.pipeline import Pipeline
 
-    pipeline = Pipeline.from_settings(load_settings())
-    pipeline.detect(engine)
-    return pipeline.run(engine)
+    with Pipeline.from_settings(load_settings()) as pipeline:
+        pipeline.detect(engine)
+        return pipeline.run(engine)
 
 
 def purge_videos(engine: Engine, due: datetime) -> list[str]:

@@ -124,6 +124,17 @@ class Pipeline:
             **kwargs,
         )
 
+    def close(self) -> None:
+        """Release the source's and the vector store's HTTP connections."""
+        self.source.close()
+        self.vectors.close()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # detect ------------------------------------------------------------------------------
 
     def detect(self, engine: Engine) -> state.Detected:

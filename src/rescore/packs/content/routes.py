@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from rescore.engine import Engine
     from rescore.packs.content.knowledge import LocalVectorStore
     from rescore.packs.content.pack import ContentPack
+    from rescore.packs.content.pipeline import Pipeline
 
 __all__ = ["router"]
 
@@ -196,11 +197,20 @@ def router(pack: ContentPack) -> APIRouter:
         from rescore.packs.content.pipeline import Pipeline
 
         pipeline = Pipeline.from_settings(load_settings())
-        detected = pipeline.detect(app.engine)
-        tasks.add_task(pipeline.run, app.engine)
+        try:
+            detected = pipeline.detect(app.engine)
+        except BaseException:
+            pipeline.close()
+            raise
+        tasks.add_task(_run_and_close, pipeline, app.engine)
         return {"event": body.event, **detected.counts(), "processing": True}
 
     return api
+
+
+def _run_and_close(pipeline: Pipeline, engine: Engine) -> None:
+    with pipeline:
+        pipeline.run(engine)
 
 
 _LESSON_COLUMNS = (

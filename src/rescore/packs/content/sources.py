@@ -76,6 +76,8 @@ class Source(Protocol):
 
     def lessons(self) -> Iterator[LessonRef]: ...
 
+    def close(self) -> None: ...
+
 
 def fingerprint_of(*parts: str | bytes | None) -> str:
     """A SHA-256 over ``parts`` (None counts as empty), hex."""
@@ -101,6 +103,9 @@ class FolderSource:
         if not root.is_dir():
             raise ConfigurationError(f"the course folder {root} does not exist")
         self.root = root
+
+    def close(self) -> None:
+        """Nothing to release (the protocol's)."""
 
     def lessons(self) -> Iterator[LessonRef]:
         for manifest in sorted(self.root.glob("*/course.json")):
