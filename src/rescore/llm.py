@@ -108,7 +108,7 @@ class LanguageModel(ABC):
     def __repr__(self) -> str:  # never the key
         return f"{type(self).__name__}(name={self.name!r})"
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (a model without connections has nothing to do)
         """Release the client's connections."""
 
     def generate_text(self, prompt: str, files: Sequence[Attachment] = ()) -> str:
@@ -142,7 +142,7 @@ class LanguageModel(ABC):
         raise ModelUnavailable(f"{self.name}: {reason} after {self.attempts} attempts")
 
     def _delay(self, attempt: int) -> float:
-        return min(60.0, self.backoff * 2 ** (attempt - 1))
+        return min(60.0, self.backoff * 2.0 ** (attempt - 1))
 
 
 def _unfenced(text: str) -> str:

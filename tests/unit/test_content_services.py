@@ -83,13 +83,15 @@ def test_hotmart_pages_caches_its_token_and_retries_a_429_and_a_500() -> None:
 
 def test_hotmart_renews_an_expired_token() -> None:
     now = [0.0]
-    with serve(FakeHotmart(_catalogue(), expires_in=120)) as fake:
-        with closing(_hotmart(fake, [], clock=lambda: now[0])) as source:
-            list(source.lessons())
-            now[0] += 61  # within a minute of expiry: renewed before the call
-            list(source.lessons())
-            fake.tokens.clear()  # the server forgets it: a 401, renewed once
-            list(source.lessons())
+    with (
+        serve(FakeHotmart(_catalogue(), expires_in=120)) as fake,
+        closing(_hotmart(fake, [], clock=lambda: now[0])) as source,
+    ):
+        list(source.lessons())
+        now[0] += 61  # within a minute of expiry: renewed before the call
+        list(source.lessons())
+        fake.tokens.clear()  # the server forgets it: a 401, renewed once
+        list(source.lessons())
     assert source.tokens_fetched == 3
 
 
@@ -104,13 +106,12 @@ def test_hotmart_gives_up_with_source_unavailable() -> None:
 
 
 def test_the_fingerprint_changes_with_the_lesson_not_with_the_call() -> None:
-    with serve(FakeHotmart(_catalogue())) as fake:
-        with closing(_hotmart(fake, [])) as source:
-            before = [r.fingerprint for r in source.lessons()]
-            assert before == [r.fingerprint for r in source.lessons()]
-            lesson = fake.catalogue["c1"]["modules"]["m1"]["lessons"][0]
-            lesson["updated_at"] = "2026-11-29T00:00:00Z"
-            after = [r.fingerprint for r in source.lessons()]
+    with serve(FakeHotmart(_catalogue())) as fake, closing(_hotmart(fake, [])) as source:
+        before = [r.fingerprint for r in source.lessons()]
+        assert before == [r.fingerprint for r in source.lessons()]
+        lesson = fake.catalogue["c1"]["modules"]["m1"]["lessons"][0]
+        lesson["updated_at"] = "2026-11-29T00:00:00Z"
+        after = [r.fingerprint for r in source.lessons()]
     assert after[0] != before[0]
     assert after[1:] == before[1:]
 
@@ -126,11 +127,14 @@ def _vectors(fake: FakeOpenAI, waits: list[float], timeout: float = 300) -> Open
 
 def test_openai_sync_uploads_attaches_waits_and_replaces_on_resync() -> None:
     waits: list[float] = []
-    with serve(FakeOpenAI(polls=2)) as fake:
-        with closing(_vectors(fake, waits)) as store, closing(_vectors(fake, waits)) as fresh:
-            first = store.sync("c1_m1_l1", DOCUMENT, None)
-            again = store.sync("c1_m1_l1", DOCUMENT, first.file)
-            other = fresh.sync("c1_m1_l2", DOCUMENT, None)
+    with (
+        serve(FakeOpenAI(polls=2)) as fake,
+        closing(_vectors(fake, waits)) as store,
+        closing(_vectors(fake, waits)) as fresh,
+    ):
+        first = store.sync("c1_m1_l1", DOCUMENT, None)
+        again = store.sync("c1_m1_l1", DOCUMENT, first.file)
+        other = fresh.sync("c1_m1_l2", DOCUMENT, None)
     assert [s["name"] for s in fake.stores.values()] == ["Hotmart - programación"]
     assert first.store == again.store == other.store
     assert set(fake.attached[first.store]) == {again.file, other.file}, "the old file detached"
@@ -163,6 +167,10 @@ ANALYSIS = {
 }
 
 
+def _no_wait(seconds: float) -> None:
+    return None
+
+
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
     with scratch_engine([ContentPack()], tmp_path / "content.db") as engine:
@@ -188,7 +196,7 @@ def test_the_whole_pipeline_over_hotmart_gemini_and_openai_fakes(
             analyzer=ModelAnalyzer(
                 GeminiModel(
                     api_key="g", model="gemini-2.0-flash", base_url=gemini.url, sleep=lambda s: None
-                )  # fmt: skip
+                )
             ),
             vectors=_vectors(openai, []),
             settings=ContentSettings(retry_seconds=0, concurrency=2),

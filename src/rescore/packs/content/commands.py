@@ -150,7 +150,7 @@ def _purge() -> click.Command:
     @pass_session
     def purge(session: Session) -> None:
         """Delete downloaded videos older than RESCORE_CONTENT_RETENTION_DAYS (default 7)."""
-        from rescore.packs.content.pack import purge_videos
+        from rescore.packs.content.jobs import purge_videos
 
         with session.engine() as engine:
             gone = purge_videos(engine, datetime.now(UTC))

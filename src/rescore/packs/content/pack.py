@@ -15,7 +15,7 @@ downloaded videos older than 7 days (the seed's bucket lifecycle rule).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, MetaData
 
 from rescore.packs.content import loader, schema
+from rescore.packs.content.jobs import purge_videos, run_pipeline
 from rescore.packs.content.scorers import scorers
 from rescore.plugins import Pack
 from rescore.routing import Lane, Route
@@ -33,8 +34,6 @@ if TYPE_CHECKING:
     import click
     from fastapi import APIRouter
 
-    from rescore.engine import Engine
-    from rescore.packs.content.pipeline import RunReport
 
 __all__ = ["EVENT_ROUTES", "ContentPack", "run_pipeline"]
 
@@ -65,25 +64,6 @@ EVENT_ROUTES: Mapping[str, Route] = {
 
 def _utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def run_pipeline(engine: Engine, due: datetime | None = None) -> RunReport:
-    """Detect, then process what is pending (the daily job, the webhook, the CLI)."""
-    from rescore.packs.content.config import load_settings
-    from rescore.packs.content.pipeline import Pipeline
-
-    with Pipeline.from_settings(load_settings()) as pipeline:
-        pipeline.detect(engine)
-        return pipeline.run(engine)
-
-
-def purge_videos(engine: Engine, due: datetime) -> list[str]:
-    """The seed's lifecycle rule: delete downloaded videos older than the retention."""
-    from rescore.packs.content.config import load_settings
-
-    settings = load_settings()
-    cutoff = due.astimezone(UTC) - timedelta(days=settings.retention_days)
-    return settings.make_storage().purge(older_than=cutoff)
 
 
 class ContentPack(Pack):

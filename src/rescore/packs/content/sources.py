@@ -256,7 +256,7 @@ class HotmartSource:
 def _retry_wait(response: httpx.Response | None, attempt: int) -> float | None:
     """How long to wait before retrying, or None when the answer is final."""
     if response is None or response.status_code >= 500:
-        return min(30.0, 0.5 * 2 ** (attempt - 1))
+        return min(30.0, 0.5 * 2.0 ** (attempt - 1))
     if response.status_code == 429:
         return min(60.0, float(response.headers.get("Retry-After", "1") or 1))
     return None
