@@ -19,7 +19,7 @@ __all__ = ["commands"]
 
 
 def _print_json(value: Any) -> None:
-    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
+    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
 
 
 def commands(pack: ContentPack) -> list[click.Command]:
