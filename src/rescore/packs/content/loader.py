@@ -135,7 +135,7 @@ def _demo_lesson(rng: random.Random, i: int, now: datetime) -> dict[str, Any]:
 def _demo_document(rng: random.Random, row: dict[str, Any], now: datetime) -> dict[str, Any]:
     school = rng.choice(list(SCHOOLS))
     level = rng.choice(("básico", "intermedio", "avanzado"))
-    keywords = rng.sample(SCHOOLS[school].split(), 5)
+    keywords = rng.sample(sorted(set(SCHOOLS[school].split())), 5)
     return {
         "lesson_id": row["lesson_id"],
         "fingerprint": row["fingerprint"],

@@ -142,8 +142,9 @@ def router(pack: ContentPack) -> APIRouter:
         for school, _level, count in schools:
             by_school[school] = by_school.get(school, 0) + int(count)
         courses = _courses(app.engine)
+        order = (*_COURSE_STATES, "dead")
         return {
-            "states": states,
+            "states": {name: states[name] for name in order if name in states},
             "schools": by_school,
             "courses": {s: sum(c["state"] == s for c in courses) for s in _COURSE_STATES},
         }
