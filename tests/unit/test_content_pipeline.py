@@ -214,3 +214,18 @@ def test_state_is_visible_per_course(engine: Engine, tmp_path: Path) -> None:
     assert sum(c.get("done", 0) for c in counts.values()) == 1
     assert course_state({"done": 2}) == "done"
     assert course_state({"done": 1, "dead": 1}) == "failed"
+
+
+def test_the_bench_reports_rate_and_every_steps_time_per_lesson(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from rescore.bench.content import content_pipeline
+
+    monkeypatch.setenv("RESCORE_EMBEDDER", "hashing")
+    measured = content_pipeline(copies=1, concurrency=5)
+    assert measured.id == "C1"
+    assert measured.met is True
+    assert measured.numbers["processed"] == measured.numbers["lessons"] == SAMPLE_LESSONS
+    for step in ("download", "analyse", "store", "sync"):
+        assert measured.numbers[f"{step}_ms_per_lesson"] > 0
+    assert "5 at a time" in measured.method

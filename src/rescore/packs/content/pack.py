@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     import click
     from fastapi import APIRouter
 
+    from rescore.packs.content.pipeline import Pipeline
+
 
 __all__ = ["EVENT_ROUTES", "ContentPack", "run_pipeline"]
 
@@ -113,6 +115,15 @@ class ContentPack(Pack):
                 description="Delete downloaded videos older than RESCORE_CONTENT_RETENTION_DAYS.",
             ),
         ]
+
+    def pipeline(self, **settings: Any) -> Pipeline:
+        """A :class:`rescore.packs.content.pipeline.Pipeline` from the environment's settings
+        with ``settings`` overriding them (``folder=``, ``concurrency=``, ...): what the bench
+        and embedding applications drive."""
+        from rescore.packs.content.config import ContentSettings
+        from rescore.packs.content.pipeline import Pipeline
+
+        return Pipeline.from_settings(ContentSettings(**settings))
 
     def register_rules(self) -> Sequence[Mapping[str, Any]]:
         """One message per run (processed, failed counts) and one per failed lesson."""

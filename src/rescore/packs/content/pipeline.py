@@ -24,6 +24,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -195,7 +196,8 @@ class Pipeline:
         if row["stage"] == "none":
             self._timed(times, "download", self._download, engine, row)
         if row["stage"] == "downloaded":
-            self._timed(times, "analyse", self._analyse, engine, row)
+            analysis = self._timed(times, "analyse", self._analyse, engine, row)
+            self._timed(times, "store", self._store, engine, row, analysis)
         if row["stage"] == "stored":
             self._timed(times, "sync", self._sync, engine, row)
         self._move(
@@ -210,10 +212,11 @@ class Pipeline:
         )
 
     @staticmethod
-    def _timed(times: StepTimes, step: str, fn: Callable[..., None], *args: Any) -> None:
-        started = datetime.now(UTC)
-        fn(*args)
-        times.add(step, (datetime.now(UTC) - started).total_seconds())
+    def _timed(times: StepTimes, step: str, fn: Callable[..., Any], *args: Any) -> Any:
+        started = time.perf_counter()
+        result = fn(*args)
+        times.add(step, time.perf_counter() - started)
+        return result
 
     # the steps -----------------------------------------------------------------------------
 
@@ -223,12 +226,12 @@ class Pipeline:
         self.storage.put(key, fetch(row["video_url"]))
         self._move(engine, row, stage="downloaded", video_key=key, downloaded_at=self.clock())
 
-    def _analyse(self, engine: Engine, row: dict[str, Any]) -> None:
+    def _analyse(self, engine: Engine, row: dict[str, Any]) -> dict[str, Any]:
         self._move(engine, row, state="analysing")
         if not self.storage.exists(row["video_key"]):  # purged by the lifecycle job meanwhile
             self.storage.put(row["video_key"], fetch(row["video_url"]))
-        analysis = self.analyzer.analyze(self._context(row)).model_dump(mode="json")
-        self._store(engine, row, analysis)
+        analysis: dict[str, Any] = self.analyzer.analyze(self._context(row)).model_dump(mode="json")
+        return analysis
 
     def _context(self, row: Mapping[str, Any]) -> LessonContext:
         local = getattr(self.storage, "root", None)
