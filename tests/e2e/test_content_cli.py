@@ -120,6 +120,29 @@ def test_a_run_killed_in_a_download_resumes_and_finishes_every_lesson_once(
         assert "none of these lessons is a dead letter" in refused.stderr
 
 
+def test_the_docs_own_data_block_runs_as_written(tmp_path: Path) -> None:
+    import os
+    import re
+    import shutil
+    import sys
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "packs" / "content.md").read_text()
+    block = re.search(r"<!-- content-own-data -->\n```sh\n(.*?)```", text, re.S)
+    assert block, "the documented block is gone"
+    shutil.copytree(SAMPLE, tmp_path / "courses")
+    env = clean_env({"RESCORE_EMBEDDER": "hashing"})
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    script = ["bash", "-euo", "pipefail", "-c", block.group(1)]
+    done = subprocess.run(
+        script, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "detected: 5 new, 0 changed, 0 unchanged" in done.stdout
+    assert "processed 5, failed 0 (retried later), dead 0" in done.stdout
+    assert "Python desde cero / Funciones con parámetros" in done.stdout
+    assert "deleted 0 video(s)" in done.stdout
+
+
 def test_the_demo_shows_states_classification_search_and_notifications(tmp_path: Path) -> None:
     shown = run("content", "demo", cwd=tmp_path, env={"RESCORE_EMBEDDER": "hashing"}).stdout
     for state in ("downloading", "analysing", "stored", "synced", "done"):
