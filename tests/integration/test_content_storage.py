@@ -33,9 +33,11 @@ def test_s3_storage_streams_checks_and_purges(s3_endpoint: str) -> None:  # noqa
     assert store.put("c1/m1/l2.mp4", fetch(VIDEO.as_uri())) == VIDEO.stat().st_size
     assert store.exists("c1/m1/l1.mp4")
     assert not store.exists("c1/m1/l1")
-    body = boto3.client("s3", endpoint_url=s3_endpoint).get_object(
-        Bucket="videos", Key="content/c1/m1/l1.mp4"
-    )["Body"].read()
+    body = (
+        boto3.client("s3", endpoint_url=s3_endpoint)
+        .get_object(Bucket="videos", Key="content/c1/m1/l1.mp4")["Body"]
+        .read()
+    )
     assert body == b"".join(chunks)
     assert store.purge(older_than=datetime.now(UTC) - timedelta(days=7)) == []
     gone = store.purge(older_than=datetime.now(UTC) + timedelta(seconds=5))

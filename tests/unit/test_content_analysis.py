@@ -64,8 +64,13 @@ def test_the_offline_analyser_classifies_from_subtitles_and_leaves_vision_empty(
     assert found.learning_objectives[0].startswith("Olá, nesta aula você vai aprender")
     assert found.prerequisites[0].startswith("Antes de começar você já deve")
     bare = analyzer.analyze(
-        LessonContext(course="Python", module="Funciones", lesson="Funciones con parámetros",
-                      video=None, subtitles=None)  # fmt: skip
+        LessonContext(
+            course="Python",
+            module="Funciones",
+            lesson="Funciones con parámetros",
+            video=None,
+            subtitles=None,
+        )
     )
     assert bare.transcription.segments == []
     assert bare.classification.school == "programación"
@@ -79,8 +84,12 @@ def test_language_and_the_schema_refuse_what_the_seed_does_not_allow() -> None:
             {
                 "transcription": {"segments": []},
                 "visual_analysis": {},
-                "classification": {"school": "x", "topics": [], "level": "experto",
-                                   "keywords": ["a"]},  # fmt: skip
+                "classification": {
+                    "school": "x",
+                    "topics": [],
+                    "level": "experto",
+                    "keywords": ["a"],
+                },
                 "key_concepts": [],
             }
         )
