@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Any
 import click
 from sqlalchemy import select
 
-from rescore.packs.sdk import EmbeddedRuntime, Session, console, echo, pass_session, source_read
+from rescore.packs.sdk import (
+    EmbeddedRuntime,
+    Session,
+    console,
+    echo,
+    pass_session,
+    settled,
+    source_read,
+)
 
 if TYPE_CHECKING:
     from rescore.engine import Engine
@@ -53,7 +61,7 @@ def demo_command(pack: ContentPack) -> click.Command:
             seen = len(_inbox(engine))
             with EmbeddedRuntime(engine):
                 _run(engine, pipeline)
-                _settle(engine)
+                settled(engine)
             _classification(engine)
             _search(engine, pipeline)
             _again(engine, pipeline)
@@ -93,16 +101,6 @@ def _run(engine: Engine, pipeline: Pipeline) -> None:
         "processed {processed}, failed {failed}, dead {dead}".format(**report.counts())
         + f" in {elapsed:.1f} s, {pipeline.settings.concurrency} at a time"
     )
-
-
-def _settle(engine: Engine, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        waiting = engine.pending_counts(tenant=None)
-        pending = engine.delivery_counts(tenant=engine.settings.tenant).get("pending", 0)
-        if not (waiting["critical"] or waiting["normal"] or pending):
-            return
-        time.sleep(0.1)
 
 
 def _classification(engine: Engine) -> None:
