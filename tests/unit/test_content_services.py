@@ -133,13 +133,18 @@ def test_openai_sync_uploads_attaches_waits_and_replaces_on_resync() -> None:
         closing(_vectors(fake, waits)) as fresh,
     ):
         first = store.sync("c1_m1_l1", DOCUMENT, None)
-        again = store.sync("c1_m1_l1", DOCUMENT, first.file)
+        again = store.sync("c1_m1_l1", DOCUMENT, first)
         other = fresh.sync("c1_m1_l2", DOCUMENT, None)
-    assert [s["name"] for s in fake.stores.values()] == ["Hotmart - programación"]
+        moved = store.sync("c1_m1_l2", {**DOCUMENT, "school": "datos"}, other)
+    assert [s["name"] for s in fake.stores.values()] == [
+        "Hotmart - programación",
+        "Hotmart - datos",
+    ]
+    assert set(fake.attached[moved.store]) == {moved.file}, "moved to the datos store"
     assert first.store == again.store == other.store
-    assert set(fake.attached[first.store]) == {again.file, other.file}, "the old file detached"
+    assert set(fake.attached[first.store]) == {again.file}, "old and moved files detached"
     assert first.file not in fake.files
-    assert waits == [5.0, 5.0, 5.0], "one poll in progress per upload"
+    assert waits == [5.0] * 4, "one poll in progress per upload"
 
 
 def test_openai_indexing_failure_and_time_out_raise_indexing_failed() -> None:
@@ -150,6 +155,23 @@ def test_openai_indexing_failure_and_time_out_raise_indexing_failed() -> None:
         fake.polls = 10**6
         with closing(_vectors(fake, [], timeout=0)) as store, pytest.raises(IndexingFailed):
             store.sync("c1_m1_l2", DOCUMENT, None)
+
+
+def test_the_local_store_replaces_a_lesson_and_moves_it_between_schools(tmp_path: Path) -> None:
+    from rescore.embeddings import HashingEmbedder
+    from rescore.packs.content.knowledge import LocalVectorStore
+
+    doc = {"school": "programación", "course": "Python", "module": "m", "lesson": "Funciones",
+           "keywords": ["def"], "key_concepts": [], "transcription": {"segments": []}}  # fmt: skip
+    store = LocalVectorStore(tmp_path, HashingEmbedder())
+    first = store.sync("c1_m1_l1", doc, None)
+    assert store.sync("c1_m1_l1", doc, first) == first
+    assert len(store.index("programación")) == 1, "re-synced, not added twice"
+    moved = store.sync("c1_m1_l1", {**doc, "school": "datos"}, first)
+    assert moved.store == "local:datos"
+    assert len(store.index("programación")) == 0
+    reopened = LocalVectorStore(tmp_path, HashingEmbedder())
+    assert [m.key for _s, m in reopened.search("Funciones", schools=["datos"])] == ["c1_m1_l1"]
 
 
 ANALYSIS = {

@@ -57,8 +57,9 @@ class Synced:
 class VectorStore(Protocol):
     name: str
 
-    def sync(self, lesson_id: str, document: Mapping[str, Any], previous: str | None) -> Synced:
-        """Put ``document`` in its school's store, replacing ``previous`` (a file id)."""
+    def sync(self, lesson_id: str, document: Mapping[str, Any], previous: Synced | None) -> Synced:
+        """Put ``document`` in its school's store and take ``previous`` (where the lesson's
+        last version went, maybe another school's store) out."""
         ...
 
     def close(self) -> None: ...
@@ -129,24 +130,29 @@ class LocalVectorStore:
         """Nothing to release: every sync saved its index."""
 
     def index(self, school: str) -> VectorIndex:
+        return self._by_slug(slug(school))
+
+    def _by_slug(self, name: str) -> VectorIndex:
         from rescore.vectors import VectorIndex
 
         with self._lock:
-            if school not in self._indexes:
-                path = self.root / f"{slug(school)}.usearch"
-                self._indexes[school] = VectorIndex.open(path, embedder=self.embedder.name)
-            return self._indexes[school]
+            if name not in self._indexes:
+                path = self.root / f"{name}.usearch"
+                self._indexes[name] = VectorIndex.open(path, embedder=self.embedder.name)
+            return self._indexes[name]
 
-    def sync(self, lesson_id: str, document: Mapping[str, Any], previous: str | None) -> Synced:
+    def sync(self, lesson_id: str, document: Mapping[str, Any], previous: Synced | None) -> Synced:
         index = self.index(document["school"])
         index.add([lesson_id], self.embedder.embed([knowledge_text(document)]))
         with self._lock:
             index.save()
-        return Synced(store=f"local:{slug(document['school'])}", file=lesson_id)
+        synced = Synced(store=f"local:{slug(document['school'])}", file=lesson_id)
+        if previous is not None and previous != synced:  # it moved to another school
+            self._remove(previous.store.removeprefix("local:"), previous.file)
+        return synced
 
-    def remove(self, school: str, lesson_id: str) -> None:
-        """Take a lesson out of a school's index (it moved to another school)."""
-        index = self.index(school)
+    def _remove(self, name: str, lesson_id: str) -> None:
+        index = self._by_slug(name)
         if index.remove([lesson_id]):
             with self._lock:
                 index.save()
@@ -188,7 +194,7 @@ class OpenAIVectorStore:
     def close(self) -> None:
         self._client.close()
 
-    def sync(self, lesson_id: str, document: Mapping[str, Any], previous: str | None) -> Synced:
+    def sync(self, lesson_id: str, document: Mapping[str, Any], previous: Synced | None) -> Synced:
         import openai
 
         try:
@@ -201,9 +207,10 @@ class OpenAIVectorStore:
             self._wait(store, file_id)
         except openai.APIError as exc:
             raise ServiceUnavailable(f"OpenAI vector store: {type(exc).__name__}") from None
-        if previous and previous != file_id:
-            self._forget(store, previous)
-        return Synced(store=store, file=file_id)
+        synced = Synced(store=store, file=file_id)
+        if previous is not None and previous != synced:
+            self._forget(previous.store, previous.file)
+        return synced
 
     def _store(self, school: str) -> str:
         name = f"Hotmart - {school}"

@@ -39,7 +39,7 @@ from sqlalchemy import delete, insert, select, update
 from rescore.packs.content import state
 from rescore.packs.content.analysis import Analyzer, LessonContext
 from rescore.packs.content.config import ContentSettings
-from rescore.packs.content.knowledge import VectorStore, knowledge_document
+from rescore.packs.content.knowledge import Synced, VectorStore, knowledge_document
 from rescore.packs.content.schema import documents, lessons
 from rescore.packs.content.sources import Source
 from rescore.packs.content.storage import Storage, fetch, fetch_text
@@ -259,23 +259,29 @@ class Pipeline:
             "stored_at": now,
         }
         with source_write(engine) as conn:
-            previous = conn.execute(
-                select(documents.c.vector_file).where(documents.c.lesson_id == row["lesson_id"])
-            ).scalar_one_or_none()
+            kept = conn.execute(  # where the last version was synced: replaced at the sync
+                select(documents.c.vector_store, documents.c.vector_file).where(
+                    documents.c.lesson_id == row["lesson_id"]
+                )
+            ).one_or_none()
             conn.execute(delete(documents).where(documents.c.lesson_id == row["lesson_id"]))
-            conn.execute(insert(documents).values(**values, vector_file=previous))
+            where = (
+                {"vector_store": kept.vector_store, "vector_file": kept.vector_file} if kept else {}
+            )
+            conn.execute(insert(documents).values(**values, **where))
             self._held(conn, row, now, state="stored", stage="stored")
         self._reported(engine, row)
 
     def _sync(self, engine: Engine, row: dict[str, Any]) -> None:
         with source_read(engine) as conn:
             doc = conn.execute(
-                select(documents.c.document, documents.c.vector_file).where(
-                    documents.c.lesson_id == row["lesson_id"]
-                )
+                select(
+                    documents.c.document, documents.c.vector_store, documents.c.vector_file
+                ).where(documents.c.lesson_id == row["lesson_id"])
             ).one()
         knowledge = knowledge_document(row["lesson_id"], row, doc.document)
-        synced = self.vectors.sync(row["lesson_id"], knowledge, doc.vector_file)
+        previous = Synced(doc.vector_store, doc.vector_file) if doc.vector_file else None
+        synced = self.vectors.sync(row["lesson_id"], knowledge, previous)
         now = self.clock()
         with source_write(engine) as conn:
             conn.execute(
