@@ -200,6 +200,27 @@ def test_a_lesson_left_in_the_middle_resumes_after_its_lease_from_its_last_stage
     assert sorted(analyzer.calls.values()) == [1] * SAMPLE_LESSONS
 
 
+def test_a_worker_whose_lease_ran_out_changes_nothing_the_new_holder_did(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from rescore.packs.content.pipeline import RunReport
+
+    clock = Clock()
+    slow = _pipeline(tmp_path, Counting(), clock=clock, worker="slow", lease_seconds=60)
+    slow.detect(engine)
+    mine = RunReport()
+    taken = slow._claim(engine, mine)
+    assert taken is not None
+    clock.now += timedelta(seconds=61)
+    fast = _pipeline(tmp_path, Counting(), clock=clock, worker="fast")
+    assert taken in fast.run(engine).processed
+    slow.process(engine, taken, mine)  # wakes up late: its first write finds the lease gone
+    assert mine.counts() == {"processed": 0, "failed": 0, "dead": 0}
+    with engine.source.read() as conn:
+        row = conn.execute(select(lessons).where(lessons.c.lesson_id == taken)).one()
+    assert (row.state, row.attempts, row.last_error) == ("done", 0, None)
+
+
 def test_state_is_visible_per_course(engine: Engine, tmp_path: Path) -> None:
     from rescore.packs.content.state import course_state, state_counts
 

@@ -335,7 +335,7 @@ class Pipeline:
         error = f"{type(exc).__name__}: {exc}"
         log.warning("content lesson %s failed: %s", lesson_id, error)
         with source_write(engine) as conn:
-            _attempts, dead = state.failed(
+            recorded = state.failed(
                 conn,
                 lesson_id,
                 self.worker,
@@ -344,9 +344,11 @@ class Pipeline:
                 max_attempts=self.settings.max_attempts,
                 retry_seconds=self.settings.retry_seconds,
             )
+        if recorded is None:  # another worker took the lesson over: its outcome, not ours
+            return
         self._report(engine, [lesson_id], "lesson_failed")
         with report.lock:
-            (report.dead if dead else report.failed).append(lesson_id)
+            (report.dead if recorded[1] else report.failed).append(lesson_id)
 
     def _report_run(self, engine: Engine, report: RunReport) -> None:
         if not (report.processed or report.failed or report.dead):
@@ -415,8 +417,8 @@ def _event(kind: str, row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     change reported twice is one event."""
     step = "detected" if kind == "lesson_detected" else row["state"]
     return {
-        "event_id": f"{row['lesson_id']}:{row['fingerprint'][:16]}:{step}:{row['stage']}:"
-        f"{row['attempts']}",
+        "event_id": f"{kind}:{row['lesson_id']}:{row['fingerprint'][:16]}:{step}:"
+        f"{row['stage']}:{row['attempts']}",
         "type": kind,
         "entity": row["lesson_id"],
         "occurred_at": now.isoformat() + "Z",

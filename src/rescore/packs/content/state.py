@@ -154,9 +154,11 @@ def failed(
     error: str,
     max_attempts: int,
     retry_seconds: float,
-) -> tuple[int, bool]:
+) -> tuple[int, bool] | None:
     """Record a failure: attempts + 1, the error, a retry after exponential backoff, or a dead
-    letter once ``max_attempts`` is reached. Returns (attempts, dead)."""
+    letter once ``max_attempts`` is reached. Returns (attempts, dead), or None when ``worker``
+    no longer holds the lesson (its lease ran out and another worker has it: not ours to
+    record)."""
     attempts = (
         int(
             conn.execute(
@@ -166,7 +168,7 @@ def failed(
         + 1
     )
     dead = attempts >= max_attempts
-    moved(
+    held = moved(
         conn,
         lesson_id,
         worker,
@@ -179,7 +181,7 @@ def failed(
         lease_owner=None,
         lease_until=None,
     )
-    return attempts, dead
+    return (attempts, dead) if held else None
 
 
 def release(conn: Connection, lesson_id: str, worker: str, now: datetime) -> None:
