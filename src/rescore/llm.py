@@ -89,6 +89,8 @@ class LanguageModel(ABC):
     """A model that answers prompts; subclasses implement :meth:`_answer` (one call)."""
 
     name: str
+    #: whether the model takes a video attachment (Gemini does; OpenAI's chat API does not)
+    accepts_video: bool = False
 
     def __init__(
         self,
@@ -175,6 +177,7 @@ class GeminiModel(LanguageModel):
     limit for inline data)."""
 
     INLINE_LIMIT = 20 * 1024 * 1024
+    accepts_video = True
 
     def __init__(
         self, *, api_key: str, model: str, base_url: str | None = None, **kwargs: Any

@@ -244,3 +244,21 @@ def test_the_whole_pipeline_over_hotmart_gemini_and_openai_fakes(
     assert doc.vector_file in openai.attached[doc.vector_store]
     assert doc.analyzer == "model:gemini:gemini-2.0-flash"
     assert (tmp_path / "videos" / "c1" / "m1" / "c1_m1_l1.mp4").read_bytes() == media["video.mp4"]
+
+
+def test_openai_analyses_from_the_subtitles_without_the_video(tmp_path: Path) -> None:
+    from rescore.llm import OpenAIModel
+    from rescore.packs.content.analysis import LessonContext
+
+    video = tmp_path / "l1.mp4"
+    video.write_bytes(b"\x00\x00\x00\x18ftypisom")
+    lesson = LessonContext(course="Python", module="Funciones", lesson="Funciones", video=video,
+                           subtitles=SUBTITLES.decode())  # fmt: skip
+    with serve(FakeOpenAI([orjson.dumps(ANALYSIS).decode()])) as fake:
+        model = OpenAIModel(api_key="k", model="gpt-4o-mini", base_url=f"{fake.url}/v1")
+        with closing(model):
+            found = ModelAnalyzer(model).analyze(lesson)
+        content = fake.requests[-1].json()["messages"][0]["content"]
+    assert found.classification.school == "programación"
+    assert [part["type"] for part in content] == ["text", "text"]
+    assert "funciones" in content[1]["text"].lower()

@@ -123,14 +123,17 @@ RESPONDE ÚNICAMENTE CON JSON VÁLIDO, sin texto adicional."""
 
 class ModelAnalyzer:
     """The seed's multimodal analysis through a :class:`rescore.llm.LanguageModel` (Gemini or
-    OpenAI): the video goes as an attachment, the answer is validated as :class:`Analysis`."""
+    OpenAI): the video goes as an attachment to a model that takes video (Gemini), the
+    subtitles as text to any; the answer is validated as :class:`Analysis`."""
 
     def __init__(self, model: LanguageModel) -> None:
         self.model = model
         self.name = f"model:{model.name}"
 
     def analyze(self, lesson: LessonContext) -> Analysis:
-        files = [Attachment.of(lesson.video, "video/mp4")] if lesson.video else []
+        files: list[Attachment] = []
+        if lesson.video is not None and self.model.accepts_video:
+            files.append(Attachment.of(lesson.video, "video/mp4"))
         if lesson.subtitles:
             files.append(
                 Attachment(name="subtitles.txt", mime="text/plain", data=lesson.subtitles.encode())
