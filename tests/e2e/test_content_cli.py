@@ -7,13 +7,16 @@ lease resumes it, and every lesson ends ``done`` exactly once. Also ``status``, 
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from test_readme import readme_block, run_block
 
 from fakes import FakeHotmart, serve
 from helpers import RESCORE, clean_env, run
@@ -121,26 +124,15 @@ def test_a_run_killed_in_a_download_resumes_and_finishes_every_lesson_once(
 
 
 def test_the_docs_own_data_block_runs_as_written(tmp_path: Path) -> None:
-    import os
-    import re
-    import shutil
-    import sys
-
-    text = (Path(__file__).resolve().parents[2] / "docs" / "packs" / "content.md").read_text()
-    block = re.search(r"<!-- content-own-data -->\n```sh\n(.*?)```", text, re.S)
-    assert block, "the documented block is gone"
+    page = Path(__file__).resolve().parents[2] / "docs" / "packs" / "content.md"
     shutil.copytree(SAMPLE, tmp_path / "courses")
-    env = clean_env({"RESCORE_EMBEDDER": "hashing"})
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    script = ["bash", "-euo", "pipefail", "-c", block.group(1)]
-    done = subprocess.run(
-        script, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert "detected: 5 new, 0 changed, 0 unchanged" in done.stdout
-    assert "processed 5, failed 0 (retried later), dead 0" in done.stdout
-    assert "Python desde cero / Funciones con parámetros" in done.stdout
-    assert "deleted 0 video(s)" in done.stdout
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parents[1])
+    script = "export PATH=$PWD/.venv/bin:$PATH\n" + readme_block("content-own-data", doc=page)
+    out = run_block(script, tmp_path, env={"RESCORE_EMBEDDER": "hashing"})
+    assert "detected: 5 new, 0 changed, 0 unchanged" in out
+    assert "processed 5, failed 0 (retried later), dead 0" in out
+    assert "Python desde cero / Funciones con parámetros" in out
+    assert "deleted 0 video(s)" in out
 
 
 def test_the_demo_shows_states_classification_search_and_notifications(tmp_path: Path) -> None:
