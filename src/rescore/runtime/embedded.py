@@ -215,7 +215,9 @@ class EmbeddedRuntime:
 
     @property
     def alive(self) -> bool:
-        threads = bool(self._threads) and all(t.is_alive() for t in self._threads)
+        # the prepare thread ends once the packs are prepared; the loops must all run
+        loops = [t for t in self._threads if t.name != "rescore-prepare"]
+        threads = bool(loops) and all(t.is_alive() for t in loops)
         return threads and self.heartbeat.running
 
     def note_normal(self, count: int) -> None:
