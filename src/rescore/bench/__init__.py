@@ -112,6 +112,12 @@ def _l1(_o: BenchOptions) -> Measurement:
     return birthdays()
 
 
+def _c1(o: BenchOptions) -> Measurement:
+    from rescore.bench.content import content_pipeline
+
+    return content_pipeline(copies=4 if o.quick else 20)
+
+
 BENCHMARKS: dict[str, Callable[[BenchOptions], Measurement]] = {
     "P1": _p1,
     "P2": _p2,
@@ -123,6 +129,7 @@ BENCHMARKS: dict[str, Callable[[BenchOptions], Measurement]] = {
     "P6": _p6,
     "P7": _p7,
     "L1": _l1,
+    "C1": _c1,
     "M1": _m1,
 }
 
