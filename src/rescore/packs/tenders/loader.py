@@ -1,0 +1,109 @@
+"""Read tenders' current inputs: the ``licitaciones`` row and its price analysis.
+
+An entity is a tender's ``codigo``. The price analysis is the one :mod:`.analysis` gives for
+the tender's product in its region, as of the day it was published (so a recompute next month
+gives the same numbers unless the history of the two years before it changed), plus where the
+buyer's budget per unit falls among the similar winning prices. Bound parameters only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, case, func, select
+
+from rescore.exceptions import PluginError
+from rescore.packs.tenders.analysis import PriceQuery, analyze, context_filter
+from rescore.packs.tenders.schema import history, tenders
+
+__all__ = ["CHUNK_SIZE", "PARTS", "entity_keys", "known_entities", "load_inputs"]
+
+CHUNK_SIZE = 500
+PARTS = frozenset({"tender", "prices"})
+
+#: The analysis a loader runs: the pack passes one that goes through its cache.
+Analyzer = Callable[[Connection, PriceQuery], dict[str, Any]]
+
+
+def load_inputs(
+    conn: Connection,
+    entities: Sequence[str],
+    parts: frozenset[str],
+    analyzer: Analyzer = analyze,
+) -> dict[str, dict[str, Any]]:
+    """``{codigo: {"tender": row, "prices": analysis}}`` for the tenders found."""
+    unknown = parts - PARTS
+    if unknown:
+        raise PluginError(f"tenders pack has no input part(s) {sorted(unknown)}")
+    found: dict[str, dict[str, Any]] = {}
+    wanted = sorted(set(entities))
+    for start in range(0, len(wanted), CHUNK_SIZE):
+        query = select(tenders).where(tenders.c.codigo.in_(wanted[start : start + CHUNK_SIZE]))
+        for row in conn.execute(query).mappings():
+            found[row["codigo"]] = _inputs(conn, dict(row), parts, analyzer)
+    return found
+
+
+def _inputs(
+    conn: Connection, tender: dict[str, Any], parts: frozenset[str], analyzer: Analyzer
+) -> dict[str, Any]:
+    inputs: dict[str, Any] = {"tender": tender}
+    if "prices" in parts:
+        query = price_query(tender)
+        prices = dict(analyzer(conn, query))
+        prices["presupuesto_rango"] = budget_rank(conn, tender, query, prices)
+        inputs["prices"] = prices
+    return inputs
+
+
+def price_query(tender: dict[str, Any]) -> PriceQuery:
+    """The question a tender asks: its product, in its region, before it was published."""
+    published: date = tender["fecha_publicacion"].date()
+    return PriceQuery(producto=tender["producto"], region=tender["region"], as_of=published)
+
+
+def budget_unit(tender: dict[str, Any]) -> float | None:
+    """The buyer's budget per unit, when it published one."""
+    budget, quantity = tender.get("monto_estimado"), float(tender.get("cantidad") or 0)
+    return None if budget is None or quantity <= 0 else round(budget / quantity, 2)
+
+
+def budget_rank(
+    conn: Connection, tender: dict[str, Any], query: PriceQuery, prices: dict[str, Any]
+) -> float | None:
+    """The share of similar winning unit prices at or below the budget per unit (0-1)."""
+    unit = budget_unit(tender)
+    names = [p["producto"] for p in prices["productos_similares"]]
+    if unit is None or not names:
+        return None
+    h = history.c
+    below = func.sum(case((h.precio_unitario <= unit, 1), else_=0))
+    where = [
+        h.producto_cotizado.in_(names),
+        h.fecha_cierre >= date.fromisoformat(prices["desde"]),
+        h.fecha_cierre <= query.as_of,
+        h.es_ganador,
+        *context_filter(query),
+    ]
+    total, under = conn.execute(select(func.count(), below).where(*where)).one()
+    return None if not total else round(int(under or 0) / int(total), 4)
+
+
+def known_entities(conn: Connection, entities: Sequence[str]) -> set[str]:
+    """Which of ``entities`` are tender codes."""
+    wanted = sorted(set(entities))
+    found: set[str] = set()
+    for start in range(0, len(wanted), CHUNK_SIZE):
+        chunk = wanted[start : start + CHUNK_SIZE]
+        found.update(
+            conn.execute(select(tenders.c.codigo).where(tenders.c.codigo.in_(chunk))).scalars()
+        )
+    return found
+
+
+def entity_keys(conn: Connection) -> Iterator[str]:
+    """Every tender code, in order."""
+    query = select(tenders.c.codigo).order_by(tenders.c.codigo)
+    yield from conn.execution_options(yield_per=50_000).execute(query).scalars()

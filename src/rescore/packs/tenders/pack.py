@@ -1,0 +1,120 @@
+"""The tenders pack: seed 001's CompraAgil, Chilean public procurement intelligence.
+
+An entity is a tender (``licitaciones.codigo``). Its ``price_analysis`` score carries seed
+001's ``analizar_precio_optimo_v2`` for the tender's product and region (suggested,
+competitive and safe unit prices; insights; competitors) and how much room the buyer's budget
+leaves. ``tender_published`` is critical (subscribers hear of a new tender at once);
+``tender_closed`` and ``bid_awarded`` ride the normal lane. Subscriber and alert-profile
+changes are recorded (lane ``none``): they touch no tender's score.
+
+The history (``historico_licitaciones``) is filled by importing the monthly open-data files
+(:mod:`.importer`), by hand (``rescore tenders import``) or by the monthly schedule reading an
+inbox folder; the demo writes generated files and imports them the same way.
+
+Example::
+
+    pack = TendersPack(as_of=lambda: datetime(2026, 11, 30, 12, 0))
+    pack.source_metadata().create_all(engine)        # also runs the storage steps
+    with engine.begin() as conn:
+        pack.generate_demo_data(conn, seed=7, size=40)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, MetaData, event
+
+from rescore.packs.tenders import loader, schema, storage
+from rescore.packs.tenders.demodata import insert_demo
+from rescore.packs.tenders.scorers import scorers
+from rescore.plugins import Pack
+from rescore.routing import Lane, Route
+from rescore.scoring import Scorer
+
+__all__ = ["DEFAULT_DEMO_SIZE", "EVENT_ROUTES", "TendersPack"]
+
+SCORERS = ("price_analysis",)
+EVENT_ROUTES: Mapping[str, Route] = {
+    "tender_published": Route(
+        lane=Lane.CRITICAL,
+        scorers=SCORERS,
+        description="A tender was published (its row is in licitaciones); analysed at once.",
+    ),
+    "tender_closed": Route(
+        lane=Lane.NORMAL,
+        scorers=SCORERS,
+        description="A tender stopped taking quotes.",
+    ),
+    "bid_awarded": Route(
+        lane=Lane.NORMAL,
+        scorers=SCORERS,
+        description="A tender was awarded; its quotes joined the history.",
+    ),
+    "subscriber_registered": Route(
+        lane=Lane.NONE,
+        description="A subscriber signed up (entity: the subscriber id); recorded only.",
+    ),
+    "subscriber_updated": Route(
+        lane=Lane.NONE,
+        description="A subscriber's tier, region or company description changed; recorded only.",
+    ),
+    "alert_profile_changed": Route(
+        lane=Lane.NONE,
+        description="An alert profile was added, changed or switched off; recorded only.",
+    ),
+}
+DEFAULT_DEMO_SIZE = 40
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _after_create(target: MetaData, connection: Connection, **_: Any) -> None:
+    """``rescore init`` created the tables: run the storage steps (partitions, indexes)."""
+    storage.ensure(connection, _utcnow().date())
+
+
+event.listen(schema.metadata, "after_create", _after_create)
+
+
+class TendersPack(Pack):
+    """Seed 001 CompraAgil: tender price analysis over the Compra Ágil history."""
+
+    name = "tenders"
+    description = "Chilean public tenders: history import, price analysis, search."
+    entity_label = "tender"
+
+    def __init__(self, as_of: Callable[[], datetime] | None = None) -> None:
+        self._as_of = as_of or _utcnow
+
+    def as_of(self) -> datetime:
+        """The reference time (naive UTC): the demo's "now"."""
+        return self._as_of()
+
+    def register_scorers(self) -> Sequence[Scorer]:
+        return scorers()
+
+    def register_event_types(self) -> Mapping[str, Route]:
+        return EVENT_ROUTES
+
+    def source_metadata(self) -> MetaData:
+        return schema.metadata
+
+    def load_inputs(
+        self, conn: Connection, entities: Sequence[str], parts: frozenset[str]
+    ) -> dict[str, dict[str, Any]]:
+        return loader.load_inputs(conn, entities, parts)
+
+    def entity_keys(self, conn: Connection) -> Iterator[str]:
+        return loader.entity_keys(conn)
+
+    def known_entities(self, conn: Connection, entities: Sequence[str]) -> set[str]:
+        return loader.known_entities(conn, entities)
+
+    def generate_demo_data(self, conn: Connection, *, seed: int, size: int | None = None) -> int:
+        count = DEFAULT_DEMO_SIZE if size is None else size
+        return insert_demo(conn, seed=seed, size=count, as_of=self.as_of()).tenders
