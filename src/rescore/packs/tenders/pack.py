@@ -23,25 +23,39 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from importlib.resources import files
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, MetaData, event
 
 from rescore.packs.tenders import loader, schema, storage
 from rescore.packs.tenders.demodata import insert_demo
+from rescore.packs.tenders.intel import Intel, IntelSettings
+from rescore.packs.tenders.match import TenderMatch
 from rescore.packs.tenders.scorers import scorers
+from rescore.exceptions import ConfigurationError
 from rescore.plugins import Pack
 from rescore.routing import Lane, Route
 from rescore.scoring import Scorer
 
+if TYPE_CHECKING:
+    import click
+    from fastapi import APIRouter
+
+    from rescore.population import Source
+
 __all__ = ["DEFAULT_DEMO_SIZE", "EVENT_ROUTES", "TendersPack"]
 
 SCORERS = ("price_analysis",)
+#: A published tender is also matched to the subscribers' alert profiles (``match``).
+PUBLISHED = ("price_analysis", "match")
 EVENT_ROUTES: Mapping[str, Route] = {
     "tender_published": Route(
         lane=Lane.CRITICAL,
-        scorers=SCORERS,
-        description="A tender was published (its row is in licitaciones); analysed at once.",
+        scorers=PUBLISHED,
+        description="A tender was published (its row is in licitaciones); analysed and matched "
+        "to the subscribers' alert profiles at once.",
     ),
     "tender_closed": Route(
         lane=Lane.NORMAL,
@@ -88,15 +102,18 @@ class TendersPack(Pack):
     description = "Chilean public tenders: history import, price analysis, search."
     entity_label = "tender"
 
-    def __init__(self, as_of: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, as_of: Callable[[], datetime] | None = None, intel: IntelSettings | None = None
+    ) -> None:
         self._as_of = as_of or _utcnow
+        self.intel = Intel(intel)
 
     def as_of(self) -> datetime:
         """The reference time (naive UTC): the demo's "now"."""
         return self._as_of()
 
     def register_scorers(self) -> Sequence[Scorer]:
-        return scorers()
+        return [*scorers(), TenderMatch()]
 
     def register_event_types(self) -> Mapping[str, Route]:
         return EVENT_ROUTES
@@ -107,7 +124,10 @@ class TendersPack(Pack):
     def load_inputs(
         self, conn: Connection, entities: Sequence[str], parts: frozenset[str]
     ) -> dict[str, dict[str, Any]]:
-        return loader.load_inputs(conn, entities, parts)
+        found = loader.load_inputs(conn, entities, parts - {"matches"})
+        if "matches" in parts:
+            self.intel.add_matches(conn, found)
+        return found
 
     def entity_keys(self, conn: Connection) -> Iterator[str]:
         return loader.entity_keys(conn)
@@ -118,3 +138,41 @@ class TendersPack(Pack):
     def generate_demo_data(self, conn: Connection, *, seed: int, size: int | None = None) -> int:
         count = DEFAULT_DEMO_SIZE if size is None else size
         return insert_demo(conn, seed=seed, size=count, as_of=self.as_of()).tenders
+
+    # win probability and alerts (:mod:`.intel`) ---------------------------------------------
+
+    def register_rules(self) -> Sequence[Mapping[str, Any]]:
+        """``tenders.alerta``: each subscriber a new tender matches hears of it once."""
+        import yaml
+
+        text = files("rescore.packs.tenders").joinpath("rules.yaml").read_text(encoding="utf-8")
+        rules: list[Mapping[str, Any]] = yaml.safe_load(text)
+        return rules
+
+    def automation_data(
+        self, conn: Connection, entities: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        """Per tender, what alert messages read: the tender and its matched subscribers."""
+        return self.intel.automation_data(conn, entities)
+
+    def train_model(
+        self, source: Source, models_dir: Path | None = None, *, limit: int | None = None
+    ) -> dict[str, Any]:
+        """Train the win model on the source's history (``rescore ml train tenders``)."""
+        from rescore.packs.tenders.win import DEFAULT_LIMIT
+        from rescore.population import DatabaseSource
+
+        if not isinstance(source, DatabaseSource):
+            raise ConfigurationError("the win model trains on the source's history, not Parquet")
+        with source.database.read() as conn:
+            return self.intel.train(conn, models_dir, limit=limit or DEFAULT_LIMIT)
+
+    def register_routes(self) -> Sequence[APIRouter]:
+        from rescore.packs.tenders.intel_routes import router
+
+        return [router(self)]
+
+    def register_commands(self) -> Sequence[click.Command]:
+        from rescore.packs.tenders.intel_commands import commands
+
+        return commands(self)

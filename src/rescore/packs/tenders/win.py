@@ -67,6 +67,8 @@ FEATURES: tuple[str, ...] = (
     "competidores",
 )
 SIZES = {"micro": 0, "pequena": 1, "mediana": 2, "grande": 3}
+#: Samples trained and tested on by default (the newest rows): enough for six features.
+DEFAULT_LIMIT = 60_000
 #: Probability bands the recommendations aim for, above the current probability.
 TARGETS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 #: Price ratios searched (the model is asked at every step).
@@ -131,11 +133,16 @@ def feature_frame(history: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def train_frame(history: pl.DataFrame, *, test_share: float = 0.2) -> TrainedClassifier:
-    """The win model trained on ``history`` by time (older rows train, newest test)."""
+def train_frame(
+    history: pl.DataFrame, *, test_share: float = 0.2, limit: int | None = DEFAULT_LIMIT
+) -> TrainedClassifier:
+    """The win model trained on ``history`` by time (older rows train, newest test); features
+    come from the whole history, the newest ``limit`` rows are the samples."""
     from rescore.ml import train_classifier_by_time
 
     frame = feature_frame(history)
+    if limit is not None:
+        frame = frame.tail(limit)
     x = frame.select(FEATURES).to_numpy().astype(np.float64)
     y = frame["es_ganador"].cast(pl.Int8).to_numpy()
     order = frame["fecha_cierre"].to_numpy()
