@@ -33,7 +33,9 @@ __all__ = ["Intel", "IntelSettings", "Quote"]
 class IntelSettings(BaseSettings):
     """Where the win model and the profile index live (``RESCORE_TENDERS_*``)."""
 
-    model_config = SettingsConfigDict(env_prefix="RESCORE_TENDERS_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="RESCORE_TENDERS_", extra="ignore", populate_by_name=True
+    )
 
     models_dir: Path = Field(
         Path(".rescore/models"),
@@ -233,8 +235,12 @@ def _features(conn: Connection, tender: dict[str, Any], quote: Quote) -> win.Win
     h = history.c
     before = h.fecha_cierre < tender["fecha_publicacion"].date()
     category = h.categoria == tender["categoria"]
-    reference = _mean_price(conn, [before, category, h.producto_cotizado == tender["producto"]])
-    reference = reference or _mean_price(conn, [before, category])
+    product = [before, category, h.producto_cotizado == tender["producto"]]
+    reference = (
+        _mean_price(conn, [*product, h.region == tender["region"]])
+        or _mean_price(conn, product)
+        or _mean_price(conn, [before, category])
+    )
     wins = conn.execute(
         select(func.count()).where(before, category, h.rut_proveedor == quote.rut_proveedor, h.es_ganador)
     ).scalar_one()

@@ -6,9 +6,10 @@ each quote (the history is sorted by closing date and every aggregate looks only
 nothing from the future leaks into a row):
 
 =================  =========================================================================
-``precio_ratio``    unit price / the average unit price of the same product (same category)
-                    in the history before that day; the category's average when the product
-                    is new; 1 when the category is new too
+``precio_ratio``    unit price / the average unit price of the same product in the buyer's
+                    region before that day (what that region pays); the product's national
+                    average when the region has none, the category's when the product is
+                    new, 1 when the category is new too
 ``experiencia``     the supplier's awards in the category before that day
 ``local``           1 when the supplier's home region is the buyer's region
 ``tamano``          supplier size, 0 micro, 1 pequeña, 2 mediana, 3 grande
@@ -117,10 +118,14 @@ def feature_frame(history: pl.DataFrame) -> pl.DataFrame:
     computed only from earlier days. ``history`` has ``historico_licitaciones``'s columns."""
     ordered = history.sort("fecha_cierre", "codigo_licitacion", "item", "rut_proveedor")
     price, won = pl.col("precio_unitario"), pl.col("es_ganador").cast(pl.Int64)
-    frame = _before_day(ordered, ["categoria", "producto_cotizado"], price, "_producto")
+    product = ["categoria", "producto_cotizado"]
+    frame = _before_day(ordered, [*product, "region"], price, "_region")
+    frame = _before_day(frame, product, price, "_producto")
     frame = _before_day(frame, ["categoria"], price, "_categoria")
     frame = _before_day(frame, ["rut_proveedor", "categoria"], won, "_victorias")
-    reference = pl.coalesce(_mean_of("_producto"), _mean_of("_categoria"), price)
+    reference = pl.coalesce(
+        _mean_of("_region"), _mean_of("_producto"), _mean_of("_categoria"), price
+    )
     return frame.select(
         (price / reference).fill_nan(1.0).alias("precio_ratio"),
         pl.col("_victorias_sum").alias("experiencia"),
