@@ -365,6 +365,7 @@ def test_the_admin_alerts_are_rules_over_the_queue_health(engine: Engine, clock:
         scheduler.run(due)
     assert len(inbox(engine, "admin")) == 1  # the queue is empty again: quiet
 
+
 def test_each_new_component_fires_once_for_it_ever(engine: Engine) -> None:
     engine.add_rules(rules("""
         name: new-part
@@ -391,6 +392,8 @@ def test_each_new_component_fires_once_for_it_ever(engine: Engine) -> None:
 
 def test_a_new_component_rule_needs_exactly_one_test() -> None:
     with pytest.raises(InvalidInput) as refused:
-        parse_rules("{name: r, trigger: {kind: score, scorer: s, new_component: {}, drop: {points: 1, within: 1d}}, actions: [{ingest: {type: t}}]}")
+        parse_rules(
+            "{name: r, trigger: {kind: score, scorer: s, new_component: {}, drop: {points: 1, within: 1d}}, actions: [{ingest: {type: t}}]}"
+        )
     assert refused.value.field == "trigger"
     assert "new_component" in refused.value.message

@@ -47,7 +47,8 @@ def test_training_by_time_reports_a_holdout_of_the_newest_rows() -> None:
     assert holdout["samples"] == 300
     assert holdout["auc"] > 0.8
     assert holdout["accuracy"] > holdout["majority_accuracy"]
-    assert model.metrics["trained_until"] == "899" and model.metrics["tested_from"] == "900"
+    assert model.metrics["trained_until"] == "899"
+    assert model.metrics["tested_from"] == "900"
     assert model.calibration["method"] == "platt"
 
 

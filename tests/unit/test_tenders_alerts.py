@@ -29,9 +29,13 @@ _ids = itertools.count(1)
 
 def test_keywords_match_whole_words_across_plurals_accents_and_case() -> None:
     assert tokens("Cámaras IP y REDES") == ["camara", "ip", "y", "red"]
-    assert keyword_matches("Adquisición de IMPRESORAS láser", ["impresora", "tóner"]) == ["impresora"]
+    assert keyword_matches("Adquisición de IMPRESORAS láser", ["impresora", "tóner"]) == [
+        "impresora"
+    ]
     assert keyword_matches("Compra de impresión de afiches", ["impresora"]) == []
-    assert keyword_matches("Servicio de aire acondicionado", ["aire acondicionado"]) == ["aire acondicionado"]
+    assert keyword_matches("Servicio de aire acondicionado", ["aire acondicionado"]) == [
+        "aire acondicionado"
+    ]
     index = KeywordIndex.of([("p1", ["fibra óptica"]), ("p2", ["redes", "cableado"])])
     assert index.matches("Enlace de fibra optica y cableado de redes") == {
         "p1": ["fibra óptica"],
@@ -50,7 +54,9 @@ def _subscriber(conn: sa.Connection, name: str, chat: int) -> str:
     return key
 
 
-def _profile(conn: sa.Connection, owner: str, kind: str, text: str, umbral: float | None = None) -> str:
+def _profile(
+    conn: sa.Connection, owner: str, kind: str, text: str, umbral: float | None = None
+) -> str:
     key = f"10000000-0000-4000-8000-{next(_ids):012d}"
     conn.execute(
         sa.insert(alert_profiles).values(
@@ -93,8 +99,10 @@ def test_the_index_follows_the_profiles_table_and_lives_beside_the_database(
     with engine.source.begin() as conn:
         path = index_path(conn, None)
         index = ProfileIndex(HashingEmbedder(), path)
-        assert index.sync(conn) and not index.sync(conn)  # the second sync finds no change
-    assert path == tmp_path / "tenders-perfiles.usearch" and path.exists()
+        assert index.sync(conn)
+        assert not index.sync(conn)
+    assert path == tmp_path / "tenders-perfiles.usearch"
+    assert path.exists()
     assert index.vectors.keys() == [laptops]
     (found,) = index.match(["Adquisición de computadores portátiles y notebooks"])
     assert [(m.subscriber, m.kind) for m in found] == [(who, "keyword")]  # one per subscriber
@@ -103,20 +111,25 @@ def test_the_index_follows_the_profiles_table_and_lives_beside_the_database(
         assert index.sync(conn)
     (found,) = index.match(["Adquisición de computadores portátiles"])
     assert [(m.profile, m.kind) for m in found] == [(laptops, "semantic")]
-    assert found[0].similarity is not None and found[0].similarity > 0.19
+    assert found[0].similarity is not None
+    assert found[0].similarity > 0.19
     reopened = ProfileIndex(HashingEmbedder(), path)
     assert reopened.vectors.keys() == [laptops]  # saved whole, reopened from the file
 
 
 def test_a_profile_threshold_overrides_the_embedders_default(engine: Engine) -> None:
     with engine.source.begin() as conn:
-        strict = _profile(conn, _subscriber(conn, "A", 1), "semantic", "computadores portátiles", 0.99)
-        loose = _profile(conn, _subscriber(conn, "B", 2), "semantic", "computadores portátiles", 0.1)
+        strict = _profile(
+            conn, _subscriber(conn, "A", 1), "semantic", "computadores portátiles", 0.99
+        )
+        loose = _profile(
+            conn, _subscriber(conn, "B", 2), "semantic", "computadores portátiles", 0.1
+        )
         index = ProfileIndex(HashingEmbedder(), index_path(conn, None))
         index.sync(conn)
     (found,) = index.match(["Compra de computadores portátiles para el liceo"])
     assert [m.profile for m in found] == [loose]
-    assert strict in index.vectors.keys()
+    assert strict in index.vectors
 
 
 def _inbox(engine: Engine) -> list[dict[str, Any]]:
@@ -152,11 +165,15 @@ def test_a_published_tender_tells_each_matched_subscriber_once_on_telegram(engin
         _profile(conn, austral, "keyword", "computador")
         aseo = _subscriber(conn, "Limpieza Sur SpA", 222)
         _profile(conn, aseo, "keyword", "cloro, detergente")
-        _tender(conn, "1000-1-COT26", "Adquisición de computadores portátiles", "Computador portátil 14")
+        _tender(
+            conn, "1000-1-COT26", "Adquisición de computadores portátiles", "Computador portátil 14"
+        )
     _publish(engine, "1000-1-COT26", "pub-1")
     match = engine.current("tenders", "1000-1-COT26")["match"]
-    assert match.value == 1.0 and dict(match.components) == {austral: 1.0}
-    assert match.features["suscriptores"] == 1 and match.features["embedder"] == "hashing-v1"
+    assert match.value == 1.0
+    assert dict(match.components) == {austral: 1.0}
+    assert match.features["suscriptores"] == 1
+    assert match.features["embedder"] == "hashing-v1"
     _dispatch(engine)
     (sent,) = _inbox(engine)
     assert sent["to"] == "111"

@@ -20,7 +20,9 @@ from rescore.packs.tenders.win import FEATURES, WinInput, feature_frame, predict
 REGIONS = ("Metropolitana", "Valparaíso", "Biobío")
 
 
-def _request(rng: np.random.Generator, r: int, suppliers: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
+def _request(
+    rng: np.random.Generator, r: int, suppliers: list[tuple[str, str, str]]
+) -> list[dict[str, Any]]:
     """One request: 2-6 quotes, the winner drawn from a logit on price and locality."""
     day = date(2024, 1, 1) + timedelta(days=r // 6)
     category = str(rng.choice(["computación", "aseo"]))
@@ -28,7 +30,9 @@ def _request(rng: np.random.Generator, r: int, suppliers: list[tuple[str, str, s
     n = int(rng.integers(2, 7))
     bidders = rng.choice(len(suppliers), n, replace=False)
     prices = 1000.0 * rng.lognormal(0, 0.15, n)
-    logit = -20 * (prices / prices.mean() - 1) + [0.8 * (suppliers[b][1] == region) for b in bidders]
+    logit = -20 * (prices / prices.mean() - 1) + [
+        0.8 * (suppliers[b][1] == region) for b in bidders
+    ]
     winner = rng.choice(n, p=np.exp(logit) / np.exp(logit).sum())
     return [
         {
@@ -68,7 +72,12 @@ def test_features_only_look_backwards() -> None:
             "codigo_licitacion": ["A", "A", "B", "B"],
             "item": [1, 1, 1, 1],
             "rut_proveedor": ["1-9", "2-7", "1-9", "2-7"],
-            "fecha_cierre": [date(2025, 1, 6), date(2025, 1, 6), date(2025, 1, 7), date(2025, 1, 7)],
+            "fecha_cierre": [
+                date(2025, 1, 6),
+                date(2025, 1, 6),
+                date(2025, 1, 7),
+                date(2025, 1, 7),
+            ],
             "categoria": ["aseo"] * 4,
             "producto_cotizado": ["cloro"] * 4,
             "precio_unitario": [100.0, 300.0, 150.0, 400.0],
@@ -131,7 +140,8 @@ def test_each_recommendation_is_the_highest_ratio_that_reaches_its_band(
         assert advice["probability"] >= target > found.probability
         above = predict(explainer, WinInput(**{**_fields(quote), "precio_ratio": ratio + 0.01}))
         assert above.probability < target
-        assert f"{ratio:.2f}" in advice["text"] and f"{target:.0%}" in advice["text"]
+        assert f"{ratio:.2f}" in advice["text"]
+        assert f"{target:.0%}" in advice["text"]
 
 
 def _fields(quote: WinInput) -> dict[str, Any]:

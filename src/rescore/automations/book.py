@@ -195,12 +195,12 @@ class RuleBook(Observer):
             )
             self._note(rule, record(conn, firing, now))
 
-
     def _component_rule(
         self, conn: Connection, rule: Rule, outcome: Outcome, change: Change, now: datetime
     ) -> None:
         """One firing per new component, keyed by it (so once per entity and component)."""
-        assert isinstance(rule.trigger, ScoreTrigger) and rule.trigger.new_component
+        assert isinstance(rule.trigger, ScoreTrigger)
+        assert rule.trigger.new_component
         base = score_context(rule, outcome, change, now)
         for name, value in new_components(rule.trigger.new_component, change):
             context = base | {"component": name, "component_value": value}

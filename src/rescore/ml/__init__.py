@@ -23,8 +23,8 @@ from rescore.ml.classifier import TrainedClassifier, train_classifier
 from rescore.ml.explain import Explainer, Explanation
 from rescore.ml.forest import TrainedModel, train_forest
 from rescore.ml.metrics import Reference, psi, summary
-from rescore.ml.temporal import accuracy, time_split, train_classifier_by_time
 from rescore.ml.store import TRUSTED_TYPES, check_features, load_model, model_paths, save_model
+from rescore.ml.temporal import accuracy, time_split, train_classifier_by_time
 
 __all__ = [
     "TRUSTED_TYPES",

@@ -85,7 +85,9 @@ def _forward_folds(n: int, folds: int) -> list[tuple[npt.NDArray[np.intp], npt.N
     return [(a, b) for a, b in TimeSeriesSplit(n_splits=folds).split(np.arange(n))]
 
 
-def _scored_rows(splits: Sequence[tuple[Any, npt.NDArray[np.intp]]], n: int) -> npt.NDArray[np.bool_]:
+def _scored_rows(
+    splits: Sequence[tuple[Any, npt.NDArray[np.intp]]], n: int
+) -> npt.NDArray[np.bool_]:
     """Which rows got an out-of-fold score (forward chaining never scores the first chunk)."""
     mask = np.zeros(n, dtype=bool)
     for _train, test in splits:
@@ -134,7 +136,9 @@ def train_classifier_by_time(
         categorical=list(categorical),
         calibration=_platt(chosen.out_of_fold[scored], y_old[scored]),
     )
-    model.metrics = _metrics(chosen, found, model, (chosen.out_of_fold[scored], y_old[scored]), folds) | {
+    model.metrics = _metrics(
+        chosen, found, model, (chosen.out_of_fold[scored], y_old[scored]), folds
+    ) | {
         "holdout": _holdout(labels[newer], model.predict_proba(data[newer])),
         "trained_until": str(np.asarray(order)[older[-1]]) if len(older) else "",
         "tested_from": str(np.asarray(order)[newer[0]]),
@@ -155,7 +159,7 @@ def _metrics(
         "model": chosen.name,
         "split": "time",
         "folds": folds,
-        "samples": int(len(chosen.out_of_fold)),
+        "samples": len(chosen.out_of_fold),
         "cv_auc": round(chosen.cv_auc, 4),
         "cv_auc_std": round(float(np.std(chosen.fold_aucs)), 4),
         "candidates": {name: round(v.cv_auc, 4) for name, v in found.items()},

@@ -62,7 +62,11 @@ def tender_text(tender: Mapping[str, Any]) -> str:
 def index_path(conn: Connection, folder: Path | None) -> Path:
     """Beside the SQLite file, else in ``folder`` (default ``.rescore``), named per database."""
     url = conn.engine.url
-    if folder is None and url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+    if (
+        folder is None
+        and url.get_backend_name() == "sqlite"
+        and url.database not in (None, "", ":memory:")
+    ):
         return Path(str(url.database)).resolve().parent / INDEX_FILE
     name = f"{url.get_backend_name()}-{url.host or 'local'}-{url.database or 'db'}-{INDEX_FILE}"
     return (folder or Path(".rescore")) / name
@@ -124,7 +128,9 @@ class ProfileIndex:
             ).all()
             self._reload(
                 {
-                    r.id: Profile(subscriber=r.suscriptor_id, kind=r.tipo, text=r.texto, threshold=r.umbral)
+                    r.id: Profile(
+                        subscriber=r.suscriptor_id, kind=r.tipo, text=r.texto, threshold=r.umbral
+                    )
                     for r in rows
                 }
             )
@@ -133,7 +139,8 @@ class ProfileIndex:
 
     def _reload(self, profiles: dict[str, Profile]) -> None:
         semantic = {k: v for k, v in profiles.items() if v.kind == "semantic"}
-        stale = [k for k in self.vectors.keys() if k not in semantic]
+        indexed = self.vectors.keys()
+        stale = [k for k in indexed if k not in semantic]
         missing = [k for k in semantic if k not in self.vectors]
         self.vectors.remove(stale)
         if missing:
@@ -142,17 +149,23 @@ class ProfileIndex:
             self.vectors.save()
         self.profiles = profiles
         self.keywords = KeywordIndex.of(
-            (k, [w.strip() for w in v.text.split(",")]) for k, v in profiles.items() if v.kind == "keyword"
+            (k, [w.strip() for w in v.text.split(",")])
+            for k, v in profiles.items()
+            if v.kind == "keyword"
         )
 
     def match(self, texts: Sequence[str]) -> list[list[Matched]]:
         """For each text, the subscribers it concerns (best profile each, best first)."""
         default = threshold_for(self.embedder.name)
-        floor = min([default, *(p.threshold for p in self.profiles.values() if p.threshold is not None)])
+        floor = min(
+            [default, *(p.threshold for p in self.profiles.values() if p.threshold is not None)]
+        )
         vectors = self.embedder.embed(list(texts))
         with self._lock:
             found = self.vectors.search_many(vectors, k=MAX_MATCHES, min_similarity=floor)
-            return [self._best(text, hits, default) for text, hits in zip(texts, found, strict=True)]
+            return [
+                self._best(text, hits, default) for text, hits in zip(texts, found, strict=True)
+            ]
 
     def _best(self, text: str, hits: Sequence[Any], default: float) -> list[Matched]:
         best: dict[str, Matched] = {}
@@ -160,10 +173,29 @@ class ProfileIndex:
             profile = self.profiles.get(hit.key)
             limit = default if profile is None or profile.threshold is None else profile.threshold
             if profile is not None and hit.similarity >= limit:
-                _keep(best, Matched(subscriber=profile.subscriber, profile=hit.key, kind="semantic", text=profile.text, similarity=hit.similarity))
+                _keep(
+                    best,
+                    Matched(
+                        subscriber=profile.subscriber,
+                        profile=hit.key,
+                        kind="semantic",
+                        text=profile.text,
+                        similarity=hit.similarity,
+                    ),
+                )
         for key, words in self.keywords.matches(text).items():
             profile = self.profiles[key]
-            _keep(best, Matched(subscriber=profile.subscriber, profile=key, kind="keyword", text=profile.text, similarity=None, keywords=tuple(words)))
+            _keep(
+                best,
+                Matched(
+                    subscriber=profile.subscriber,
+                    profile=key,
+                    kind="keyword",
+                    text=profile.text,
+                    similarity=None,
+                    keywords=tuple(words),
+                ),
+            )
         return sorted(best.values(), key=lambda m: (-(m.similarity or 1.0), m.subscriber))
 
 

@@ -6,10 +6,11 @@ tenders, each with the profiles that should hear about it: 4,350 judged pairs, 1
 
 Both kinds are measured on the same pairs: **recall** (relevant pairs found / relevant pairs),
 **precision** (relevant pairs found / pairs found) and the relevant matches each finds, whose
-ratio is the seed's claim; ``both`` is a subscriber holding both profiles (the union). The semantic threshold is not tuned on the pairs it is judged on:
-tenders are split in two halves (odd and even positions); the threshold that maximises F1 on
-the first half (``dev``) is reported on the second (``test``), and the other way round, and
-the pack's default threshold for an embedder is the one chosen on the whole set
+ratio is the seed's claim; ``both`` is a subscriber holding both profiles (the union). The
+semantic threshold is not tuned on the pairs it is judged on: tenders are split in two halves
+(odd and even positions); the threshold that maximises F1 on the first half is judged on the
+second, and the other way round (``test`` adds the two up). The pack's default threshold for
+an embedder is the one chosen on the whole set
 (:data:`rescore.packs.tenders.alerts.DEFAULT_THRESHOLDS` records it).
 
 Example::
@@ -183,5 +184,7 @@ def _added(judged: Sequence[dict[str, Any]]) -> dict[str, Any]:
         )
         out[kind] = found.as_dict()
     keyword = out["keyword"]["relevant_found"]
-    out["relevant_ratio"] = round(out["semantic"]["relevant_found"] / keyword, 3) if keyword else 0.0
+    out["relevant_ratio"] = (
+        round(out["semantic"]["relevant_found"] / keyword, 3) if keyword else 0.0
+    )
     return out

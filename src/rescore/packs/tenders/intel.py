@@ -97,7 +97,9 @@ class Intel:
         for code, matches in zip(codes, matched, strict=True):
             found[code]["matches"] = meta | {"suscriptores": [m.as_dict() for m in matches]}
 
-    def automation_data(self, conn: Connection, entities: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def automation_data(
+        self, conn: Connection, entities: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
         """Per tender, what alert messages read: the tender, and each subscriber it matches
         (``suscriptores[<id>]``: nombre, telegram_chat_id, similitud)."""
         rows = conn.execute(select(tenders).where(tenders.c.codigo.in_(list(entities)))).mappings()
@@ -106,7 +108,13 @@ class Intel:
         return {code: _message_data(conn, data) for code, data in found.items()}
 
     def create_profile(
-        self, conn: Connection, subscriber: str, kind: str, text: str, threshold: float | None, now: datetime
+        self,
+        conn: Connection,
+        subscriber: str,
+        kind: str,
+        text: str,
+        threshold: float | None,
+        now: datetime,
     ) -> dict[str, Any]:
         """Add an active profile; the index learns it on its next sync."""
         _check_profile(conn, subscriber, kind, text, threshold)
@@ -138,7 +146,9 @@ class Intel:
 
     # win probability -------------------------------------------------------------------------
 
-    def train(self, conn: Connection, models_dir: Path | None, *, limit: int | None) -> dict[str, Any]:
+    def train(
+        self, conn: Connection, models_dir: Path | None, *, limit: int | None
+    ) -> dict[str, Any]:
         """Train the win model on the source's history (features over all of it, the newest
         ``limit`` rows trained on and tested), save it, and return its metadata."""
         from rescore.ml import save_model
@@ -155,14 +165,18 @@ class Intel:
 
     def predict(self, conn: Connection, quote: Quote) -> dict[str, Any]:
         """The probability that ``quote`` wins its tender, its factors and recommendations."""
-        tender = conn.execute(select(tenders).where(tenders.c.codigo == quote.codigo)).mappings().first()
+        tender = (
+            conn.execute(select(tenders).where(tenders.c.codigo == quote.codigo)).mappings().first()
+        )
         if tender is None:
             raise NotFound(f"no tender {quote.codigo!r}", field="codigo_licitacion")
         features = _features(conn, dict(tender), quote)
         found = win.predict(self.explainer(), features)
-        return {"codigo_licitacion": quote.codigo, "rut_proveedor": quote.rut_proveedor} | {
-            "features": {name: value for name, value in zip(win.FEATURES, features.row(), strict=True)}
-        } | found.as_dict()
+        return (
+            {"codigo_licitacion": quote.codigo, "rut_proveedor": quote.rut_proveedor}
+            | {"features": dict(zip(win.FEATURES, features.row(), strict=True))}
+            | found.as_dict()
+        )
 
 
 HISTORY_COLUMNS = (
@@ -189,7 +203,9 @@ def history_frame(conn: Connection) -> pl.DataFrame:
         for part in result.partitions()
     ]
     if not chunks:
-        raise InvalidInput("the history is empty: import some months first", field="historico_licitaciones")
+        raise InvalidInput(
+            "the history is empty: import some months first", field="historico_licitaciones"
+        )
     return pl.concat(chunks)
 
 
@@ -204,10 +220,14 @@ def _message_data(conn: Connection, data: dict[str, Any]) -> dict[str, Any]:
     for m in matches:
         people.get(m["suscriptor_id"], {}).update(similitud=m["similitud"], perfil=m["texto"])
     keep = ("codigo", "nombre", "organismo", "region", "producto", "monto_estimado", "fecha_cierre")
-    return {k: str(tender[k]) if k == "fecha_cierre" else tender[k] for k in keep} | {"suscriptores": people}
+    return {k: str(tender[k]) if k == "fecha_cierre" else tender[k] for k in keep} | {
+        "suscriptores": people
+    }
 
 
-def _check_profile(conn: Connection, subscriber: str, kind: str, text: str, threshold: float | None) -> None:
+def _check_profile(
+    conn: Connection, subscriber: str, kind: str, text: str, threshold: float | None
+) -> None:
     if kind not in ("semantic", "keyword"):
         raise InvalidInput("tipo must be semantic or keyword", field="tipo")
     if not text.strip():
@@ -242,7 +262,9 @@ def _features(conn: Connection, tender: dict[str, Any], quote: Quote) -> win.Win
         or _mean_price(conn, [before, category])
     )
     wins = conn.execute(
-        select(func.count()).where(before, category, h.rut_proveedor == quote.rut_proveedor, h.es_ganador)
+        select(func.count()).where(
+            before, category, h.rut_proveedor == quote.rut_proveedor, h.es_ganador
+        )
     ).scalar_one()
     region, size = _supplier(conn, quote)
     return win.WinInput(
@@ -251,7 +273,9 @@ def _features(conn: Connection, tender: dict[str, Any], quote: Quote) -> win.Win
         local=region == tender["region"],
         tamano=size,
         fecha_cierre=tender["fecha_cierre"],
-        competidores=quote.competidores if quote.competidores is not None else _competitors(conn, [before, category]),
+        competidores=quote.competidores
+        if quote.competidores is not None
+        else _competitors(conn, [before, category]),
     )
 
 
@@ -281,7 +305,11 @@ def _supplier(conn: Connection, quote: Quote) -> tuple[str, str]:
     region = quote.region_proveedor or (newest.region_proveedor if newest else None)
     size = quote.tamano_proveedor or (newest.tamano_proveedor if newest else None)
     if region is None:
-        raise InvalidInput("the supplier has no history: give region_proveedor", field="region_proveedor")
+        raise InvalidInput(
+            "the supplier has no history: give region_proveedor", field="region_proveedor"
+        )
     if size not in win.SIZES:
-        raise InvalidInput(f"tamano_proveedor must be one of {', '.join(win.SIZES)}", field="tamano_proveedor")
+        raise InvalidInput(
+            f"tamano_proveedor must be one of {', '.join(win.SIZES)}", field="tamano_proveedor"
+        )
     return region, str(size)

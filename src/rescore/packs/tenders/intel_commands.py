@@ -99,7 +99,9 @@ def alerts_group(pack: TendersPack) -> click.Group:
     @alertas.command("add")
     @click.argument("suscriptor")
     @click.argument("texto")
-    @click.option("--tipo", type=click.Choice(["semantic", "keyword"]), default="semantic", show_default=True)
+    @click.option(
+        "--tipo", type=click.Choice(["semantic", "keyword"]), default="semantic", show_default=True
+    )
     @click.option("--umbral", type=click.FloatRange(-1, 1), help="Cosine a tender must reach.")
     @pass_session
     def add(session: Session, suscriptor: str, texto: str, tipo: str, umbral: float | None) -> None:
@@ -135,9 +137,16 @@ def alerts_group(pack: TendersPack) -> click.Group:
 
 def train_command(pack: TendersPack) -> click.Command:
     @click.command("train")
-    @click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path),
-                  help="Where to save (default: RESCORE_TENDERS_MODELS_DIR, .rescore/models).")
-    @click.option("--limit", type=click.IntRange(1_000), help="Newest rows to train and test on (default 60,000).")
+    @click.option(
+        "--models-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Where to save (default: RESCORE_TENDERS_MODELS_DIR, .rescore/models).",
+    )
+    @click.option(
+        "--limit",
+        type=click.IntRange(1_000),
+        help="Newest rows to train and test on (default 60,000).",
+    )
     @pass_session
     def train(session: Session, models_dir: Path | None, limit: int | None) -> None:
         """Retrain the win model on the history: newest 20% held out, by time."""

@@ -97,7 +97,9 @@ def router(pack: TendersPack) -> APIRouter:
     def profiles(
         who: Reader,
         state: State,
-        suscriptor_id: Annotated[Uuid | None, Query(openapi_examples=example_body(ex.SUBSCRIBER))] = None,
+        suscriptor_id: Annotated[
+            Uuid | None, Query(openapi_examples=example_body(ex.SUBSCRIBER))
+        ] = None,
     ) -> dict[str, Any]:
         """Active alert profiles, of one subscriber or all."""
         with source_read(state.engine) as conn:

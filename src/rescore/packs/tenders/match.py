@@ -31,7 +31,7 @@ SHOWN = 10
 def _reason(match: dict[str, Any]) -> str:
     if match["tipo"] == "keyword":
         return f"{match['suscriptor_id']}: keywords {', '.join(match['palabras'])}"
-    return f"{match['suscriptor_id']}: \"{match['texto']}\" similarity {match['similitud']:.2f}"
+    return f'{match["suscriptor_id"]}: "{match["texto"]}" similarity {match["similitud"]:.2f}'
 
 
 class TenderMatch(Scorer):

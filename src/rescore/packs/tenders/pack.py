@@ -29,12 +29,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, MetaData, event
 
+from rescore.exceptions import ConfigurationError
 from rescore.packs.tenders import loader, schema, storage
 from rescore.packs.tenders.demodata import insert_demo
 from rescore.packs.tenders.intel import Intel, IntelSettings
 from rescore.packs.tenders.match import TenderMatch
 from rescore.packs.tenders.scorers import scorers
-from rescore.exceptions import ConfigurationError
 from rescore.plugins import Pack
 from rescore.routing import Lane, Route
 from rescore.scoring import Scorer
@@ -176,3 +176,27 @@ class TendersPack(Pack):
         from rescore.packs.tenders.intel_commands import commands
 
         return commands(self)
+
+    # what `rescore bench` asks (T2-T4, :mod:`.intel_bench`) -----------------------------------
+
+    def alert_evaluation(self, embedder: Any) -> dict[str, Any]:
+        """Semantic vs keyword alerts on the labelled set, with ``embedder``."""
+        from rescore.packs.tenders.intel_bench import alert_evaluation
+
+        return alert_evaluation(embedder)
+
+    def alert_workload(
+        self, *, profiles: int, tenders: int, seed: int
+    ) -> tuple[list[str], list[str]]:
+        """Realistic subscriber sentences and tender texts, as many as asked."""
+        from rescore.packs.tenders.intel_bench import workload
+
+        return workload(profiles=profiles, tenders=tenders, seed=seed)
+
+    def win_evaluation(
+        self, *, months: int, rows_per_month: int, seed: int, limit: int
+    ) -> dict[str, Any]:
+        """The win model trained by time on generated history, and its metrics."""
+        from rescore.packs.tenders.intel_bench import win_evaluation
+
+        return win_evaluation(months=months, rows_per_month=rows_per_month, seed=seed, limit=limit)

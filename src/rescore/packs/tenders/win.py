@@ -238,7 +238,7 @@ def recommendations(explainer: Explainer, quote: WinInput, now: float) -> list[d
             {
                 "target": target,
                 "precio_ratio": ratio,
-                "probability": round(float(curve[RATIO_GRID == ratio][0]), 4),
+                "probability": round(float(curve[ratio == RATIO_GRID][0]), 4),
                 "text": (
                     f"lower your price ratio to {ratio:.2f} or below to reach "
                     f"{target:.0%} (now {quote.precio_ratio:.2f})"
