@@ -15,7 +15,9 @@ all or nothing.
 
 from __future__ import annotations
 
+import logging
 import random
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from importlib.metadata import entry_points
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
 __all__ = ["ENTRY_POINT_GROUP", "DemoSimulator", "Pack", "PackRegistry", "discover"]
 
 ENTRY_POINT_GROUP = "rescore.packs"
+
+log = logging.getLogger(__name__)
 
 
 class DemoSimulator(ABC):
@@ -106,6 +110,14 @@ class Pack(ABC):
     def register_schedules(self) -> Sequence[Schedule]:
         """Jobs that run on a clock (retraining, drift checks); none by default."""
         return ()
+
+    def prepare(self) -> None:
+        """Load now what scoring needs (a trained model, a sentence embedder), so the first
+        event a process rescores does not wait seconds for it. Every runtime that scores calls
+        it once per process when it starts (the embedded workers, each Celery worker process,
+        ``rescore serve`` before it listens); a command that never scores does not. A failure
+        is logged, never fatal: scoring loads on first use as before. Nothing by default."""
+        return None
 
     def register_candidates(self) -> Sequence[Scorer]:
         """New versions of registered scorers (same ``name``, another ``version``) that may run
@@ -293,6 +305,16 @@ class PackRegistry:
             if audience.name == name:
                 return audience
         raise PluginError(f"pack {pack!r} has no audience {name!r}")
+
+    def prepare(self) -> None:
+        """Every pack's :meth:`Pack.prepare`, each isolated: one that fails is logged."""
+        started = time.monotonic()
+        for name in self.names:
+            try:
+                self._packs[name].prepare()
+            except Exception:
+                log.exception("pack %s could not prepare; it loads on first use instead", name)
+        log.info("packs prepared in %.2f s", time.monotonic() - started)
 
     def schedules(self) -> list[Schedule]:
         """Every pack's schedules; names must be unique across packs."""

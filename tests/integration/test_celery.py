@@ -148,6 +148,8 @@ def test_celery_workers_survive_a_kill(
     finally:
         for proc in [*procs, beat]:
             kill(proc, signal.SIGTERM)
+    # each worker process loaded the PD model as it started, not on its first task
+    assert "packs prepared in" in (tmp_path / "w1.log").read_text()
 
     with engine.connect() as conn:
         newest = dict(

@@ -5,7 +5,6 @@ population or decayed ranking alarms and notifies Slack; an unshifted one stays 
 from __future__ import annotations
 
 import json
-import threading
 import typing
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -218,13 +217,13 @@ def test_the_drift_route_serves_the_latest_report(trained: tuple[Engine, CreditP
         assert len(history.read_text().splitlines()) == 2
 
 
-def test_the_monthly_schedule_and_a_runtime_warms_the_model(tmp_path: Path) -> None:
+def test_the_monthly_schedule_and_prepare_loads_the_model(tmp_path: Path) -> None:
     pack = CreditPack(settings=CreditSettings(models_dir=tmp_path))
     scorer = ScorerGraph("credit", pack.register_scorers())["default_probability"]
     assert isinstance(scorer, DefaultProbability)
-    (schedule,) = pack.register_schedules()  # what a starting runtime asks for
-    for warming in [t for t in threading.enumerate() if t.name == "pd-model-warm"]:
-        warming.join(timeout=60)
+    (schedule,) = pack.register_schedules()
+    assert scorer._explainer is None  # asking for the schedules loads nothing
+    pack.prepare()  # what every runtime that scores calls as it starts
     assert scorer._explainer is not None  # loaded before the first event needs it
     assert (schedule.name, schedule.cron, schedule.timezone) == (
         "credit.drift",

@@ -18,9 +18,9 @@ from rescore.embeddings import HashingEmbedder
 from rescore.engine import Engine
 from rescore.packs.tenders import TendersPack
 from rescore.packs.tenders.alerts import ProfileIndex, index_path
-from rescore.packs.tenders.intel import IntelSettings
 from rescore.packs.tenders.matching import KeywordIndex, keyword_matches, tokens
 from rescore.packs.tenders.schema import alert_profiles, subscribers, tenders
+from rescore.packs.tenders.settings import TendersSettings
 from rescore.testing import drain, scratch_engine
 
 NOW = datetime(2026, 11, 30, 12, 0)
@@ -79,12 +79,13 @@ def _tender(conn: sa.Connection, code: str, name: str, product: str) -> None:
 
 
 def _pack(tmp_path: Path) -> TendersPack:
-    settings = IntelSettings(embedder="hashing", models_dir=tmp_path / "models")
-    return TendersPack(as_of=lambda: NOW, intel=settings)
+    settings = TendersSettings(models_dir=tmp_path / "models")
+    return TendersPack(as_of=lambda: NOW, settings=settings)
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
+def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    monkeypatch.setenv("RESCORE_EMBEDDER", "hashing")  # the light fallback, as every test
     with scratch_engine([_pack(tmp_path)], tmp_path / "tenders.db") as found:
         yield found
 

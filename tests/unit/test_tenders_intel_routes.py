@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -14,8 +13,8 @@ from fastapi.testclient import TestClient
 from rescore.api import create_app
 from rescore.engine import Engine
 from rescore.packs.tenders import TendersPack
-from rescore.packs.tenders.intel import IntelSettings
 from rescore.packs.tenders.schema import history, subscribers, tenders
+from rescore.packs.tenders.settings import TendersSettings
 from rescore.testing import scratch_engine
 
 pytest.importorskip("sklearn")
@@ -27,13 +26,13 @@ BASE = "/v1/packs/tenders"
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     where = tmp_path_factory.mktemp("tenders")
-    pack = TendersPack(
-        as_of=lambda: AS_OF, intel=IntelSettings(embedder="hashing", models_dir=where / "m")
-    )
-    with scratch_engine([pack], where / "t.db") as engine:
-        with engine.source.begin() as conn:
-            pack.generate_demo_data(conn, seed=7, size=10)
-        yield engine
+    pack = TendersPack(as_of=lambda: AS_OF, settings=TendersSettings(models_dir=where / "m"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RESCORE_EMBEDDER", "hashing")  # the light fallback, as every test
+        with scratch_engine([pack], where / "t.db") as engine:
+            with engine.source.begin() as conn:
+                pack.generate_demo_data(conn, seed=7, size=10)
+            yield engine
 
 
 @pytest.fixture(scope="module")
@@ -71,18 +70,26 @@ def test_a_quote_gets_its_probability_factors_and_recommendations(
         assert advice["precio_ratio"] < found["features"]["precio_ratio"]
 
 
+GOOD: dict[str, object] = {
+    "codigo_licitacion": "9-9-COT99",
+    "rut_proveedor": "77037867-2",
+    "precio_unitario": 5,
+}
+
+
 @pytest.mark.parametrize(
-    ("body", "status", "field"),
+    ("change", "status", "field"),
     [
-        ({"codigo_licitacion": "9-9-COT99", "rut_proveedor": "77037867-2", "precio_unitario": 5}, 404, "codigo_licitacion"),
-        ({"codigo_licitacion": "9-9-COT99", "rut_proveedor": "77037867-2", "precio_unitario": "5"}, 422, "precio_unitario"),
-        ({"codigo_licitacion": "9-9-COT99", "rut_proveedor": "no", "precio_unitario": 5}, 422, "rut_proveedor"),
-        ({"codigo_licitacion": "9-9-COT99", "rut_proveedor": "77037867-2", "precio_unitario": 0}, 422, "precio_unitario"),
+        ({}, 404, "codigo_licitacion"),  # no such tender
+        ({"precio_unitario": "5"}, 422, "precio_unitario"),  # strict: a string is no number
+        ({"rut_proveedor": "no"}, 422, "rut_proveedor"),
+        ({"precio_unitario": 0}, 422, "precio_unitario"),
     ],
-)  # fmt: skip
+)
 def test_a_bad_quote_is_a_4xx_naming_the_field(
-    engine: Engine, client: TestClient, body: dict[str, object], status: int, field: str
+    engine: Engine, client: TestClient, change: dict[str, object], status: int, field: str
 ) -> None:
+    body = GOOD | change
     answer = client.post(f"{BASE}/probabilidad", json=body, headers=_headers(engine, "read"))
     assert answer.status_code == status, answer.text
     assert field in str(answer.json()), answer.json()
@@ -102,7 +109,9 @@ def test_a_supplier_without_history_must_say_where_it_is(
     assert answer.json()["features"]["experiencia"] == 0.0
 
 
-def test_a_profile_is_created_listed_matched_and_deleted(engine: Engine, client: TestClient) -> None:
+def test_a_profile_is_created_listed_matched_and_deleted(
+    engine: Engine, client: TestClient
+) -> None:
     who = _one(engine, sa.select(subscribers.c.id).order_by(subscribers.c.id))
     write, read = _headers(engine, "write"), _headers(engine, "read")
     body = {"suscriptor_id": who, "tipo": "keyword", "texto": "motosierra, desbrozadora"}

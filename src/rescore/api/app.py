@@ -10,6 +10,7 @@ and error handling. ``/docs`` (Swagger UI) and ``/redoc`` are served with their 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -132,6 +133,8 @@ def _lifespan(state: ApiState):  # type: ignore[no-untyped-def]
         except StorageUnavailable as exc:
             log.warning("starting without a database (%s): lookups answer from snapshots", exc)
         state.heartbeat.start()  # takes back a dead predecessor's claims before workers start
+        # listen with the packs' models loaded: the first request must not wait for them
+        await asyncio.to_thread(state.engine.registry.prepare)
         if state.runtime is not None:
             state.runtime.start()
         try:

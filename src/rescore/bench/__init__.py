@@ -109,6 +109,12 @@ def _l1(_o: BenchOptions) -> Measurement:
     return birthdays()
 
 
+def _t1(_o: BenchOptions) -> Measurement:
+    from rescore.bench.tenders import price_analysis
+
+    return price_analysis()
+
+
 BENCHMARKS: dict[str, Callable[[BenchOptions], Measurement]] = {
     "P1": _p1,
     "P2": _p2,
@@ -119,6 +125,7 @@ BENCHMARKS: dict[str, Callable[[BenchOptions], Measurement]] = {
     "P6": _p6,
     "P7": _p7,
     "L1": _l1,
+    "T1": _t1,
     "T2": _t2,
     "T3": _t3,
     "T4": _t4,
@@ -126,7 +133,7 @@ BENCHMARKS: dict[str, Callable[[BenchOptions], Measurement]] = {
 }
 
 #: Benchmarks a --quick run leaves out (they run in a full run or when named with --only).
-NOT_QUICK = frozenset({"P6", "M1"})
+NOT_QUICK = frozenset({"P6", "M1", "T1"})
 
 
 def run(

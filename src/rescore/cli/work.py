@@ -208,6 +208,9 @@ def _celery(session: Session, *, beat: bool, concurrency: int, queues: str, **op
     session.require_database(**options)
     app = create_celery(settings)
     app.conf.worker_hijack_root_logger = False  # rescore's handler: format and redaction
+    # rescore's handler writes to the current sys.stderr; Celery's redirection would make that
+    # a proxy that logs back into the same handler, which drops every record
+    app.conf.worker_redirect_stdouts = False
     if beat:
         schedule = Path(".rescore") / "celerybeat-schedule"
         schedule.parent.mkdir(parents=True, exist_ok=True)

@@ -107,6 +107,10 @@ class _Worker:
         self._scheduler: Scheduler | None = None
         self.exporter: MetricsServer | None = None
 
+    def process_started(self) -> None:
+        """A pool process starts: open its engine, load the packs' models."""
+        self.engine().registry.prepare()
+
     def engine(self) -> Engine:
         with self._lock:
             if self._engine is None or self._pid != os.getpid():
@@ -207,7 +211,7 @@ def _register_tasks(app: Celery, settings: Settings) -> None:
         return rescore_shard(state.engine(), pack, (index, count), chunk_size, parquet)
 
     app.conf.beat_schedule = beat_schedule(settings)
-    if settings.metrics_port:
-        # each pool process serves /metrics from its start, not from its first task: an idle
-        # process is alive and must not look gone to Prometheus
-        worker_process_init.connect(lambda **_: state.engine(), weak=False)
+    # each pool process opens its engine (and serves /metrics, when asked) and loads the packs'
+    # models as it starts, not on its first task: an idle process must not look gone to
+    # Prometheus, and the first critical event must not wait seconds for a model
+    worker_process_init.connect(lambda **_: state.process_started(), weak=False)

@@ -181,6 +181,7 @@ class EmbeddedRuntime:
         self.engine.observers.append(self._waker)
         self.heartbeat.start()  # first: takes back a dead predecessor's claims, then wakes us
         loops = {
+            "prepare": self.engine.registry.prepare,  # models load beside the first work
             "critical": self._critical_loop,
             "normal": self._normal_loop,
             "schedule": self._schedule_loop,

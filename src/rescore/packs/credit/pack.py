@@ -153,10 +153,14 @@ class CreditPack(Pack):
 
         return train(self, source, models_dir or self.settings.models_dir, limit=limit)
 
-    def _warm(self, *, wait: bool = False) -> None:
+    def prepare(self) -> None:
+        """Load the PD model (with the ml extra): importing scikit-learn and reading the model
+        take seconds on a busy machine, which the first critical event must not wait for."""
+        if not ml_installed():
+            return
         for scorer in self._scorers:
             if isinstance(scorer, DefaultProbability):
-                scorer.warm(wait=wait)
+                scorer.warm()
 
     def pd_model(self) -> Any:
         """The PD model the scorer uses: the trained one in ``models_dir``, else the shipped
@@ -184,7 +188,6 @@ class CreditPack(Pack):
         """Seed 000's monthly drift check (``0 0 1 * *`` in Bogotá by default)."""
         if not ml_installed():
             return ()
-        self._warm()  # a runtime is starting: it will score, so load the model now
         return [
             Schedule(
                 name="credit.drift",
@@ -199,7 +202,6 @@ class CreditPack(Pack):
         """``GET /v1/packs/credit/drift``: the latest drift report (with the ml extra)."""
         if not ml_installed():
             return ()
-        self._warm(wait=True)  # the HTTP service starts listening with the model loaded
         from rescore.packs.credit.routes import router
 
         return [router(self)]

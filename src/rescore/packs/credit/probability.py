@@ -179,15 +179,9 @@ class DefaultProbability(Scorer):
                     self._explainer = load_explainer(self.models_dir)
         return self._explainer
 
-    def warm(self, *, wait: bool = False) -> None:
-        """Load the model now (in a background thread unless ``wait``), so the first event a
-        serving process rescores does not wait for it: importing scikit-learn takes seconds
-        on a busy machine. Runtimes call it through the pack; a command that never scores
-        does not."""
-        if wait:
-            _ = self.explainer
-            return
-        threading.Thread(target=lambda: self.explainer, name="pd-model-warm", daemon=True).start()
+    def warm(self) -> None:
+        """Load the model now (the pack's ``prepare``), not on the first event scored."""
+        _ = self.explainer
 
     def score(self, inputs: Inputs) -> ScoreResult:
         features = features_of(inputs)

@@ -1,9 +1,10 @@
 """Seed 001's ``analizar_precio_optimo_v2``: what to bid for a product, from the history.
 
 1. Similar products: catalogue names found through the database's trigram or full-text index
-   and ranked by :func:`.similarity.word_similarity` (``Notebook HP 14"`` and ``Computador
-   portátil HP`` for "notebook hp"); :func:`analyze` also takes extra names (the semantic
-   neighbours the embeddings find).
+   and ranked by :func:`.similarity.word_similarity` (``Notebook HP 14"`` and ``Notebook
+   Lenovo ThinkPad E14`` for "notebook hp"), joined by the names close in meaning that the
+   embeddings find (``Laptop HP ProBook 14``; :mod:`.semantic`) when :func:`analyze` is
+   given them.
 2. The quote lines of those names in the two years before ``as_of``, narrowed by organisation
    (a substring, as the seed's ``ILIKE``) and region when given.
 3. Suggested (P40), competitive (P25) and safe (P60) unit prices of the **winning** quotes
@@ -18,6 +19,7 @@ the same way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
@@ -25,12 +27,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, case, func, select
 
 from rescore.packs.tenders import stats
-from rescore.packs.tenders.schema import history
+from rescore.packs.tenders.schema import history, products
 from rescore.packs.tenders.similarity import word_similarity
 from rescore.packs.tenders.storage import candidate_names
 
 __all__ = [
     "MIN_SIMILARITY",
+    "Neighbours",
     "PriceQuery",
     "analizar_precio_optimo_v2",
     "analyze",
@@ -62,23 +65,55 @@ class PriceQuery:
         return "|".join(" ".join(p.lower().split()) for p in parts)
 
 
+#: Names close in meaning to a text, with their cosines (``ProductVectors.neighbours``).
+Neighbours = Callable[[Connection, str], list[tuple[str, float]]]
+
+
 def similar_products(
     conn: Connection, producto: str, limit: int = MAX_NAMES
 ) -> list[dict[str, Any]]:
-    """Catalogue names like ``producto``, best first: ``{producto, similitud, cotizaciones}``."""
+    """Catalogue names like ``producto`` by trigrams, best first:
+    ``{producto, similitud, cotizaciones, por: "trigramas"}``."""
     ranked = [
         (round(word_similarity(producto, name), 4), count, name)
-        for name, count in candidate_names(conn, producto)
+        for name, count in candidate_names(conn, producto, threshold=MIN_SIMILARITY)
     ]
     ranked = [r for r in ranked if r[0] >= MIN_SIMILARITY]
     ranked.sort(key=lambda r: (-r[0], -r[1], r[2]))
-    return [{"producto": n, "similitud": s, "cotizaciones": c} for s, c, n in ranked[:limit]]
+    return [
+        {"producto": n, "similitud": s, "cotizaciones": c, "por": "trigramas"}
+        for s, c, n in ranked[:limit]
+    ]
 
 
-def analyze(conn: Connection, query: PriceQuery, extra: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The price analysis of ``query``; ``extra`` names join the similar products."""
+def _by_meaning(
+    conn: Connection, producto: str, semantic: Neighbours, known: set[str]
+) -> list[dict[str, Any]]:
+    """The names ``semantic`` finds that trigrams did not, with their quote counts."""
+    found = [(n, s) for n, s in semantic(conn, producto) if n not in known]
+    if not found:
+        return []
+    counts = dict(
+        conn.execute(
+            select(products.c.producto, products.c.cotizaciones).where(
+                products.c.producto.in_([n for n, _ in found])
+            )
+        ).all()
+    )
+    return [
+        {"producto": n, "similitud": s, "cotizaciones": counts.get(n, 0), "por": "semantica"}
+        for n, s in found
+    ]
+
+
+def analyze(
+    conn: Connection, query: PriceQuery, semantic: Neighbours | None = None
+) -> dict[str, Any]:
+    """The price analysis of ``query``; ``semantic`` adds names close in meaning."""
     similar = similar_products(conn, query.producto)
-    names = sorted({s["producto"] for s in similar} | set(extra))
+    if semantic is not None:
+        similar += _by_meaning(conn, query.producto, semantic, {s["producto"] for s in similar})
+    names = sorted({s["producto"] for s in similar})
     base = _window(query, names)
     scoped = base + context_filter(query)
     prices = stats.percentiles(conn, scoped, (0.25, 0.40, 0.60))
@@ -88,7 +123,7 @@ def analyze(conn: Connection, query: PriceQuery, extra: tuple[str, ...] = ()) ->
         "region": query.region,
         "as_of": query.as_of.isoformat(),
         "desde": (query.as_of - timedelta(days=WINDOW_DAYS)).isoformat(),
-        "productos_similares": similar + [_semantic(n) for n in extra if n not in _names(similar)],
+        "productos_similares": similar,
         "muestra": _sample(conn, scoped),
         "precio_competitivo": prices[0.25],
         "precio_sugerido": prices[0.40],
@@ -102,14 +137,6 @@ def analyze(conn: Connection, query: PriceQuery, extra: tuple[str, ...] = ()) ->
 
 #: The seed's name for it.
 analizar_precio_optimo_v2 = analyze
-
-
-def _names(similar: list[dict[str, Any]]) -> set[str]:
-    return {s["producto"] for s in similar}
-
-
-def _semantic(name: str) -> dict[str, Any]:
-    return {"producto": name, "similitud": None, "cotizaciones": None, "por": "semantica"}
 
 
 def _window(query: PriceQuery, names: list[str]) -> list[ColumnElement[bool]]:

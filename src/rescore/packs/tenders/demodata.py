@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 DEMO_MONTHS = 24
-DEMO_ROWS_PER_MONTH = 1_500
+DEMO_ROWS_PER_MONTH = 3_000
 
 #: What each demo subscriber sells, and the keyword it would have typed.
 PROFILES: tuple[tuple[str, str, str], ...] = (

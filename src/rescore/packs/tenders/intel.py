@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Connection, delete, func, insert, select
 
 from rescore.exceptions import InvalidInput, NotFound
@@ -27,28 +25,11 @@ from rescore.packs.tenders import win
 from rescore.packs.tenders.alerts import ProfileIndex, index_path, tender_text, threshold_for
 from rescore.packs.tenders.schema import alert_profiles, history, subscribers, tenders
 
-__all__ = ["Intel", "IntelSettings", "Quote"]
+if TYPE_CHECKING:
+    from rescore.embeddings import Embedder
+    from rescore.packs.tenders.settings import TendersSettings
 
-
-class IntelSettings(BaseSettings):
-    """Where the win model and the profile index live (``RESCORE_TENDERS_*``)."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="RESCORE_TENDERS_", extra="ignore", populate_by_name=True
-    )
-
-    models_dir: Path = Field(
-        Path(".rescore/models"),
-        description="Where `rescore tenders train` saves the win model (else the shipped one).",
-    )
-    index_dir: Path | None = Field(
-        None,
-        description="Folder of the alert profiles' vector index (default: beside the SQLite "
-        "file, else .rescore).",
-    )
-    embedder: Literal["auto", "minilm", "hashing"] = Field(
-        "auto", validation_alias="RESCORE_EMBEDDER", description="The core's embedder choice."
-    )
+__all__ = ["Intel", "Quote", "history_frame"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -66,8 +47,11 @@ class Quote:
 class Intel:
     """Win probability and alerts over one pack's source."""
 
-    def __init__(self, settings: IntelSettings | None = None) -> None:
-        self.settings = settings or IntelSettings()
+    def __init__(
+        self, settings: Callable[[], TendersSettings], embedder: Callable[[], Embedder]
+    ) -> None:
+        self._settings = settings
+        self._embedder = embedder
         self._indexes: dict[Path, ProfileIndex] = {}
         self._lock = threading.Lock()
 
@@ -75,13 +59,11 @@ class Intel:
 
     def profiles(self, conn: Connection) -> ProfileIndex:
         """The profile index of ``conn``'s database, synced with ``perfiles_alerta``."""
-        from rescore.embeddings import default_embedder
-
-        path = index_path(conn, self.settings.index_dir)
+        path = index_path(conn, self._settings().index_dir)
         with self._lock:
             index = self._indexes.get(path)
             if index is None:
-                index = ProfileIndex(default_embedder(self.settings.embedder), path)
+                index = ProfileIndex(self._embedder(), path)
                 self._indexes[path] = index
         index.sync(conn)
         return index
@@ -153,7 +135,7 @@ class Intel:
         ``limit`` rows trained on and tested), save it, and return its metadata."""
         from rescore.ml import save_model
 
-        folder = models_dir or self.settings.models_dir
+        folder = models_dir or self._settings().models_dir
         model = win.train_frame(history_frame(conn), limit=limit)
         path = save_model(model, folder, win.MODEL_NAME)
         win.forget(folder)
@@ -161,7 +143,7 @@ class Intel:
 
     def explainer(self) -> Any:
         """The win model in use (trained into ``models_dir``, else the shipped one)."""
-        return win.load_explainer(self.settings.models_dir)
+        return win.load_explainer(self._settings().models_dir)
 
     def predict(self, conn: Connection, quote: Quote) -> dict[str, Any]:
         """The probability that ``quote`` wins its tender, its factors and recommendations."""

@@ -21,8 +21,11 @@ Example::
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import cached_property
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,18 +34,24 @@ from sqlalchemy import Connection, MetaData, event
 
 from rescore.exceptions import ConfigurationError
 from rescore.packs.tenders import loader, schema, storage
+from rescore.packs.tenders.analysis import PriceQuery, analyze
+from rescore.packs.tenders.cache import PriceCache
 from rescore.packs.tenders.demodata import insert_demo
-from rescore.packs.tenders.intel import Intel, IntelSettings
+from rescore.packs.tenders.intel import Intel
 from rescore.packs.tenders.match import TenderMatch
 from rescore.packs.tenders.scorers import scorers
+from rescore.packs.tenders.semantic import ProductVectors
+from rescore.packs.tenders.settings import TendersSettings
 from rescore.plugins import Pack
 from rescore.routing import Lane, Route
+from rescore.schedule import Schedule
 from rescore.scoring import Scorer
 
 if TYPE_CHECKING:
     import click
     from fastapi import APIRouter
 
+    from rescore.engine import Engine
     from rescore.population import Source
 
 __all__ = ["DEFAULT_DEMO_SIZE", "EVENT_ROUTES", "TendersPack"]
@@ -82,6 +91,8 @@ EVENT_ROUTES: Mapping[str, Route] = {
 }
 DEFAULT_DEMO_SIZE = 40
 
+log = logging.getLogger(__name__)
+
 
 def _utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
@@ -103,10 +114,48 @@ class TendersPack(Pack):
     entity_label = "tender"
 
     def __init__(
-        self, as_of: Callable[[], datetime] | None = None, intel: IntelSettings | None = None
+        self,
+        as_of: Callable[[], datetime] | None = None,
+        settings: TendersSettings | None = None,
     ) -> None:
         self._as_of = as_of or _utcnow
-        self.intel = Intel(intel)
+        self._settings = settings
+        self.intel = Intel(lambda: self.settings, lambda: self.vectors.embedder)
+
+    @cached_property
+    def settings(self) -> TendersSettings:
+        """``RESCORE_TENDERS_*`` settings, read when first needed."""
+        return self._settings or TendersSettings()
+
+    @cached_property
+    def vectors(self) -> ProductVectors:
+        """The catalogue's names by meaning, with ``RESCORE_EMBEDDER``'s embedder."""
+        from rescore.embeddings import default_embedder
+
+        embedder = default_embedder(os.environ.get("RESCORE_EMBEDDER", "auto"))
+        return ProductVectors(embedder, min_similarity=self.settings.semantic_min_similarity)
+
+    @cached_property
+    def cache(self) -> PriceCache:
+        """This process's price-analysis cache (Redis when configured)."""
+        return PriceCache(
+            ttl=self.settings.cache_ttl,
+            url=self.settings.redis_url(),
+            analyzer=self.analyze,
+            variant=self.vectors.embedder.name,
+        )
+
+    def analyze(self, conn: Connection, query: PriceQuery) -> dict[str, Any]:
+        """Seed 001's ``analizar_precio_optimo_v2``, similar products by trigrams and meaning."""
+        return analyze(conn, query, semantic=self.vectors.neighbours)
+
+    def price_analysis(self, conn: Connection, query: PriceQuery) -> dict[str, Any]:
+        """:meth:`analyze` through the cache (what people are answered)."""
+        return self.cache.analysis(conn, query)
+
+    def prepare(self) -> None:
+        """Load the sentence embedder before the first tender is scored."""
+        self.vectors.embedder.embed_one("preparar")
 
     def as_of(self) -> datetime:
         """The reference time (naive UTC): the demo's "now"."""
@@ -124,7 +173,7 @@ class TendersPack(Pack):
     def load_inputs(
         self, conn: Connection, entities: Sequence[str], parts: frozenset[str]
     ) -> dict[str, dict[str, Any]]:
-        found = loader.load_inputs(conn, entities, parts - {"matches"})
+        found = loader.load_inputs(conn, entities, parts - {"matches"}, self.analyze)
         if "matches" in parts:
             self.intel.add_matches(conn, found)
         return found
@@ -138,6 +187,70 @@ class TendersPack(Pack):
     def generate_demo_data(self, conn: Connection, *, seed: int, size: int | None = None) -> int:
         count = DEFAULT_DEMO_SIZE if size is None else size
         return insert_demo(conn, seed=seed, size=count, as_of=self.as_of()).tenders
+
+    # benchmark T1 (rescore bench --only T1) -------------------------------------------------
+
+    def bench_history(self, url: str, folder: Path, rows: int) -> dict[str, Any]:
+        """T1's data: ``rows`` generated quote lines in monthly files under ``folder``,
+        imported into ``url``; made once, reused after."""
+        from rescore.packs.tenders.bench import ensure_history
+
+        made = ensure_history(url, folder, rows=rows, report=lambda line: log.info("T1: %s", line))
+        found: dict[str, Any] = {"rows": made.rows, "files": made.files}
+        if made.generate_seconds is not None:
+            found["generate_rows_per_second"] = round(rows / made.generate_seconds)
+        if made.import_seconds is not None:
+            found["import_rows_per_second"] = round(made.import_rows / made.import_seconds)
+        found["made"] = "made this run" if made.import_seconds else "reused from an earlier run"
+        return found
+
+    def bench_price(self, url: str) -> dict[str, float]:
+        """T1's timing: cold and warm p50/p95 of the price analysis (milliseconds)."""
+        from rescore.packs.tenders.bench import measure
+
+        return measure(url)
+
+    def register_commands(self) -> Sequence[click.Command]:
+        from rescore.packs.tenders.commands import commands
+        from rescore.packs.tenders.intel_commands import commands as intel_commands
+
+        return [*commands(self), *intel_commands(self)]
+
+    def register_routes(self) -> Sequence[APIRouter]:
+        from rescore.packs.tenders.intel_routes import router as intel_router
+        from rescore.packs.tenders.routes import router
+
+        return [router(self), intel_router(self)]
+
+    def register_schedules(self) -> Sequence[Schedule]:
+        """The monthly import of the inbox folder (and the partitions ahead it makes)."""
+        return [
+            Schedule(
+                name="tenders.import-inbox",
+                cron=self.settings.import_cron,
+                timezone=self.settings.import_timezone,
+                run=self._import_inbox,
+                description="Import new COT_YYYY-MM.zip files from RESCORE_TENDERS_INBOX; "
+                "make the history's month partitions ahead.",
+            )
+        ]
+
+    def _import_inbox(self, engine: Engine, due: datetime) -> list[Any]:
+        from rescore.packs.sdk import source_read, source_write
+        from rescore.packs.tenders.inbox import import_paths, inbox_files, pending_files
+
+        with source_read(engine) as conn:
+            todo = pending_files(conn, inbox_files(self.settings.inbox))
+        done = list(
+            import_paths(
+                lambda: source_write(engine),
+                todo,
+                now=due.replace(tzinfo=None),
+                ahead=self.settings.partitions_ahead,
+            )
+        )
+        log.info("tenders inbox: %d file(s) imported or failed", len(done))
+        return done
 
     # win probability and alerts (:mod:`.intel`) ---------------------------------------------
 
@@ -166,16 +279,6 @@ class TendersPack(Pack):
             raise ConfigurationError("the win model trains on the source's history, not Parquet")
         with source.database.read() as conn:
             return self.intel.train(conn, models_dir, limit=limit or DEFAULT_LIMIT)
-
-    def register_routes(self) -> Sequence[APIRouter]:
-        from rescore.packs.tenders.intel_routes import router
-
-        return [router(self)]
-
-    def register_commands(self) -> Sequence[click.Command]:
-        from rescore.packs.tenders.intel_commands import commands
-
-        return commands(self)
 
     # what `rescore bench` asks (T2-T4, :mod:`.intel_bench`) -----------------------------------
 

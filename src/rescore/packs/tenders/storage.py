@@ -65,11 +65,11 @@ def _probe_fts() -> bool:
 FTS_AVAILABLE = _probe_fts()
 
 
-def ensure(conn: Connection, today: date) -> list[str]:
+def ensure(conn: Connection, today: date, ahead: int = MONTHS_AHEAD) -> list[str]:
     """Run every storage step for this database; return what was created or found missing."""
     dialect = conn.dialect.name
     if dialect == "postgresql":
-        return _ensure_postgres(conn, today)
+        return _ensure_postgres(conn, today, ahead)
     if dialect == "sqlite":
         return _ensure_sqlite(conn)
     if dialect in ("mysql", "mariadb"):
@@ -86,14 +86,14 @@ def prepare_import(conn: Connection, month: date | None) -> None:
 # -- PostgreSQL ---------------------------------------------------------------------------------
 
 
-def _ensure_postgres(conn: Connection, today: date) -> list[str]:
+def _ensure_postgres(conn: Connection, today: date, ahead: int) -> list[str]:
     done = []
     conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
     if _partitioned(conn):
         if _regclass(conn, DEFAULT_PARTITION) is None:
             conn.execute(text(f"CREATE TABLE {DEFAULT_PARTITION} PARTITION OF {HISTORY} DEFAULT"))
             done.append(DEFAULT_PARTITION)
-        made = (_month_partition(conn, month) for month in _months(conn, today))
+        made = (_month_partition(conn, month) for month in _months(conn, today, ahead))
         done += [name for name in made if name]
     else:
         done.append(f"{HISTORY} is not partitioned (it existed before the pack): left as it is")
@@ -118,17 +118,18 @@ def _regclass(conn: Connection, name: str) -> str | None:
 
 
 def partition_months(oldest: date | None, today: date, ahead: int = MONTHS_AHEAD) -> list[date]:
-    """The months that should have a partition: from the oldest data's month (or this month)
-    to ``ahead`` months after this one."""
+    """The months from ``oldest``'s (or this one) to ``ahead`` months after this one."""
     first = oldest or today
     start, stop = first.year * 12 + first.month - 1, today.year * 12 + today.month - 1 + ahead
     return [date(i // 12, i % 12 + 1, 1) for i in range(start, stop + 1)]
 
 
-def _months(conn: Connection, today: date) -> list[date]:
-    oldest = conn.execute(text(f"SELECT min(fecha_cierre) FROM {DEFAULT_PARTITION}")).scalar()  # noqa: S608
-    wanted = partition_months(oldest, today)
-    return wanted if oldest is not None else wanted[-(MONTHS_AHEAD + 1) :]
+def _months(conn: Connection, today: date, ahead: int) -> list[date]:
+    """Every month with rows in the default partition, then this month and ``ahead`` more."""
+    stranded = conn.execute(
+        text(f"SELECT DISTINCT date_trunc('month', fecha_cierre)::date FROM {DEFAULT_PARTITION}")  # noqa: S608
+    ).scalars()
+    return sorted(set(stranded) | set(partition_months(None, today, ahead)))
 
 
 def _month_partition(conn: Connection, month: date) -> str | None:
@@ -330,21 +331,31 @@ class CopySink:
 # -- finding product names ---------------------------------------------------------------------
 
 
-def candidate_names(conn: Connection, query: str, limit: int = 2_000) -> list[tuple[str, int]]:
+def candidate_names(
+    conn: Connection, query: str, limit: int = 2_000, threshold: float = 0.5
+) -> list[tuple[str, int]]:
     """Catalogue names (with their quote counts) that share something with ``query``, found
-    through the dialect's index; the caller ranks them by word similarity."""
+    through the dialect's index; the caller ranks them by word similarity. On PostgreSQL the
+    index answers ``word_similarity >= threshold`` itself (``<%`` under this transaction's
+    ``pg_trgm.word_similarity_threshold``)."""
     words = [w for w in query.lower().split() if len(w) >= 3]
     if not words:
         return []
     dialect = conn.dialect.name
     if dialect == "postgresql":
+        conn.execute(
+            text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"),
+            {"t": str(threshold)},
+        )
         sql = (
             "SELECT producto, cotizaciones FROM productos_cotizados "
             "WHERE :q <% producto ORDER BY word_similarity(:q, producto) DESC LIMIT :n"
         )
         return [(p, c) for p, c in conn.execute(text(sql), {"q": query, "n": limit})]
     if dialect == "sqlite" and FTS_AVAILABLE:
-        match = " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+        # any shared trigram: a superset of what word_similarity can rank above zero
+        grams = sorted({w[i : i + 3] for w in words for i in range(len(w) - 2)})
+        match = " OR ".join('"' + g.replace('"', '""') + '"' for g in grams)
         sql = (
             "SELECT p.producto, p.cotizaciones FROM productos_cotizados_fts f "
             "JOIN productos_cotizados p ON p.rowid = f.rowid "
