@@ -185,15 +185,27 @@ class RuleBook(Observer):
         )
         if fired:
             seq = max((c.seq for c in outcome.causes), default=0)
-            firing = Firing(
-                rule=rule,
-                tenant=outcome.tenant,
-                entity=outcome.entity,
-                occurrence=f"score:{change.scorer}:{seq}:{outcome.committed_at.isoformat()}",
-                context=context,
-                pack=outcome.pack,
-            )
-            self._note(rule, record(conn, firing, now))
+            occurrence = f"score:{change.scorer}:{seq}:{outcome.committed_at.isoformat()}"
+            self._fire_score(conn, rule, outcome, occurrence, context, now)
+
+    def _fire_score(
+        self,
+        conn: Connection,
+        rule: Rule,
+        outcome: Outcome,
+        occurrence: str,
+        context: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        firing = Firing(
+            rule=rule,
+            tenant=outcome.tenant,
+            entity=outcome.entity,
+            occurrence=occurrence,
+            context=context,
+            pack=outcome.pack,
+        )
+        self._note(rule, record(conn, firing, now))
 
     def _component_rule(
         self, conn: Connection, rule: Rule, outcome: Outcome, change: Change, now: datetime
@@ -204,17 +216,9 @@ class RuleBook(Observer):
         base = score_context(rule, outcome, change, now)
         for name, value in new_components(rule.trigger.new_component, change):
             context = base | {"component": name, "component_value": value}
-            if not holds(rule.conditions, context):
-                continue
-            firing = Firing(
-                rule=rule,
-                tenant=outcome.tenant,
-                entity=outcome.entity,
-                occurrence=f"component:{change.scorer}:{name}",
-                context=context,
-                pack=outcome.pack,
-            )
-            self._note(rule, record(conn, firing, now))
+            if holds(rule.conditions, context):
+                occurrence = f"component:{change.scorer}:{name}"
+                self._fire_score(conn, rule, outcome, occurrence, context, now)
 
 
 def _shipped(registry: PackRegistry) -> dict[str, Rule]:
