@@ -187,3 +187,17 @@ def test_a_published_tender_tells_each_matched_subscriber_once_on_telegram(engin
     _dispatch(engine)
     assert sorted(m["to"] for m in _inbox(engine)) == ["111", "333"]
     assert len(engine.firings()) == 2
+
+
+def test_an_in_memory_database_keeps_its_index_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with sa.create_engine("sqlite://").begin() as conn:
+        alert_profiles.metadata.create_all(conn)
+        _profile(conn, _subscriber(conn, "Aseo Sur", 5), "semantic", "cloro y detergente")
+        assert index_path(conn, None) is None
+        index = ProfileIndex(HashingEmbedder(), None)
+        assert index.sync(conn)
+    assert [m.kind for m in index.match(["Compra de cloro y detergente"])[0]] == ["semantic"]
+    assert list(tmp_path.iterdir()) == []  # no file anywhere

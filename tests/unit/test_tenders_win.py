@@ -156,3 +156,12 @@ def test_the_model_survives_skops(model: TrainedClassifier, tmp_path: Path) -> N
     assert np.allclose(loaded.predict_proba(rows), model.predict_proba(rows))
     win.forget(tmp_path)
     assert win.load_explainer(tmp_path).model.fingerprint == model.fingerprint
+
+
+def test_the_shipped_model_loads_and_was_tested_on_newer_quotes() -> None:
+    shipped = win.load_explainer(None).model
+    assert shipped.features == list(FEATURES)
+    holdout = shipped.metrics["holdout"]
+    assert holdout["accuracy"] > 0.70
+    assert holdout["auc"] > 0.7
+    assert shipped.metrics["trained_until"] < shipped.metrics["tested_from"]

@@ -59,16 +59,16 @@ def tender_text(tender: Mapping[str, Any]) -> str:
     return ". ".join(str(p) for p in parts if p)
 
 
-def index_path(conn: Connection, folder: Path | None) -> Path:
-    """Beside the SQLite file, else in ``folder`` (default ``.rescore``), named per database."""
+def index_path(conn: Connection, folder: Path | None) -> Path | None:
+    """Beside the SQLite file, else in ``folder`` (default ``.rescore``), named per database;
+    None for an in-memory database (its index lives and dies with the process, like it)."""
     url = conn.engine.url
-    if (
-        folder is None
-        and url.get_backend_name() == "sqlite"
-        and url.database not in (None, "", ":memory:")
-    ):
+    backend = url.get_backend_name()
+    if backend == "sqlite" and url.database in (None, "", ":memory:"):
+        return None
+    if folder is None and backend == "sqlite":
         return Path(str(url.database)).resolve().parent / INDEX_FILE
-    name = f"{url.get_backend_name()}-{url.host or 'local'}-{url.database or 'db'}-{INDEX_FILE}"
+    name = f"{backend}-{url.host or 'local'}-{url.database or 'db'}-{INDEX_FILE}"
     return (folder or Path(".rescore")) / name
 
 
@@ -105,10 +105,14 @@ class Matched:
 class ProfileIndex:
     """The active profiles of one source database, ready to match tenders against."""
 
-    def __init__(self, embedder: Embedder, path: Path) -> None:
+    def __init__(self, embedder: Embedder, path: Path | None) -> None:
         self.embedder = embedder
         self.path = path
-        self.vectors = VectorIndex.open(path, embedder=embedder.name, dim=embedder.dim)
+        self.vectors = (
+            VectorIndex(embedder=embedder.name, dim=embedder.dim)
+            if path is None
+            else VectorIndex.open(path, embedder=embedder.name, dim=embedder.dim)
+        )
         self.profiles: dict[str, Profile] = {}
         self.keywords = KeywordIndex.of(())
         self._signature: tuple[Any, ...] | None = None
@@ -145,7 +149,7 @@ class ProfileIndex:
         self.vectors.remove(stale)
         if missing:
             self.vectors.add(missing, self.embedder.embed([semantic[k].text for k in missing]))
-        if stale or missing:
+        if (stale or missing) and self.path is not None:
             self.vectors.save()
         self.profiles = profiles
         self.keywords = KeywordIndex.of(

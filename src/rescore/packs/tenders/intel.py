@@ -52,7 +52,7 @@ class Intel:
     ) -> None:
         self._settings = settings
         self._embedder = embedder
-        self._indexes: dict[Path, ProfileIndex] = {}
+        self._indexes: dict[str, ProfileIndex] = {}
         self._lock = threading.Lock()
 
     # alerts --------------------------------------------------------------------------------
@@ -60,11 +60,12 @@ class Intel:
     def profiles(self, conn: Connection) -> ProfileIndex:
         """The profile index of ``conn``'s database, synced with ``perfiles_alerta``."""
         path = index_path(conn, self._settings().index_dir)
+        key = str(path) if path is not None else f"memory:{id(conn.engine)}"
         with self._lock:
-            index = self._indexes.get(path)
+            index = self._indexes.get(key)
             if index is None:
                 index = ProfileIndex(self._embedder(), path)
-                self._indexes[path] = index
+                self._indexes[key] = index
         index.sync(conn)
         return index
 
