@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pytest
 import sqlalchemy as sa
@@ -22,6 +23,7 @@ from rescore.packs.tenders.matching import KeywordIndex, keyword_matches, tokens
 from rescore.packs.tenders.schema import alert_profiles, subscribers, tenders
 from rescore.packs.tenders.settings import TendersSettings
 from rescore.testing import drain, scratch_engine
+from rescore.vectors import VectorIndex
 
 NOW = datetime(2026, 11, 30, 12, 0)
 _ids = itertools.count(1)
@@ -201,3 +203,20 @@ def test_an_in_memory_database_keeps_its_index_in_memory(
         assert index.sync(conn)
     assert [m.kind for m in index.match(["Compra de cloro y detergente"])[0]] == ["semantic"]
     assert list(tmp_path.iterdir()) == []  # no file anywhere
+
+
+def test_an_index_another_embedder_built_is_rebuilt_from_the_table(
+    engine: Engine, tmp_path: Path
+) -> None:
+    with engine.source.begin() as conn:
+        laptops = _profile(conn, _subscriber(conn, "A", 1), "semantic", "computadores portátiles")
+        path = index_path(conn, None)
+        assert path is not None
+    stale = VectorIndex(embedder="another-model", dim=384, path=path)
+    stale.add(["gone"], np.ones((1, 384), dtype=np.float32))
+    stale.save()
+    index = ProfileIndex(HashingEmbedder(), path)
+    with engine.source.begin() as conn:
+        assert index.sync(conn)
+    assert index.vectors.keys() == [laptops]
+    assert VectorIndex.open(path, embedder="hashing-v1").keys() == [laptops]

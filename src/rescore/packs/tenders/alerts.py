@@ -17,6 +17,7 @@ labelled set, see :mod:`.evaluation`), keyword profiles whose words appear in it
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from rescore.embeddings import Embedder
+from rescore.exceptions import ConfigurationError
 from rescore.packs.tenders.matching import KeywordIndex
 from rescore.packs.tenders.schema import alert_profiles
 from rescore.vectors import VectorIndex
@@ -46,6 +48,8 @@ DEFAULT_THRESHOLDS: Mapping[str, float] = {"hashing-v1": 0.19, "all-MiniLM-L6-v2
 #: Neighbours asked of the index per tender: the most subscribers one tender can alert.
 MAX_MATCHES = 500
 INDEX_FILE = "tenders-perfiles.usearch"
+
+log = logging.getLogger(__name__)
 
 
 def threshold_for(embedder: str) -> float:
@@ -108,11 +112,7 @@ class ProfileIndex:
     def __init__(self, embedder: Embedder, path: Path | None) -> None:
         self.embedder = embedder
         self.path = path
-        self.vectors = (
-            VectorIndex(embedder=embedder.name, dim=embedder.dim)
-            if path is None
-            else VectorIndex.open(path, embedder=embedder.name, dim=embedder.dim)
-        )
+        self.vectors = _opened(embedder, path)
         self.profiles: dict[str, Profile] = {}
         self.keywords = KeywordIndex.of(())
         self._signature: tuple[Any, ...] | None = None
@@ -201,6 +201,19 @@ class ProfileIndex:
                 ),
             )
         return sorted(best.values(), key=lambda m: (-(m.similarity or 1.0), m.subscriber))
+
+
+def _opened(embedder: Embedder, path: Path | None) -> VectorIndex:
+    """The saved index, or a new one: in memory without a path, and in place of a file another
+    embedder made (or that does not match its keys): the table is the truth, the next sync
+    embeds every profile again and the save replaces the file."""
+    if path is None:
+        return VectorIndex(embedder=embedder.name, dim=embedder.dim)
+    try:
+        return VectorIndex.open(path, embedder=embedder.name, dim=embedder.dim)
+    except ConfigurationError as exc:
+        log.warning("rebuilding the alert profiles' index: %s", exc)
+        return VectorIndex(embedder=embedder.name, dim=embedder.dim, path=path)
 
 
 def _keep(best: dict[str, Matched], candidate: Matched) -> None:
