@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced
 
-.PHONY: demo test bench lint typecheck unit env tools lock clean help browser prometheus embeddings
+.PHONY: demo test bench lint typecheck unit env tools lock clean help browser prometheus embeddings wrk
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -63,8 +63,16 @@ tools:  ## the database clients backups use (Debian's postgresql-client, mariadb
 test: lint typecheck embeddings browser prometheus tools  ## set up, then run lint, type checks and every test
 	$(BIN)/pytest
 
-bench: $(STAMP)  ## measure the performance goals (rescore bench)
-	$(BIN)/rescore bench
+bench: $(STAMP) wrk  ## measure the performance goals (rescore bench), rewrite README's table
+	$(BIN)/rescore bench --json benchmarks/results.json --readme README.md
+
+wrk:  ## Debian's wrk, the load generator of the lookup benchmarks (installed when missing and root)
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	  else \
+	    echo "no wrk and not root: the lookup benchmarks use their asyncio client"; \
+	  fi; }
 
 # The offline sentence model pulls PyTorch: its CPU wheel comes from a local folder (uv does not
 # read pip's configuration), pinned with the rest in requirements/embeddings.txt.

@@ -137,7 +137,12 @@ def test_read_key_sees_every_page_with_charts_drawn(browser: Any, site: Site) ->
             assert label in text
         visit.shot("overview")
         visit.open("/ui/analytics/credit")
-        assert visit.drawn() == 1
+        assert visit.drawn() == 2, "the PD model's PSI per feature, the distribution"
+        drift = visit.page.inner_text("section.drift")
+        assert "Probability-of-default model: drift" in drift
+        assert "checked" in drift
+        assert visit.page.locator(".tile:has-text('Drift status')").count() == 1
+        assert visit.page.locator("table.checks tbody tr").count() == 1, "the first check ran"
         assert visit.page.locator("text=Fell most this week").count() == 1
         assert visit.page.locator("table a.entity").count() > 0, "the demo's day made falls"
         visit.shot("analytics-credit")

@@ -3,6 +3,7 @@ do the examples ``rescore --help`` shows."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -135,6 +136,11 @@ def test_the_credit_model_block_runs_as_written(tmp_path: Path) -> None:
     assert "10-fold CV AUC" in out
     assert "calibration" in out
     assert "(predicted probability)" in out
+    assert "It is a release candidate, not live" in out
     assert "no drift: all quiet" in out
-    assert (where / ".rescore" / "models" / "default_probability.skops").exists()
-    assert (where / ".rescore" / "models" / "default_probability.drift.json").exists()
+    models = where / ".rescore" / "models"
+    (candidate,) = (models / "candidates").iterdir()
+    assert (candidate / "default_probability.skops").exists()
+    assert not (models / "default_probability.skops").exists(), "training replaced nothing"
+    report = json.loads((models / "default_probability.drift.json").read_text())
+    assert report["model_fingerprint"].startswith(candidate.name), "drift checks the live model"

@@ -100,7 +100,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, 
     with scratch_engine([pack], where / "rescore.db", clock=clock) as engine:
         with engine.source.begin() as conn:
             pack.generate_demo_data(conn, seed=5, size=SIZE)
-        pack.train_model(DatabaseSource(engine.source))
+        pack.train_model(DatabaseSource(engine.source), live=True)
         yield engine, pack
 
 
@@ -120,6 +120,35 @@ def test_training_on_the_sources_outcomes(trained: tuple[Engine, CreditPack]) ->
         pack.train_model(ParquetSource(pack.settings.models_dir))
 
 
+def test_a_retrained_model_is_a_release_candidate_until_promoted(tmp_path: Path) -> None:
+    models = CreditSettings(models_dir=tmp_path / "models")
+    shipped = CreditPack(settings=models).pd_model().fingerprint
+    pack = CreditPack(today=lambda: AS_OF, settings=models)
+    with scratch_engine([pack], tmp_path / "rescore.db") as engine:
+        with engine.source.begin() as conn:
+            pack.generate_demo_data(conn, seed=5, size=SIZE)
+        engine.recompute("credit", list(engine.entity_keys("credit")))
+        result = pack.train_model(DatabaseSource(engine.source))
+    version = result["release_version"]
+    assert version == f"1.0.0+model.{result['fingerprint'][:12]}"
+    assert pack.pd_model().fingerprint == shipped, "training changed nothing live"
+    restarted = CreditPack(today=lambda: AS_OF, settings=models)  # a process starting now
+    with scratch_engine([restarted], tmp_path / "rescore.db") as engine:
+        assert version in engine.registry.versions("credit", MODEL_NAME)
+        assert restarted.pd_model(engine).fingerprint == shipped
+        promoted = engine.promote("credit", MODEL_NAME, version)
+        assert (promoted["previous"], promoted["rewritten"]) == ("1.0.0", SIZE)
+        assert restarted.pd_model(engine).fingerprint == result["fingerprint"]
+        client = next(iter(engine.entity_keys("credit")))
+        stored = engine.current("credit", client)[MODEL_NAME]
+        assert (stored.version, stored.features["model_fingerprint"]) == (
+            version,
+            result["fingerprint"][:12],
+        )
+        assert engine.rollback("credit", MODEL_NAME)["live"] == "1.0.0"
+        assert restarted.pd_model(engine).fingerprint == shipped
+
+
 def _drift_firings(engine: Engine) -> list[dict[str, typing.Any]]:
     return [f for f in engine.firings() if f["rule"] == "credit.model_drift"]
 
@@ -133,7 +162,7 @@ def fresh(tmp_path: Path) -> Iterator[tuple[Engine, CreditPack]]:
     with scratch_engine([trainer], tmp_path / "train.db") as engine:
         with engine.source.begin() as conn:
             trainer.generate_demo_data(conn, seed=5, size=SIZE)
-        trainer.train_model(DatabaseSource(engine.source))
+        trainer.train_model(DatabaseSource(engine.source), live=True)
     pack = CreditPack(today=lambda: LATER, settings=models)
     clock = ManualClock(datetime(2026, 3, 1, 5, tzinfo=UTC))
     with scratch_engine([pack], tmp_path / "rescore.db", clock=clock) as engine:
@@ -215,6 +244,14 @@ def test_the_drift_route_serves_the_latest_report(trained: tuple[Engine, CreditP
         report = pack.check_drift(engine)
         assert client.get("/v1/packs/credit/drift").json() == report
         assert len(history.read_text().splitlines()) == 2
+        analytics = client.get("/v1/packs/credit/analytics").json()
+        assert analytics["drift"] == report
+        newest, oldest = analytics["checks"]  # newest first, one line per check
+        assert newest["checked_at"] == report["checked_at"]
+        assert oldest["checked_at"] == first["checked_at"]
+        worst = min(report["psi"], key=lambda name: (-report["psi"][name]["psi"], name))
+        assert (newest["worst_feature"], newest["alarm"]) == (worst, False)
+        assert newest["probability_psi"] == report["probability_psi"]["psi"]
 
 
 def test_the_monthly_schedule_and_prepare_loads_the_model(tmp_path: Path) -> None:

@@ -10,15 +10,30 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rescore.bench.report import Measurement, machine, print_table, write_json
+from rescore.bench.report import (
+    TABLE_END,
+    TABLE_START,
+    Measurement,
+    as_data,
+    machine,
+    markdown,
+    print_table,
+    replace_table,
+    write_json,
+)
 
 __all__ = [
     "BENCHMARKS",
     "NOT_QUICK",
+    "TABLE_END",
+    "TABLE_START",
     "BenchOptions",
     "Measurement",
+    "as_data",
     "machine",
+    "markdown",
     "print_table",
+    "replace_table",
     "run",
     "write_json",
 ]
@@ -65,6 +80,12 @@ def _p5(o: BenchOptions) -> Measurement:
     from rescore.bench.api import lookup_load
 
     return lookup_load(seconds=5 if o.quick else 15)
+
+
+def _p5f(o: BenchOptions) -> Measurement:
+    from rescore.bench.feast import feast_comparison
+
+    return feast_comparison(seconds=5 if o.quick else 15)
 
 
 def _p6(_o: BenchOptions) -> Measurement:
@@ -122,6 +143,7 @@ BENCHMARKS: dict[str, Callable[[BenchOptions], Measurement]] = {
     "P4": _p4,
     "P4S": _p4s,
     "P5": _p5,
+    "P5F": _p5f,
     "P6": _p6,
     "P7": _p7,
     "L1": _l1,

@@ -47,7 +47,7 @@ def serving(cwd: Path, env: Mapping[str, str], *args: str) -> Iterator[str]:
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            _wait_healthy(url, proc, log_path)
+            wait_healthy(url, proc, log_path)
             yield url
         finally:
             proc.terminate()
@@ -57,15 +57,25 @@ def serving(cwd: Path, env: Mapping[str, str], *args: str) -> Iterator[str]:
                 proc.kill()
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
+def wait_healthy(
+    url: str,
+    proc: subprocess.Popen[bytes],
+    log: Path,
+    *,
+    path: str = "/healthz",
+    what: str = "rescore serve",
+    timeout: float = 60,
+) -> None:
+    """Wait until ``GET url+path`` answers 200; raise with the server's log if it exits or
+    never does."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"rescore serve exited:\n{log.read_text()}")
+            raise RuntimeError(f"{what} exited:\n{log.read_text()}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{url}{path}", timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"rescore serve did not become healthy:\n{log.read_text()}")
+    raise RuntimeError(f"{what} did not become healthy:\n{log.read_text()}")

@@ -47,7 +47,9 @@ def ml_train(
     """Train PACK's model, save it with skops (+ JSON metadata) and print its metrics.
 
     leads: the seed's regressor, 80/20 split. credit: the probability of default on the
-    source's labelled outcomes, model chosen by 10-fold CV, Platt-calibrated."""
+    source's labelled outcomes, model chosen by 10-fold CV, Platt-calibrated, saved as a
+    release candidate (scorer version 1.0.0+model.FINGERPRINT) to replay, shadow and
+    promote with `rescore releases`."""
     from rich.table import Table
 
     from rescore.plugins import discover
@@ -99,6 +101,16 @@ def _print_classifier(pack: str, result: dict[str, Any]) -> None:
             f"{holdout['samples']} rows from {metrics['tested_from']}: accuracy "
             f"{holdout['accuracy']:.1%} (majority {holdout['majority_accuracy']:.1%}), "
             f"AUC {holdout['auc']:.4f}, Brier {holdout['brier']:.4f}"
+        )
+    version = result.get("release_version")
+    if version and not result.get("live"):
+        echo(
+            f"It is a release candidate, not live: default_probability {version}.\n"
+            f"  what it would change:  rescore replay {pack} --candidate {version}\n"
+            f"  beside the live one:   rescore releases shadow {pack} default_probability "
+            f"{version}\n"
+            f"  make it live:          rescore releases promote {pack} default_probability "
+            f"{version}"
         )
     table = Table("decile", "clients", "predicted", "observed", title="calibration")
     for row in oof["calibration"]:

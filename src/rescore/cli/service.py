@@ -78,7 +78,20 @@ def serve(session: Session, /, no_workers: bool, **options: Any) -> None:
     is_flag=True,
     help="P4 also rescores 31.8M contacts (generates 1.6 GB once, ~2 minutes).",
 )
-def bench(quick: bool, json_path: Path | None, only: str | None, full_population: bool) -> None:
+@click.option(
+    "--readme",
+    "readme_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Rewrite the performance table in this README (between its bench-table markers) "
+    "from this run, with the machine it ran on.",
+)
+def bench(
+    quick: bool,
+    json_path: Path | None,
+    only: str | None,
+    full_population: bool,
+    readme_path: Path | None,
+) -> None:
     """Measure the performance goals on the embedded default and print them.
 
     \b
@@ -88,6 +101,7 @@ def bench(quick: bool, json_path: Path | None, only: str | None, full_population
     P4 leads population rescoring at 1M and 10M contacts (--quick: 1M; 31.8M on request)
     P4S the leads population into the score store, first and unchanged (SQLite, PostgreSQL)
     P5 lookup API under load from a separate process (wrk if installed)
+    P5F the same lookups beside Feast's feature server (when Feast is installed)
     P6 backup + verified restore of 1M history rows on PostgreSQL (not in --quick)
     P7 HTTP ingest throughput, batches of 500 normal events, and the stream to fresh scores
 
@@ -100,6 +114,9 @@ def bench(quick: bool, json_path: Path | None, only: str | None, full_population
     if unknown:
         known = ", ".join(benchmarks.BENCHMARKS)
         raise click.UsageError(f"unknown benchmark(s) {', '.join(unknown)}; known: {known}")
+    if readme_path is not None and benchmarks.TABLE_START not in readme_path.read_text():
+        raise click.UsageError(f"{readme_path} has no bench-table block to rewrite")
+    started = benchmarks.machine()
     with console().status("benchmarking...") as status:
         results = benchmarks.run(
             benchmarks.BenchOptions(
@@ -111,12 +128,17 @@ def bench(quick: bool, json_path: Path | None, only: str | None, full_population
             progress=lambda name: status.update(f"running {name}..."),
         )
     benchmarks.print_table(console(), results)
+    data = benchmarks.as_data(results, started)
     if json_path is not None:
         from rescore.boundary import converted
 
         with converted(where=str(json_path)):
-            benchmarks.write_json(json_path, results)
+            benchmarks.write_json(json_path, data)
         echo(f"wrote {json_path}")
+    if readme_path is not None:
+        table = benchmarks.markdown(data)
+        readme_path.write_text(benchmarks.replace_table(readme_path.read_text(), table))
+        echo(f"rewrote the performance table in {readme_path}")
 
 
 @click.group(context_settings=CONTEXT)

@@ -39,6 +39,7 @@ precision there). Every key fits InnoDB's 3072-byte index limit in utf8mb4 (the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -101,6 +102,13 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetime: rescore stores UTC-aware datetimes only")
         return value.astimezone(UTC).replace(tzinfo=None)
 
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        """On SQLite, the text SQLAlchemy would store (``2026-01-23 10:30:00.000000``) made by
+        one C call instead of its Python formatting: a fifth of HTTP ingest's time went there."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        return _sqlite_text
+
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
@@ -108,6 +116,14 @@ class UTCDateTime(TypeDecorator[datetime]):
             value = datetime.fromisoformat(value)
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC)
+
+
+def _sqlite_text(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: rescore stores UTC-aware datetimes only")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 Seq = BigInteger().with_variant(Integer(), "sqlite")

@@ -156,6 +156,32 @@ def latest_report(models_dir: Path) -> dict[str, Any] | None:
     return found
 
 
+def recent_reports(models_dir: Path, limit: int = 12) -> list[dict[str, Any]]:
+    """The last ``limit`` checks, newest first, each summed up in one line: when, the largest
+    feature PSI, the probability's PSI, the AUC on new outcomes, and whether it alarmed."""
+    _, history = report_paths(models_dir)
+    if not history.exists():
+        return []
+    lines = history.read_text().splitlines()[-limit:]
+    return [_summary(json.loads(line)) for line in reversed(lines) if line.strip()]
+
+
+def _summary(report: dict[str, Any]) -> dict[str, Any]:
+    psi = report.get("psi", {})
+    worst = min(psi, key=lambda name: (-psi[name]["psi"], name), default=None)  # ties: by name
+    outcomes = report.get("outcomes", {})
+    return {
+        "checked_at": report.get("checked_at"),
+        "model_version": report.get("model_version"),
+        "worst_feature": worst,
+        "worst_feature_psi": psi[worst]["psi"] if worst else None,
+        "probability_psi": report.get("probability_psi", {}).get("psi"),
+        "auc": outcomes.get("auc"),
+        "auc_drop": outcomes.get("auc_drop"),
+        "alarm": bool(report.get("alarm")),
+    }
+
+
 def drift_event(report: dict[str, Any], due: datetime) -> dict[str, Any]:
     """The ``model_drift`` event announcing an alarming report (one per check time)."""
     worst = max(report["psi"].items(), key=lambda kv: kv[1]["psi"])

@@ -111,3 +111,19 @@ DRIFT: dict[str, Any] = {
     "alarms": [],
     "alarm": False,
 }
+
+ANALYTICS: dict[str, Any] = {
+    "drift": DRIFT,
+    "checks": [
+        {
+            "checked_at": "2026-02-01T05:00:00+00:00",
+            "model_version": "1.0.0",
+            "worst_feature": "pct_late",
+            "worst_feature_psi": 0.0123,
+            "probability_psi": 0.0101,
+            "auc": None,
+            "auc_drop": None,
+            "alarm": False,
+        }
+    ],
+}

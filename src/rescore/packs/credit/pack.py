@@ -35,7 +35,7 @@ from sqlalchemy import Connection, MetaData
 from rescore.packs.credit import demo, loader, schema
 from rescore.packs.credit.blend import all_scorers
 from rescore.packs.credit.event_types import EVENT_ROUTES
-from rescore.packs.credit.probability import DefaultProbability
+from rescore.packs.credit.probability import DefaultProbability, candidate
 from rescore.packs.credit.simulator import CreditSimulator
 from rescore.plugins import Pack
 from rescore.population import DatabaseSource, Source
@@ -144,14 +144,31 @@ class CreditPack(Pack):
     # the probability-of-default model -------------------------------------------------------
 
     def train_model(
-        self, source: Source, models_dir: Path | None = None, *, limit: int | None = None
+        self,
+        source: Source,
+        models_dir: Path | None = None,
+        *,
+        limit: int | None = None,
+        live: bool = False,
     ) -> dict[str, Any]:
-        """Train the PD model on the source's labelled outcomes (``rescore ml train credit``);
-        save it under ``models_dir`` (default: the ``models_dir`` setting). Returns its
-        metadata (version, features, metrics, fingerprint, path)."""
+        """Train the PD model on the source's labelled outcomes (``rescore ml train credit``)
+        under ``models_dir`` (default: the ``models_dir`` setting), as a release candidate
+        unless ``live``. Returns its metadata (version, features, metrics, fingerprint, path,
+        ``release_version``: the scorer version to shadow, replay and promote)."""
         from rescore.packs.credit.training import train
 
-        return train(self, source, models_dir or self.settings.models_dir, limit=limit)
+        folder = models_dir or self.settings.models_dir
+        return train(self, source, folder, limit=limit, live=live)
+
+    def register_candidates(self) -> Sequence[Scorer]:
+        """Each retrained PD model (``rescore ml train credit``) as a new version of
+        ``default_probability``, so a model goes live only through shadow, replay and
+        promotion (``rescore releases``)."""
+        if not ml_installed():
+            return ()
+        from rescore.packs.credit.training import candidate_dirs
+
+        return [candidate(folder) for folder in candidate_dirs(self.settings.models_dir)]
 
     def prepare(self) -> None:
         """Load the PD model (with the ml extra): importing scikit-learn and reading the model
@@ -162,12 +179,19 @@ class CreditPack(Pack):
             if isinstance(scorer, DefaultProbability):
                 scorer.warm()
 
-    def pd_model(self) -> Any:
-        """The PD model the scorer uses: the trained one in ``models_dir``, else the shipped
-        one (a :class:`rescore.ml.TrainedClassifier`)."""
+    def pd_model(self, engine: Engine | None = None) -> Any:
+        """The PD model that scores (a :class:`rescore.ml.TrainedClassifier`): with an
+        ``engine``, the live release's; without, version 1.0.0's (the model trained live in
+        ``models_dir``, else the shipped one)."""
         from rescore.packs.credit.probability import load_explainer
 
-        return load_explainer(self.settings.models_dir).model
+        if engine is None:
+            return load_explainer(self.settings.models_dir).model
+        name = DefaultProbability.name
+        (release,) = [r for r in engine.scorer_releases(self.name) if r["scorer"] == name]
+        scorer = engine.registry.versions(self.name, name)[release["live"]]
+        assert isinstance(scorer, DefaultProbability)
+        return scorer.explainer.model
 
     def check_drift(
         self, engine: Engine, due: datetime | None = None, *, alert: bool = True
@@ -178,7 +202,7 @@ class CreditPack(Pack):
 
         when = due or engine.clock()
         with DatabaseSource(engine.source).database.read() as conn:
-            report = drift.check(self, conn, self.pd_model(), now=when)
+            report = drift.check(self, conn, self.pd_model(engine), now=when)
         drift.save_report(report, self.settings.models_dir)
         if report["alarm"] and alert:
             engine.ingest([drift.drift_event(report, when)])

@@ -71,6 +71,7 @@ __all__ = [
     "MODEL_NAME",
     "TOP",
     "DefaultProbability",
+    "candidate",
     "features_of",
     "load_explainer",
     "shipped_models_dir",
@@ -165,8 +166,9 @@ class DefaultProbability(Scorer):
     max_value = 100.0
     description = "Calibrated probability (%) of default within 12 months, with its reasons."
 
-    def __init__(self, models_dir: Path | None = None) -> None:
+    def __init__(self, models_dir: Path | None = None, *, fallback: bool = True) -> None:
         self.models_dir = models_dir
+        self.fallback = fallback
         self._explainer: Any = None
         self._lock = threading.Lock()
 
@@ -176,7 +178,7 @@ class DefaultProbability(Scorer):
         if self._explainer is None:
             with self._lock:
                 if self._explainer is None:
-                    self._explainer = load_explainer(self.models_dir)
+                    self._explainer = load_explainer(self.models_dir, fallback=self.fallback)
         return self._explainer
 
     def warm(self) -> None:
@@ -202,11 +204,22 @@ class DefaultProbability(Scorer):
         )
 
 
-def load_explainer(models_dir: Path | None) -> Any:
-    """The trained model in ``models_dir`` if any, else the shipped one, as an Explainer."""
+def candidate(models_dir: Path) -> DefaultProbability:
+    """The scorer of the model retrained into ``models_dir`` (a folder named by its training
+    data's fingerprint), offered as version ``1.0.0+model.<fingerprint>``: a release candidate
+    to shadow, replay and promote (``rescore releases``), never live by itself."""
+    version = f"{DefaultProbability.version}+model.{models_dir.name}"
+    kind = type("DefaultProbabilityCandidate", (DefaultProbability,), {"version": version})
+    found: DefaultProbability = kind(models_dir, fallback=False)
+    return found
+
+
+def load_explainer(models_dir: Path | None, *, fallback: bool = True) -> Any:
+    """The trained model in ``models_dir`` if any, else (with ``fallback``) the shipped one,
+    as an Explainer."""
     from rescore.ml import Explainer, TrainedClassifier, load_model
 
-    for folder in (models_dir, shipped_models_dir()):
+    for folder in (models_dir, shipped_models_dir() if fallback else None):
         if folder is None:
             continue
         model = load_model(folder, MODEL_NAME, TrainedClassifier, features=FEATURES)

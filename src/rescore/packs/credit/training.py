@@ -20,7 +20,13 @@ from sqlalchemy import Connection, select
 
 from rescore.exceptions import ConfigurationError
 from rescore.packs.credit.blend import all_scorers
-from rescore.packs.credit.probability import DEPENDS_ON, FEATURES, MODEL_NAME, features_of
+from rescore.packs.credit.probability import (
+    DEPENDS_ON,
+    FEATURES,
+    MODEL_NAME,
+    candidate,
+    features_of,
+)
 from rescore.packs.credit.schema import outcomes
 from rescore.population import DatabaseSource, Source
 from rescore.scoring import ScorerGraph, evaluate
@@ -28,7 +34,7 @@ from rescore.scoring import ScorerGraph, evaluate
 if TYPE_CHECKING:
     from rescore.packs.credit.pack import CreditPack
 
-__all__ = ["Labelled", "feature_matrix", "labels", "train"]
+__all__ = ["CANDIDATES", "Labelled", "candidate_dirs", "feature_matrix", "labels", "train"]
 
 MODEL_VERSION = "1.0.0"
 
@@ -97,15 +103,37 @@ def _database(source: Source) -> DatabaseSource:
     return source
 
 
+#: Where retrained models wait as release candidates, one folder per training fingerprint.
+CANDIDATES = "candidates"
+
+
+def candidate_dirs(models_dir: Path) -> list[Path]:
+    """The retrained models' folders under ``models_dir``, oldest name first."""
+    root = models_dir / CANDIDATES
+    if not root.is_dir():
+        return []
+    return sorted(d for d in root.iterdir() if (d / f"{MODEL_NAME}.json").exists())
+
+
 def train(
-    pack: CreditPack, source: Source, models_dir: Path, *, limit: int | None = None
+    pack: CreditPack,
+    source: Source,
+    models_dir: Path,
+    *,
+    limit: int | None = None,
+    live: bool = False,
 ) -> dict[str, Any]:
-    """Train on the labelled clients (first ``limit`` by cédula), save under ``models_dir``."""
+    """Train on the labelled clients (first ``limit`` by cédula). The model is saved as a
+    release candidate (``models_dir/candidates/<fingerprint>``, scorer version
+    ``1.0.0+model.<fingerprint>``) to shadow, replay and promote; ``live`` instead replaces
+    the model that version 1.0.0 loads (a first model, before any score is served)."""
     from rescore.ml import save_model, train_classifier
 
     with _database(source).database.read() as conn:
         data = labelled(pack, conn, until=pack.today(), limit=limit)
     model = train_classifier(data.x, data.y, FEATURES, version=MODEL_VERSION)
     model.metrics["labelled_until"] = str(data.labelled_until)
-    path = save_model(model, models_dir, MODEL_NAME)
-    return {**model.metadata(), "path": str(path)}
+    folder = models_dir if live else models_dir / CANDIDATES / model.fingerprint[:12]
+    path = save_model(model, folder, MODEL_NAME)
+    release = MODEL_VERSION if live else candidate(folder).version
+    return {**model.metadata(), "path": str(path), "release_version": release, "live": live}
