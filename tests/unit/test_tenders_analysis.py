@@ -89,7 +89,9 @@ def test_the_analysis_of_winning_prices_in_the_window(db: sa.Engine) -> None:
     found = _analyze(db)
     # eleven awards in the window (Osorno's 300 too), none from three years ago
     winners = sorted([100.0 * i for i in range(1, 11)] + [300.0])
-    assert found["muestra"] == {"cotizaciones": 15, "adjudicaciones": 11}
+    assert found["muestra"] == {
+        "cotizaciones": 15, "adjudicaciones": 11, "desde": "2023-12-18", "limitada": False,
+    }  # fmt: skip
     assert found["precio_competitivo"] == round(interpolate(winners, 0.25))
     assert found["precio_sugerido"] == round(interpolate(winners, 0.40))
     assert found["precio_seguro"] == round(interpolate(winners, 0.60))
@@ -113,7 +115,7 @@ def test_insights_carry_the_numbers_they_rest_on(db: sa.Engine) -> None:
     diff = round((300.0 / national - 1) * 100, 1)
     assert kinds["nivel_de_precios"]["datos"]["diferencia_pct"] == diff
     assert f"{abs(diff)}% menos" in kinds["nivel_de_precios"]["texto"]
-    assert found["muestra"] == {"cotizaciones": 1, "adjudicaciones": 1}
+    assert found["muestra"]["cotizaciones"] == found["muestra"]["adjudicaciones"] == 1
     assert kinds["rango_adjudicaciones"]["datos"] == {
         "minimo": 300.0,
         "maximo": 300.0,
@@ -127,15 +129,15 @@ def test_insights_carry_the_numbers_they_rest_on(db: sa.Engine) -> None:
 
 def test_without_a_buyer_or_region_the_first_insight_is_the_trend(db: sa.Engine) -> None:
     first = _analyze(db)["insights"][0]
-    # the last 12 months: 600..1000 and Osorno's 300; the 12 before: 100..500
-    change = round(((4000 + 300) / 6 / 300 - 1) * 100, 1)
+    # the newer half of the eleven awards (Osorno's 300, 1000..700) against the older six
+    change = round(((300 + 1000 + 900 + 800 + 700) / 5 / 350 - 1) * 100, 1)
     assert first["tipo"] == "tendencia"
     assert first["datos"]["cambio_pct"] == change
 
 
 def test_a_region_filter_narrows_everything(db: sa.Engine) -> None:
     found = _analyze(db, region=SUR)
-    assert found["muestra"] == {"cotizaciones": 1, "adjudicaciones": 1}
+    assert found["muestra"]["cotizaciones"] == found["muestra"]["adjudicaciones"] == 1
     assert found["precio_sugerido"] == 300
     assert found["insights"][1]["datos"]["region"] == SUR
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from rescore.packs.tenders.analysis import PriceQuery
-from rescore.packs.tenders.cache import PriceCache
+from rescore.packs.tenders.analysis import PriceQuery, analyze
+from rescore.packs.tenders.cache import Analyzer, PriceCache
 from rescore.packs.tenders.demodata import write_history
 from rescore.packs.tenders.importer import import_file
 from rescore.packs.tenders.schema import metadata
@@ -135,10 +135,11 @@ def _fill(
         conn.execute(sa.text("ANALYZE"))
 
 
-def measure(url: str, *, repeats: int = 1) -> dict[str, float]:
-    """Cold and warm latencies of :data:`QUESTIONS` (milliseconds, p50 and p95)."""
+def measure(url: str, *, analyzer: Analyzer = analyze, repeats: int = 1) -> dict[str, float]:
+    """Cold and warm latencies of :data:`QUESTIONS` (milliseconds, p50 and p95), each analysis
+    made by ``analyzer`` (the pack's: trigrams and meaning)."""
     engine = sa.create_engine(url)
-    cache = PriceCache(ttl=3600.0)
+    cache = PriceCache(ttl=3600.0, analyzer=analyzer)
     cold: list[float] = []
     warm: list[float] = []
     try:

@@ -20,7 +20,12 @@ PRECIO: dict[str, Any] = {
             "por": "trigramas",
         }
     ],
-    "muestra": {"cotizaciones": 281, "adjudicaciones": 65},
+    "muestra": {
+        "cotizaciones": 281,
+        "adjudicaciones": 65,
+        "desde": "2024-12-11",
+        "limitada": False,
+    },
     "precio_competitivo": 6280,
     "precio_sugerido": 6656,
     "precio_seguro": 7190,
@@ -43,9 +48,9 @@ PRECIO: dict[str, Any] = {
     "insights": [
         {
             "tipo": "nivel_de_precios",
-            "texto": "El organismo Hospital Regional suele pagar un 7.9% más que el "
+            "texto": "El organismo Hospital Regional suele pagar un 8.1% más que el "
             "promedio nacional",
-            "datos": {"diferencia_pct": 7.9, "productos": 3},
+            "datos": {"diferencia_pct": 8.1, "productos": 3},
         },
         {
             "tipo": "region_proveedores",

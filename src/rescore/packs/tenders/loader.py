@@ -12,26 +12,31 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, select
 
 from rescore.exceptions import PluginError
-from rescore.packs.tenders.analysis import PriceQuery, analyze, context_filter
-from rescore.packs.tenders.schema import history, tenders
+from rescore.packs.tenders.analysis import PriceQuery, analyze
+from rescore.packs.tenders.schema import tenders
 
 __all__ = ["CHUNK_SIZE", "PARTS", "entity_keys", "known_entities", "load_inputs"]
 
 CHUNK_SIZE = 500
 PARTS = frozenset({"tender", "prices"})
 
-#: The analysis a loader runs: the pack passes one that goes through its cache.
-Analyzer = Callable[[Connection, PriceQuery], dict[str, Any]]
+#: The analysis a loader runs, given the tender's budget per unit (the pack's adds the names
+#: found by meaning).
+Analyzer = Callable[[Connection, PriceQuery, float | None], dict[str, Any]]
+
+
+def _plain(conn: Connection, query: PriceQuery, unit: float | None) -> dict[str, Any]:
+    return analyze(conn, query, budget_unit=unit)
 
 
 def load_inputs(
     conn: Connection,
     entities: Sequence[str],
     parts: frozenset[str],
-    analyzer: Analyzer = analyze,
+    analyzer: Analyzer = _plain,
 ) -> dict[str, dict[str, Any]]:
     """``{codigo: {"tender": row, "prices": analysis}}`` for the tenders found."""
     unknown = parts - PARTS
@@ -51,10 +56,8 @@ def _inputs(
 ) -> dict[str, Any]:
     inputs: dict[str, Any] = {"tender": tender}
     if "prices" in parts:
-        query = price_query(tender)
-        prices = dict(analyzer(conn, query))
-        prices["presupuesto_rango"] = budget_rank(conn, tender, query, prices)
-        inputs["prices"] = prices
+        prices = analyzer(conn, price_query(tender), budget_unit(tender))
+        inputs["prices"] = {"presupuesto_rango": None, **prices}
     return inputs
 
 
@@ -68,27 +71,6 @@ def budget_unit(tender: dict[str, Any]) -> float | None:
     """The buyer's budget per unit, when it published one."""
     budget, quantity = tender.get("monto_estimado"), float(tender.get("cantidad") or 0)
     return None if budget is None or quantity <= 0 else round(budget / quantity, 2)
-
-
-def budget_rank(
-    conn: Connection, tender: dict[str, Any], query: PriceQuery, prices: dict[str, Any]
-) -> float | None:
-    """The share of similar winning unit prices at or below the budget per unit (0-1)."""
-    unit = budget_unit(tender)
-    names = [p["producto"] for p in prices["productos_similares"]]
-    if unit is None or not names:
-        return None
-    h = history.c
-    below = func.sum(case((h.precio_unitario <= unit, 1), else_=0))
-    where = [
-        h.producto_cotizado.in_(names),
-        h.fecha_cierre >= date.fromisoformat(prices["desde"]),
-        h.fecha_cierre <= query.as_of,
-        h.es_ganador,
-        *context_filter(query),
-    ]
-    total, under = conn.execute(select(func.count(), below).where(*where)).one()
-    return None if not total else round(int(under or 0) / int(total), 4)
 
 
 def known_entities(conn: Connection, entities: Sequence[str]) -> set[str]:

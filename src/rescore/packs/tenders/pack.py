@@ -145,9 +145,12 @@ class TendersPack(Pack):
             variant=self.vectors.embedder.name,
         )
 
-    def analyze(self, conn: Connection, query: PriceQuery) -> dict[str, Any]:
-        """Seed 001's ``analizar_precio_optimo_v2``, similar products by trigrams and meaning."""
-        return analyze(conn, query, semantic=self.vectors.neighbours)
+    def analyze(
+        self, conn: Connection, query: PriceQuery, budget_unit: float | None = None
+    ) -> dict[str, Any]:
+        """Seed 001's ``analizar_precio_optimo_v2``, similar products by trigrams and meaning
+        (``budget_unit``: a tender's budget per unit, placed among the awards)."""
+        return analyze(conn, query, self.vectors.neighbours, budget_unit=budget_unit)
 
     def price_analysis(self, conn: Connection, query: PriceQuery) -> dict[str, Any]:
         """:meth:`analyze` through the cache (what people are answered)."""
@@ -208,7 +211,7 @@ class TendersPack(Pack):
         """T1's timing: cold and warm p50/p95 of the price analysis (milliseconds)."""
         from rescore.packs.tenders.bench import measure
 
-        return measure(url)
+        return measure(url, analyzer=self.analyze)
 
     def register_commands(self) -> Sequence[click.Command]:
         from rescore.packs.tenders.commands import commands
@@ -245,7 +248,7 @@ class TendersPack(Pack):
             import_paths(
                 lambda: source_write(engine),
                 todo,
-                now=due.replace(tzinfo=None),
+                now=due.astimezone(UTC).replace(tzinfo=None) if due.tzinfo else due,
                 ahead=self.settings.partitions_ahead,
             )
         )

@@ -99,6 +99,7 @@ history = Table(
         "fecha_cierre",
     ),
     Index("idx_historico_region_fecha", "region", "fecha_cierre"),
+    Index("idx_historico_producto_region_fecha", "producto_cotizado", "region", "fecha_cierre"),
     Index("idx_historico_proveedor_categoria", "rut_proveedor", "categoria", "fecha_cierre"),
     postgresql_partition_by="RANGE (fecha_cierre)",
 )

@@ -9,7 +9,8 @@ storage``. Each step checks before it acts, so running them on a table that alre
   with a ``DEFAULT`` partition so an insert never fails; the months from the oldest data up to
   :data:`MONTHS_AHEAD` ahead get their own partitions (a month whose rows sit in the default
   partition is moved out first, in one transaction, as ADR 0012 does for rescore's history);
-  trigram GIN indexes on the history's and the catalogue's product names.
+  trigram GIN indexes on the history's and the catalogue's product names and on the buyer's
+  name (an analysis for "Hospital Regional" reads only that buyer's rows).
 - SQLite: FTS5 tables with the ``trigram`` tokenizer over the same names, kept by triggers.
 - MariaDB/MySQL: ``FULLTEXT`` indexes (word prefixes stand in for trigrams).
 
@@ -99,6 +100,7 @@ def _ensure_postgres(conn: Connection, today: date, ahead: int) -> list[str]:
         done.append(f"{HISTORY} is not partitioned (it existed before the pack): left as it is")
     for name, table, column in (
         ("idx_historico_producto_trgm", HISTORY, "producto_cotizado"),
+        ("idx_historico_organismo_trgm", HISTORY, "organismo"),
         ("idx_productos_producto_trgm", products.name, "producto"),
     ):
         if _regclass(conn, name) is None:
