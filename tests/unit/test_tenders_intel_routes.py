@@ -133,6 +133,14 @@ def test_a_profile_is_created_listed_matched_and_deleted(
     assert found["suscriptores"] == []
 
 
+def test_a_profile_with_control_characters_is_refused(engine: Engine, client: TestClient) -> None:
+    who = _one(engine, sa.select(subscribers.c.id).order_by(subscribers.c.id))
+    body = {"suscriptor_id": who, "texto": "sillas\x00"}
+    answer = client.post(f"{BASE}/perfiles", json=body, headers=_headers(engine, "write"))
+    assert answer.status_code == 422
+    assert "texto" in str(answer.json())
+
+
 def test_a_profile_for_no_subscriber_is_refused(engine: Engine, client: TestClient) -> None:
     body = {"suscriptor_id": "00000000-0000-4000-8000-000000000000", "texto": "sillas"}
     answer = client.post(f"{BASE}/perfiles", json=body, headers=_headers(engine, "write"))

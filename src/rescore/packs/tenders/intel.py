@@ -215,6 +215,8 @@ def _check_profile(
         raise InvalidInput("tipo must be semantic or keyword", field="tipo")
     if not text.strip():
         raise InvalidInput("texto must say what the subscriber sells", field="texto")
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise InvalidInput("texto must not hold control characters", field="texto")
     if threshold is not None and not -1.0 <= threshold <= 1.0:
         raise InvalidInput("umbral is a cosine similarity, between -1 and 1", field="umbral")
     found = conn.execute(select(subscribers.c.id).where(subscribers.c.id == subscriber)).first()

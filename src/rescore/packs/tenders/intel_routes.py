@@ -40,7 +40,9 @@ Code = Annotated[StrictStr, Field(min_length=1, max_length=40, pattern=r"^[A-Za-
 Rut = Annotated[StrictStr, Field(pattern=r"^[0-9]{7,8}-[0-9Kk]$")]
 Uuid = Annotated[StrictStr, Field(pattern=r"^[0-9a-fA-F\-]{36}$")]
 Money = Annotated[StrictFloat | StrictInt, Field(gt=0, le=1e12, allow_inf_nan=False)]
-Text = Annotated[StrictStr, Field(min_length=1, max_length=500)]
+#: No control characters (PostgreSQL refuses NUL in text; none belongs in a profile anyway).
+PLAIN = r"^[^\x00-\x1f\x7f]+$"
+Text = Annotated[StrictStr, Field(min_length=1, max_length=500, pattern=PLAIN)]
 
 
 class QuoteIn(BaseModel):
@@ -49,7 +51,7 @@ class QuoteIn(BaseModel):
     codigo_licitacion: Code
     rut_proveedor: Rut
     precio_unitario: Money = Field(description="The unit price the supplier would quote (CLP).")
-    region_proveedor: Annotated[StrictStr, Field(max_length=60)] | None = Field(
+    region_proveedor: Annotated[StrictStr, Field(max_length=60, pattern=PLAIN)] | None = Field(
         None, description="The supplier's home region; default: from its history."
     )
     tamano_proveedor: Literal["micro", "pequena", "mediana", "grande"] | None = None
