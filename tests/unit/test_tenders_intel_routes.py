@@ -55,11 +55,15 @@ def test_a_quote_gets_its_probability_factors_and_recommendations(
 ) -> None:
     code = _one(engine, sa.select(tenders.c.codigo).order_by(tenders.c.codigo))
     rut = _one(engine, sa.select(history.c.rut_proveedor).order_by(history.c.rut_proveedor))
-    body = {"codigo_licitacion": code, "rut_proveedor": rut, "precio_unitario": 1_000_000}
+    body = {"codigo_licitacion": code, "rut_proveedor": rut, "precio_unitario": 1000}
+    first = client.post(f"{BASE}/probabilidad", json=body, headers=_headers(engine, "read"))
+    assert first.status_code == 200, first.text
+    average = 1000 / first.json()["features"]["precio_ratio"]  # what the history pays
+    body["precio_unitario"] = round(average * 1.05, 2)  # a little dearer than usual
     answer = client.post(f"{BASE}/probabilidad", json=body, headers=_headers(engine, "read"))
     assert answer.status_code == 200, answer.text
     found = answer.json()
-    assert 0.0 < found["probability"] < 1.0
+    assert 0.0 < found["probability"] < 1.0, found
     parts = sum(f["contribution"] for f in found["factors"])
     assert found["probability"] == pytest.approx(found["baseline"] + parts, abs=2e-3)
     assert [f["feature"] for f in found["factors"]].count("precio_ratio") == 1
@@ -75,6 +79,21 @@ GOOD: dict[str, object] = {
     "rut_proveedor": "77037867-2",
     "precio_unitario": 5,
 }
+
+
+def test_a_price_far_above_any_average_is_a_probability_near_zero(
+    engine: Engine, client: TestClient
+) -> None:
+    code = _one(engine, sa.select(tenders.c.codigo).order_by(tenders.c.codigo))
+    body = GOOD | {
+        "codigo_licitacion": code,
+        "precio_unitario": 10**11,  # the curve far out: no overflow warning, no error
+        "region_proveedor": "Región del Maule",
+        "tamano_proveedor": "micro",
+    }
+    answer = client.post(f"{BASE}/probabilidad", json=body, headers=_headers(engine, "read"))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["probability"] < 0.01
 
 
 @pytest.mark.parametrize(
