@@ -263,3 +263,12 @@ def test_product_names_are_embedded_once_and_new_ones_only(db: sa.Engine) -> Non
         found = vectors.neighbours(conn, "cloro litro")
     assert embedder.texts[-2:] == ["Cloro tradicional 1 litro", "cloro litro"]
     assert {name for name, _ in found} >= {CLORO, "Cloro tradicional 1 litro"}
+
+
+def test_the_meaning_threshold_follows_the_embedder() -> None:
+    class Other(HashingEmbedder):
+        name = "all-MiniLM-L6-v2"
+
+    assert ProductVectors(HashingEmbedder()).min_similarity == 0.4
+    assert ProductVectors(Other()).min_similarity == 0.55
+    assert ProductVectors(Other(), min_similarity=0.7).min_similarity == 0.7

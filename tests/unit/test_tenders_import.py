@@ -167,6 +167,8 @@ def test_fts5_trigram_search_finds_the_names_ranked(db: sa.Engine, files: list[P
             sa.select(sa.func.count()).where(history.c.producto_cotizado.like("%nitrilo%"))
         ).scalar_one()
     assert found["indice"] == "fts5_trigram"
+    with db.connect() as conn:  # a NUL would end the FTS5 query string: it is dropped
+        assert search(conn, "guantes\x00 nitrilo", 5)["productos"] == found["productos"]
     names = [m["producto"] for m in found["productos"]]
     assert names[0] == "Guantes de nitrilo caja 100"
     assert all("nitrilo" in n.lower() for n in names)

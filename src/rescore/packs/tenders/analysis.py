@@ -21,7 +21,7 @@ them is computed in Python.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -160,8 +160,3 @@ def context_filter(query: PriceQuery) -> list[ColumnElement[bool]]:
     if query.region:
         found.append(h.region == query.region)
     return found
-
-
-def with_as_of(query: PriceQuery, as_of: date) -> PriceQuery:
-    """The same question on another day."""
-    return replace(query, as_of=as_of)

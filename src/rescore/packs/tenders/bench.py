@@ -9,10 +9,11 @@ cache misses), warm = asked again (it hits).
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
@@ -67,15 +68,14 @@ QUESTIONS: tuple[tuple[str, str | None, str | None], ...] = (
 
 @dataclass(slots=True)
 class BenchData:
-    """How the data came to be: rows, and the seconds each stage took this run (None:
-    reused from an earlier run)."""
+    """How the data came to be: rows, and the seconds each stage took in the run that made it
+    (None: not known)."""
 
     rows: int = 0
     files: int = 0
     generate_seconds: float | None = None
     import_seconds: float | None = None
     import_rows: int = 0
-    steps: list[str] = field(default_factory=list)
 
 
 def ensure_history(
@@ -86,8 +86,10 @@ def ensure_history(
     months: int = BENCH_MONTHS,
     report: Callable[[str], None] = lambda _line: None,
 ) -> BenchData:
-    """The files in ``folder`` and the history at ``url``, made now unless already made."""
-    found = BenchData()
+    """The files in ``folder`` and the history at ``url``, made now unless already made. The
+    rates of the run that made them are kept in ``folder/made.json`` and reported again by the
+    runs that reuse them."""
+    found = _made_before(folder)
     marker = folder / f"ready-{rows}-{months}"
     if not marker.exists():
         started = time.perf_counter()
@@ -112,7 +114,17 @@ def ensure_history(
             ).scalar_one()
     finally:
         engine.dispose()
+    if found.import_seconds is not None and found.generate_seconds is not None:
+        (folder / "made.json").write_text(json.dumps(asdict(found)))
     return found
+
+
+def _made_before(folder: Path) -> BenchData:
+    """What an earlier run recorded making, or nothing."""
+    try:
+        return BenchData(**json.loads((folder / "made.json").read_text()))
+    except (OSError, ValueError, TypeError):
+        return BenchData()
 
 
 def _fill(
@@ -124,7 +136,7 @@ def _fill(
     todo = [p for p in paths if p.name not in done]
     if not todo:
         return
-    started = time.perf_counter()
+    started, found.import_rows = time.perf_counter(), 0
     for path in todo:
         with engine.begin() as conn:
             result = import_file(conn, path)

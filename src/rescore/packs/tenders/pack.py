@@ -204,7 +204,7 @@ class TendersPack(Pack):
             found["generate_rows_per_second"] = round(rows / made.generate_seconds)
         if made.import_seconds is not None:
             found["import_rows_per_second"] = round(made.import_rows / made.import_seconds)
-        found["made"] = "made this run" if made.import_seconds else "reused from an earlier run"
+        found["made"] = "files and import timed by the run that made them"
         return found
 
     def bench_price(self, url: str) -> dict[str, float]:

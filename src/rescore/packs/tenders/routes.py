@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["router"]
 
 DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-Text = Annotated[str, Query(min_length=1, max_length=200)]
+#: No control characters (a NUL cannot be searched for, nor stored on PostgreSQL).
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 
 
 def router(pack: TendersPack) -> APIRouter:
@@ -50,17 +51,27 @@ def router(pack: TendersPack) -> APIRouter:
             registry.register(pack.cache.collector())
             watched.add(id(registry))
 
-    @routes.get("/precio", responses=ok(ex.PRECIO, *AUTH, 422, 503))
+    @routes.get("/precio", responses=ok(ex.PRECIO, *AUTH, 503))
     def precio(
         who: Reader,
         state: State,
         producto: Annotated[
             str,
-            Query(min_length=1, max_length=200, openapi_examples=example_body("guantes nitrilo")),
+            Query(
+                min_length=1,
+                max_length=200,
+                pattern=PRINTABLE,
+                openapi_examples=example_body("guantes nitrilo"),
+            ),
         ],
         organismo: Annotated[
             str | None,
-            Query(min_length=1, max_length=200, openapi_examples=example_body("Hospital Regional")),
+            Query(
+                min_length=1,
+                max_length=200,
+                pattern=PRINTABLE,
+                openapi_examples=example_body("Hospital Regional"),
+            ),
         ] = None,
         region: Annotated[
             str | None, Query(max_length=80, description="e.g. Región del Biobío")
@@ -74,7 +85,7 @@ def router(pack: TendersPack) -> APIRouter:
         insights computed from the data, the five most frequent competitors."""
         _watch(state)
         query = PriceQuery(
-            producto=_text(producto, "producto"),
+            producto=_text(producto, "query.producto"),
             organismo=organismo.strip() or None if organismo else None,
             region=_region(region),
             as_of=_day(as_of) or pack.as_of().date(),
@@ -82,20 +93,25 @@ def router(pack: TendersPack) -> APIRouter:
         with source_read(state.engine) as conn:
             return pack.price_analysis(conn, query)
 
-    @routes.get("/search", responses=ok(ex.SEARCH, *AUTH, 422, 503))
+    @routes.get("/search", responses=ok(ex.SEARCH, *AUTH, 503))
     def search_(
         who: Reader,
         state: State,
         q: Annotated[
             str,
-            Query(min_length=1, max_length=200, openapi_examples=example_body("guantes nitrilo")),
+            Query(
+                min_length=1,
+                max_length=200,
+                pattern=PRINTABLE,
+                openapi_examples=example_body("guantes nitrilo"),
+            ),
         ],
         limit: Annotated[int, Query(ge=1, le=100)] = 10,
     ) -> dict[str, Any]:
         """Product names in the history like ``q`` (fuzzy), best first, with how often and
         until when each was quoted."""
         with source_read(state.engine) as conn:
-            return search(conn, _text(q, "q"), limit)
+            return search(conn, _text(q, "query.q"), limit)
 
     @routes.get("/imports", responses=ok(ex.IMPORTS, *AUTH, 503))
     def imported(who: Reader, state: State) -> dict[str, Any]:
@@ -118,7 +134,7 @@ def _region(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
     if value not in REGIONS:
-        raise InvalidInput("not a Chilean region as ChileCompra writes it", field="region")
+        raise InvalidInput("not a Chilean region as ChileCompra writes it", field="query.region")
     return value
 
 
@@ -128,7 +144,7 @@ def _day(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise InvalidInput("not a real date (YYYY-MM-DD)", field="as_of") from None
+        raise InvalidInput("not a real date (YYYY-MM-DD)", field="query.as_of") from None
 
 
 def _import_row(row: dict[str, Any]) -> dict[str, Any]:

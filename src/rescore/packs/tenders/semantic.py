@@ -10,7 +10,7 @@ database or the embedder changes.
 
 Example::
 
-    vectors = ProductVectors(default_embedder(), min_similarity=0.4)
+    vectors = ProductVectors(default_embedder())     # 0.55 for MiniLM, 0.4 for hashing
     vectors.neighbours(conn, "notebook hp")   # [("Laptop HP ProBook 14", 0.71), ...]
 """
 
@@ -24,10 +24,13 @@ from rescore.embeddings import Embedder
 from rescore.packs.tenders.schema import products
 from rescore.vectors import VectorIndex
 
-__all__ = ["DEFAULT_MIN_SIMILARITY", "NEIGHBOURS", "ProductVectors"]
+__all__ = ["DEFAULT_MIN_SIMILARITY", "MIN_SIMILARITY", "NEIGHBOURS", "ProductVectors"]
 
-#: Cosine similarity a name needs to count as similar by meaning.
-DEFAULT_MIN_SIMILARITY = 0.4
+#: Cosine similarity a name needs to count as similar by meaning, by embedder: MiniLM's
+#: cosines run higher (related but different products reach 0.45-0.5: "notebook hp" and a
+#: toner cartridge), the hashing fallback's lower (two namings of one toner meet at 0.41).
+MIN_SIMILARITY = {"hashing-v1": 0.4}
+DEFAULT_MIN_SIMILARITY = 0.55
 #: At most this many names are added by meaning.
 NEIGHBOURS = 8
 _BATCH = 512
@@ -36,11 +39,13 @@ _BATCH = 512
 class ProductVectors:
     """The catalogue's product names as vectors, embedded once per process and embedder."""
 
-    def __init__(
-        self, embedder: Embedder, *, min_similarity: float = DEFAULT_MIN_SIMILARITY
-    ) -> None:
+    def __init__(self, embedder: Embedder, *, min_similarity: float | None = None) -> None:
         self.embedder = embedder
-        self.min_similarity = min_similarity
+        self.min_similarity = (
+            MIN_SIMILARITY.get(embedder.name, DEFAULT_MIN_SIMILARITY)
+            if min_similarity is None
+            else min_similarity
+        )
         self._lock = threading.Lock()
         self._index = VectorIndex(dim=embedder.dim, embedder=embedder.name)
         self._source: str | None = None

@@ -28,8 +28,12 @@ class TendersSettings(BaseSettings):
     partitions_ahead: int = Field(
         3, ge=0, le=36, description="Monthly history partitions kept ahead (PostgreSQL)."
     )
-    semantic_min_similarity: float = Field(
-        0.4, ge=0, le=1, description="Cosine a product name needs to count as similar by meaning."
+    semantic_min_similarity: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Cosine a product name needs to count as similar by meaning (default: "
+        "0.55 with MiniLM, 0.4 with the hashing fallback).",
     )
     cache_ttl: float = Field(
         3600.0, ge=0, description="Seconds a price analysis stays cached (0: no cache)."

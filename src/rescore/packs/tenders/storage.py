@@ -340,6 +340,7 @@ def candidate_names(
     through the dialect's index; the caller ranks them by word similarity. On PostgreSQL the
     index answers ``word_similarity >= threshold`` itself (``<%`` under this transaction's
     ``pg_trgm.word_similarity_threshold``)."""
+    query = "".join(ch for ch in query if ch.isprintable())  # a NUL ends a string in SQL
     words = [w for w in query.lower().split() if len(w) >= 3]
     if not words:
         return []
