@@ -74,6 +74,7 @@ from rescore.cli.framework import (
 # fields_as_sent(rename)  re-raise errors with fields named as the caller sent them
 
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
     from sqlalchemy import Connection
 
     from rescore.api.deps import Admin, ApiState, Reader, State, Writer
@@ -115,6 +116,7 @@ __all__ = [
     "errors",
     "example_body",
     "fields_as_sent",
+    "metrics_registry",
     "ok",
     "pass_session",
     "progress_bar",
@@ -155,6 +157,16 @@ def settled(engine: Engine, timeout: float = 60.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def metrics_registry(engine: Engine) -> CollectorRegistry | None:
+    """The Prometheus registry the engine's metrics live in (what ``/metrics`` serves), for a
+    pack's own collectors (``registry.register(collector)``); None when the engine carries no
+    metrics."""
+    from rescore.metrics import metrics_of
+
+    found = metrics_of(engine)
+    return None if found is None else found.registry
 
 
 def __getattr__(name: str) -> Any:

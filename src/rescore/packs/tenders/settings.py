@@ -1,0 +1,60 @@
+"""The tenders pack's settings, from ``RESCORE_TENDERS_*`` variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["TendersSettings"]
+
+
+class TendersSettings(BaseSettings):
+    """Where monthly files arrive, when they are imported, how long analyses are cached, where
+    the win model and the alert profiles' index live."""
+
+    model_config = SettingsConfigDict(env_prefix="RESCORE_TENDERS_", extra="forbid")
+
+    inbox: Path = Field(
+        Path(".rescore/tenders-inbox"),
+        description="Folder the monthly schedule imports new COT_YYYY-MM.zip files from.",
+    )
+    import_cron: str = Field(
+        "0 6 2 * *", description="When the inbox is imported (cron, in import_timezone)."
+    )
+    import_timezone: str = Field("America/Santiago", description="IANA zone of import_cron.")
+    partitions_ahead: int = Field(
+        3, ge=0, le=36, description="Monthly history partitions kept ahead (PostgreSQL)."
+    )
+    semantic_min_similarity: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Cosine a product name needs to count as similar by meaning (default: "
+        "0.55 with MiniLM, 0.4 with the hashing fallback).",
+    )
+    cache_ttl: float = Field(
+        3600.0, ge=0, description="Seconds a price analysis stays cached (0: no cache)."
+    )
+    cache_url: str | None = Field(
+        None,
+        description="Redis URL of the price-analysis cache (default: RESCORE_CACHE_URL, "
+        "else this process's memory).",
+    )
+
+    models_dir: Path = Field(
+        Path(".rescore/models"),
+        description="Where `rescore tenders train` saves the win model (used instead of the "
+        "shipped one once there).",
+    )
+    index_dir: Path | None = Field(
+        None,
+        description="Folder of the alert profiles' vector index (default: beside the SQLite "
+        "file, else .rescore).",
+    )
+
+    def redis_url(self) -> str | None:
+        """This pack's Redis, or the core's lookup-cache Redis, or none."""
+        return self.cache_url or os.environ.get("RESCORE_CACHE_URL") or None
