@@ -154,8 +154,6 @@ BENCHMARKS: dict[str, Callable[[BenchOptions], Measurement]] = {
     "P7": _p7,
     "L1": _l1,
     "C1": _c1,
-
-
     "T1": _t1,
     "T2": _t2,
     "T3": _t3,
