@@ -93,3 +93,27 @@ def test_bad_input_is_a_4xx_naming_the_field(engine: Engine, client: TestClient)
         "query": "x",
         "results": [],
     }
+
+
+def test_hotmarts_own_webhook_is_let_in_by_its_hottok_only(
+    engine: Engine, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = {"event": "CLUB_CONTENT_UPDATED"}
+    unset = client.post(f"{BASE}/hotmart", json=body, headers={"X-Hotmart-Hottok": "x"})
+    assert unset.status_code == 403
+    assert "RESCORE_CONTENT_HOTTOK" in unset.json()["detail"]
+    monkeypatch.setenv("RESCORE_CONTENT_HOTTOK", "s3cr3t-hottok")
+    for sent in ({}, {"X-Hotmart-Hottok": "s3cr3t-hottoK"}):
+        refused = client.post(f"{BASE}/hotmart", json=body, headers=sent)
+        assert refused.status_code == 403
+        assert refused.json()["field"] == "X-Hotmart-Hottok"
+        assert "s3cr3t" not in refused.text
+    reader = _headers(engine, "read")
+    assert client.get(f"{BASE}/lessons", headers=reader).json()["lessons"] == [], "nothing yet"
+    answer = client.post(
+        f"{BASE}/hotmart", json=body, headers={"X-Hotmart-Hottok": "s3cr3t-hottok"}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {**body, "new": 5, "changed": 0, "unchanged": 0, "processing": True}
+    lessons = client.get(f"{BASE}/lessons", headers=reader).json()["lessons"]
+    assert {lesson["state"] for lesson in lessons} == {"done"}, "processed after the answer"

@@ -55,6 +55,8 @@ class ContentSettings(BaseSettings):
     retry_seconds: float = Field(60.0, ge=0)
     lease_seconds: float = Field(900.0, gt=0)
     retention_days: float = Field(7.0, gt=0)
+    #: the secret Hotmart signs its webhooks with; POST /hotmart refuses every call without it
+    hottok: str | None = Field(None, repr=False)
 
     def make_source(self) -> Source:
         from rescore.packs.content.sources import FolderSource, HotmartSource

@@ -8,17 +8,20 @@
   knowledge base, one vector store per school.
 - ``POST /webhook`` (write): the seed's webhook trigger; detection now (its counts in the
   answer), processing in the background after the answer.
+- ``POST /hotmart`` (no key; Hotmart's ``X-Hotmart-Hottok`` checked against
+  ``RESCORE_CONTENT_HOTTOK``): the same, for Hotmart's own webhook.
 """
 
 from __future__ import annotations
 
+import hmac
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Body, Path, Query
+from fastapi import APIRouter, BackgroundTasks, Body, Header, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from sqlalchemy import func, select
 
-from rescore.exceptions import NotFound
+from rescore.exceptions import NotFound, RescoreError
 from rescore.packs.content import state as lesson_state
 from rescore.packs.content.schema import documents, lessons
 from rescore.packs.sdk import (
@@ -81,6 +84,11 @@ class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
 
     event: Annotated[StrictStr, Field(max_length=80)] = "CLUB_CONTENT_UPDATED"
+
+
+#: What a webhook answers: detection's counts; processing goes on after the answer.
+DETECTED = {"event": "CLUB_CONTENT_UPDATED", "new": 0, "changed": 0, "unchanged": 5}
+DETECTED["processing"] = True
 
 
 def router(pack: ContentPack) -> APIRouter:
@@ -168,13 +176,7 @@ def router(pack: ContentPack) -> APIRouter:
     @api.post(
         "/webhook",
         responses=ok(
-            {
-                "event": "CLUB_CONTENT_UPDATED",
-                "new": 0,
-                "changed": 0,
-                "unchanged": 5,
-                "processing": True,
-            },
+            DETECTED,
             *AUTH,
             *POSTED,
             503,
@@ -194,19 +196,59 @@ def router(pack: ContentPack) -> APIRouter:
         ],
     ) -> dict[str, Any]:
         """Detect new and changed lessons now; process them after answering."""
-        from rescore.packs.content.config import load_settings
-        from rescore.packs.content.pipeline import Pipeline
+        return _detect_then_process(app.engine, tasks, body.event)
 
-        pipeline = Pipeline.from_settings(load_settings())
-        try:
-            detected = pipeline.detect(app.engine)
-        except BaseException:
-            pipeline.close()
-            raise
-        tasks.add_task(_run_and_close, pipeline, app.engine)
-        return {"event": body.event, **detected.counts(), "processing": True}
+    @api.post("/hotmart", responses=ok(DETECTED, 403, *POSTED, 503))
+    def hotmart(
+        app: State,
+        tasks: BackgroundTasks,
+        body: Annotated[
+            WebhookIn,
+            Body(openapi_examples=example_body({"event": "CLUB_CONTENT_UPDATED"})),
+        ],
+        hottok: Annotated[
+            str | None,
+            Header(
+                alias="X-Hotmart-Hottok",
+                max_length=256,
+                openapi_examples=example_body("hottok-de-ejemplo"),
+            ),
+        ] = None,
+    ) -> dict[str, Any]:
+        """Hotmart's own webhook, which cannot send a rescore key: it is let in by the hottok
+        Hotmart signs every call with (``X-Hotmart-Hottok``, compared in constant time with
+        ``RESCORE_CONTENT_HOTTOK``), then does what ``POST /webhook`` does."""
+        from rescore.packs.content.config import load_settings
+
+        expected = load_settings().hottok
+        if not expected:
+            raise HottokRefused("set RESCORE_CONTENT_HOTTOK to accept Hotmart's webhook here")
+        if hottok is None or not hmac.compare_digest(hottok.encode(), expected.encode()):
+            raise HottokRefused("the hottok does not match", field="X-Hotmart-Hottok")
+        return _detect_then_process(app.engine, tasks, body.event)
 
     return api
+
+
+class HottokRefused(RescoreError):
+    """Hotmart's webhook was refused: its hottok is missing, wrong, or not configured."""
+
+    http_status = 403
+
+
+def _detect_then_process(engine: Engine, tasks: BackgroundTasks, event: str) -> dict[str, Any]:
+    """Detection now (its counts answer the caller); the processing after the answer."""
+    from rescore.packs.content.config import load_settings
+    from rescore.packs.content.pipeline import Pipeline
+
+    pipeline = Pipeline.from_settings(load_settings())
+    try:
+        detected = pipeline.detect(engine)
+    except BaseException:
+        pipeline.close()
+        raise
+    tasks.add_task(_run_and_close, pipeline, engine)
+    return {"event": event, **detected.counts(), "processing": True}
 
 
 def _run_and_close(pipeline: Pipeline, engine: Engine) -> None:
