@@ -60,13 +60,15 @@ class StoredScore:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Change:
-    """One scorer's value moving (``before`` is None the first time an entity is scored)."""
+    """One scorer's value moving (``before`` is None the first time an entity is scored);
+    ``components`` is the breakdown after the change."""
 
     scorer: str
     version: str
     before: float | None
     after: float
     deltas: Mapping[str, float]
+    components: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def delta(self) -> float:
@@ -224,6 +226,7 @@ class ScoreStore:
                     before=before[0] if before else None,
                     after=result.value,
                     deltas=_deltas(before[1] if before else {}, result),
+                    components=dict(result.components),
                 )
                 item.changes.append(change)
                 entries.append(self._entry(item, change, result, now))
@@ -261,6 +264,7 @@ class ScoreStore:
                     before=before.value if before else None,
                     after=result.value,
                     deltas=_deltas(before.components if before else {}, result),
+                    components=dict(result.components),
                 )
                 item.changes.append(change)
                 entries.append(self._entry(item, change, result, now))

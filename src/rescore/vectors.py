@@ -97,6 +97,11 @@ class VectorIndex:
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and _label(key) in self._keys
 
+    def keys(self) -> list[str]:
+        """Every key indexed (to reconcile the index with the rows it mirrors)."""
+        with self._lock:
+            return list(self._keys.values())
+
     def add(self, keys: Sequence[str], vectors: NDArray[np.float32]) -> None:
         """Index ``vectors[i]`` under ``keys[i]``, replacing what a key held before."""
         if len(keys) != len(vectors):

@@ -152,7 +152,7 @@ def test_usage_errors_exit_non_zero_with_a_message(tmp_path: Path) -> None:
         "--database-url", "sqlite:///x.db", "explain", "nopack", "1", cwd=tmp_path, check=False
     )
     assert done.returncode == 1
-    assert "no pack 'nopack' is loaded; loaded: credit, leads, loyalty" in done.stderr
+    assert "no pack 'nopack' is loaded; loaded: content, credit, leads, loyalty" in done.stderr
 
 
 def test_help_names_every_environment_variable(tmp_path: Path) -> None:

@@ -208,6 +208,30 @@ def test_the_leads_entity_page_shows_the_lead_score_card(browser: Any, site: Sit
         visit.close()
 
 
+def test_the_content_pack_shows_a_lessons_pipeline_card_and_its_analytics(
+    browser: Any, site: Site
+) -> None:
+    visit = Visit(browser, site)
+    try:
+        visit.login("read")
+        visit.open("/ui/entity/content/demo000_m1_l1")
+        card = visit.page.locator(".content-card")
+        assert card.locator(".platform").count() == 4
+        text = card.inner_text()
+        for label in ("Download", "Analysis", "Sync", "School", "Level", "Confidence"):
+            assert label in text
+        assert "Curso demo 0" in text
+        visit.shot("entity-content")
+        visit.open("/ui/analytics/content")
+        tiles = visit.page.locator(".tiles").first.inner_text()
+        for label in ("Lessons done", "In progress", "Failed (retried)", "Dead letters"):
+            assert label in tiles
+        assert visit.drawn() >= 3
+        visit.shot("analytics-content")
+    finally:
+        visit.close()
+
+
 def test_an_admin_requeues_a_dead_letter(browser: Any, site: Site) -> None:
     visit = Visit(browser, site)
     try:

@@ -145,7 +145,7 @@ def test_unknown_packs_are_refused_everywhere(tmp_path: Path) -> None:
     run("init", cwd=tmp_path, env=env)
     for args in (("dead-letter", "requeue", "--pack", "nopack"), ("export", "--pack", "nopack")):
         done = run(*args, cwd=tmp_path, env=env, check=False)
-        one_line_error(done, 1, "no pack 'nopack' is loaded; loaded: credit, leads")
+        one_line_error(done, 1, "no pack 'nopack' is loaded; loaded: content, credit, leads")
 
 
 def test_a_connection_option_after_the_command_says_where_it_goes(tmp_path: Path) -> None:

@@ -18,7 +18,10 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     where = tmp_path_factory.mktemp("examples")
-    env = {"RESCORE_DATABASE_URL": f"sqlite:///{where / 'demo.db'}"}
+    env = {
+        "RESCORE_DATABASE_URL": f"sqlite:///{where / 'demo.db'}",
+        "RESCORE_CONTENT_HOTTOK": "hottok-de-ejemplo",  # what POST /hotmart's example sends
+    }
     run("init", "--demo-data", cwd=where, env=env)
     key = run("keys", "create", "--scope", "admin", cwd=where, env=env).stdout.strip()
     with serving(where, env) as url:
@@ -29,9 +32,12 @@ def _first(examples: dict[str, Any]) -> Any:
     return next(iter(examples.values()))["value"]
 
 
-def _request(path: str, operation: dict[str, Any]) -> tuple[str, dict[str, Any], Any]:
-    """The path, query and body an operation documents."""
+def _request(
+    path: str, operation: dict[str, Any]
+) -> tuple[str, dict[str, Any], dict[str, str], Any]:
+    """The path, query, headers and body an operation documents."""
     query: dict[str, Any] = {}
+    headers: dict[str, str] = {}
     for parameter in operation.get("parameters", []):
         if "examples" not in parameter:
             assert not parameter.get("required"), f"{path}: {parameter['name']} has no example"
@@ -39,6 +45,8 @@ def _request(path: str, operation: dict[str, Any]) -> tuple[str, dict[str, Any],
         value = _first(parameter["examples"])
         if parameter["in"] == "path":
             path = path.replace("{" + parameter["name"] + "}", str(value))
+        elif parameter["in"] == "header":
+            headers[parameter["name"]] = str(value)
         else:
             query[parameter["name"]] = value
     body = None
@@ -46,7 +54,7 @@ def _request(path: str, operation: dict[str, Any]) -> tuple[str, dict[str, Any],
         content = operation["requestBody"]["content"]["application/json"]
         assert "examples" in content, f"{path}: the request body has no example"
         body = _first(content["examples"])
-    return path, query, body
+    return path, query, headers, body
 
 
 def _documented(operation: dict[str, Any]) -> set[str]:
@@ -83,13 +91,13 @@ def test_every_operation_has_examples_that_work_on_the_demo_data(server: tuple[s
     tried = []
     for template, operations in spec["paths"].items():
         for method, operation in operations.items():
-            path, query, body = _request(template, operation)
+            path, query, headers, body = _request(template, operation)
             answer = httpx.request(
                 method.upper(),
                 f"{url}{path}",
                 params=query,
                 json=body,
-                headers={"Authorization": f"Bearer {key}"},
+                headers={"Authorization": f"Bearer {key}", **headers},
                 timeout=60,
             )
             where = f"{method.upper()} {template}"

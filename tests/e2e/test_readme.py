@@ -20,19 +20,22 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def readme_block(marker: str, language: str = "sh") -> str:
-    text = (ROOT / "README.md").read_text()
+def readme_block(marker: str, language: str = "sh", doc: Path = ROOT / "README.md") -> str:
+    """The block marked ``<!-- marker -->`` in ``doc`` (the README unless another page)."""
+    text = doc.read_text()
     found = re.search(rf"<!-- {marker} -->\n```{language}\n(.*?)```", text, re.DOTALL)
-    assert found, f"README has no block marked {marker}"
+    assert found, f"{doc.name} has no block marked {marker}"
     return found.group(1)
 
 
-def run_block(script: str, where: Path, *, timeout: float = 300) -> str:
+def run_block(
+    script: str, where: Path, *, timeout: float = 300, env: dict[str, str] | None = None
+) -> str:
     """Run a shell block as a user pastes it; fail with its output if any command fails."""
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", "set -m\n" + script],
         cwd=where,
-        env=clean_env(),
+        env=clean_env(env),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -364,3 +364,36 @@ def test_the_admin_alerts_are_rules_over_the_queue_health(engine: Engine, clock:
     for due in scheduler.tick():
         scheduler.run(due)
     assert len(inbox(engine, "admin")) == 1  # the queue is empty again: quiet
+
+
+def test_each_new_component_fires_once_for_it_ever(engine: Engine) -> None:
+    engine.add_rules(rules("""
+        name: new-part
+        trigger: {kind: score, scorer: total, new_component: {above: 0}}
+        actions: [{notify: {channel: ops, to: "{{ component }}", body: "{{ entity }} gained {{ component }} ({{ component_value }})"}}]
+    """))  # fmt: skip
+    put_items(engine, y=(7, 0))  # first score: a is already there, b is not
+    engine.ingest([event("n1", "a_changed", "y")])
+    drain(engine)
+    assert [f["context"]["component"] for f in engine.firings()] == ["a"]
+    move(engine, "y", 9)  # a rises but was there: nothing new
+    put_items(engine, y=(9, 3))
+    engine.ingest([event("n2", "b_changed", "y")])
+    drain(engine)
+    assert sorted(f["context"]["component"] for f in engine.firings()) == ["a", "b"]
+    for a in (0, 12):  # a leaves and comes back: it was told once, it is not told again
+        move(engine, "y", a)
+    fired = engine.firings()
+    assert len(fired) == 2
+    dispatch(engine)
+    assert sorted(m["to"] for m in inbox(engine, "ops")) == ["a", "b"]
+    assert "y gained b (3.0)" in [m["body"] for m in inbox(engine, "ops")]
+
+
+def test_a_new_component_rule_needs_exactly_one_test() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        parse_rules(
+            "{name: r, trigger: {kind: score, scorer: s, new_component: {}, drop: {points: 1, within: 1d}}, actions: [{ingest: {type: t}}]}"
+        )
+    assert refused.value.field == "trigger"
+    assert "new_component" in refused.value.message

@@ -75,6 +75,16 @@ def test_normal_lane_flushes_early_when_it_passes_its_size(tmp_path: Path) -> No
     engine.close()
 
 
+def test_a_running_runtime_is_alive_after_its_packs_are_prepared(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path / "rt.db", poll_interval=3600, flush_interval=3600)
+    with EmbeddedRuntime(engine) as runtime:
+        for prepare in [t for t in threading.enumerate() if t.name == "rescore-prepare"]:
+            prepare.join(10)
+        assert runtime.alive, "the loops still run once preparing ends: /readyz must not 503"
+    assert not runtime.alive
+    engine.close()
+
+
 def test_stop_releases_claimed_work(tmp_path: Path) -> None:
     engine = make_engine(tmp_path / "rt.db", poll_interval=3600, flush_interval=3600)
     runtime = EmbeddedRuntime(engine, name="me")

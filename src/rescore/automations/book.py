@@ -35,7 +35,7 @@ from rescore.automations.rules import (
     parse_rules,
     rule_of,
 )
-from rescore.automations.triggers import fires, tier_of
+from rescore.automations.triggers import fires, new_components, tier_of
 from rescore.db.schema import rules as rules_table
 from rescore.events import Event
 from rescore.exceptions import InvalidInput, PluginError
@@ -167,6 +167,10 @@ class RuleBook(Observer):
     def _score_rule(
         self, conn: Connection, rule: Rule, outcome: Outcome, change: Change, now: datetime
     ) -> None:
+        trigger = rule.trigger
+        if isinstance(trigger, ScoreTrigger) and trigger.new_component is not None:
+            self._component_rule(conn, rule, outcome, change, now)
+            return
         context = score_context(rule, outcome, change, now)
         if not holds(rule.conditions, context):
             return
@@ -181,15 +185,40 @@ class RuleBook(Observer):
         )
         if fired:
             seq = max((c.seq for c in outcome.causes), default=0)
-            firing = Firing(
-                rule=rule,
-                tenant=outcome.tenant,
-                entity=outcome.entity,
-                occurrence=f"score:{change.scorer}:{seq}:{outcome.committed_at.isoformat()}",
-                context=context,
-                pack=outcome.pack,
-            )
-            self._note(rule, record(conn, firing, now))
+            occurrence = f"score:{change.scorer}:{seq}:{outcome.committed_at.isoformat()}"
+            self._fire_score(conn, rule, outcome, occurrence, context, now)
+
+    def _fire_score(
+        self,
+        conn: Connection,
+        rule: Rule,
+        outcome: Outcome,
+        occurrence: str,
+        context: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        firing = Firing(
+            rule=rule,
+            tenant=outcome.tenant,
+            entity=outcome.entity,
+            occurrence=occurrence,
+            context=context,
+            pack=outcome.pack,
+        )
+        self._note(rule, record(conn, firing, now))
+
+    def _component_rule(
+        self, conn: Connection, rule: Rule, outcome: Outcome, change: Change, now: datetime
+    ) -> None:
+        """One firing per new component, keyed by it (so once per entity and component)."""
+        assert isinstance(rule.trigger, ScoreTrigger)
+        assert rule.trigger.new_component
+        base = score_context(rule, outcome, change, now)
+        for name, value in new_components(rule.trigger.new_component, change):
+            context = base | {"component": name, "component_value": value}
+            if holds(rule.conditions, context):
+                occurrence = f"component:{change.scorer}:{name}"
+                self._fire_score(conn, rule, outcome, occurrence, context, now)
 
 
 def _shipped(registry: PackRegistry) -> dict[str, Rule]:

@@ -109,6 +109,7 @@ def _score(
         before=row.before_value,
         after=row.after_value,
         deltas=row.deltas,
+        components=row.components,
     )
     outcome = Outcome(
         tenant=tenant,

@@ -145,20 +145,33 @@ class Drop(_Model):
     _check = field_validator("within")(lambda cls, v: _duration(v))
 
 
+class NewComponent(_Model):
+    """Each component of the score's breakdown that rises above ``above`` (from absent or at
+    most ``above``) fires the rule once, for that component, ever: the firing's context names
+    it as ``component`` (with ``component_value``). For scores whose breakdown lists who is
+    concerned, such as the subscribers a tender matches (one component each): each hears of
+    it once, including on the entity's first score."""
+
+    above: StrictFloat | StrictInt = 0
+
+
 class ScoreTrigger(_Model):
-    """Fires on a change of ``scorer``'s value: a crossing, a tier change or a drop."""
+    """Fires on a change of ``scorer``'s value: a crossing, a tier change or a drop; or for
+    each new component of its breakdown (``new_component``)."""
 
     kind: Literal["score"]
     scorer: StrictStr
     crosses: Crossing | None = None
     tier: Tiers | None = None
     drop: Drop | None = None
+    new_component: NewComponent | None = None
 
     @model_validator(mode="after")
     def _one_test(self) -> ScoreTrigger:
-        given = [n for n in ("crosses", "tier", "drop") if getattr(self, n) is not None]
+        tests = ("crosses", "tier", "drop", "new_component")
+        given = [n for n in tests if getattr(self, n) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of crosses, tier or drop")
+            raise ValueError("give exactly one of crosses, tier, drop or new_component")
         return self
 
 

@@ -14,11 +14,19 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from rescore.automations.rules import Crossing, Drop, Rule, ScoreTrigger, Tiers, parse_duration
+from rescore.automations.rules import (
+    Crossing,
+    Drop,
+    NewComponent,
+    Rule,
+    ScoreTrigger,
+    Tiers,
+    parse_duration,
+)
 from rescore.db.schema import history, rule_state
 from rescore.store import Change
 
-__all__ = ["fires", "tier_of"]
+__all__ = ["fires", "new_components", "tier_of"]
 
 
 def tier_of(tiers: Tiers, value: float | None) -> str | None:
@@ -46,6 +54,8 @@ def fires(
         return _crossing(conn, rule.name, trigger.crosses, tenant, entity, change, now)
     if trigger.tier is not None:
         return _tier_moved(trigger.tier, change)
+    if trigger.new_component is not None:
+        return bool(new_components(trigger.new_component, change))
     assert trigger.drop is not None
     return _dropped(conn, trigger.drop, tenant, pack, entity, change, now)
 
@@ -81,6 +91,16 @@ def _crossing(
             rule_state.insert().values(tenant=tenant, rule=rule, entity=entity, updated_at=now)
         )
     return crossed
+
+
+def new_components(test: NewComponent, change: Change) -> list[tuple[str, float]]:
+    """The components ``change`` took above ``test.above`` (name, value), in name order."""
+    found = []
+    for name, value in sorted(change.components.items()):
+        before = value - change.deltas.get(name, value)
+        if value > test.above >= before:
+            found.append((name, value))
+    return found
 
 
 def _tier_moved(tiers: Tiers, change: Change) -> bool:

@@ -106,10 +106,34 @@ def _p7(o: BenchOptions) -> Measurement:
     return http_ingest(seconds=4 if o.quick else 15)
 
 
+def _t2(_o: BenchOptions) -> Measurement:
+    from rescore.bench.alerts import alert_recall
+
+    return alert_recall()
+
+
+def _t3(o: BenchOptions) -> Measurement:
+    from rescore.bench.alerts import match_throughput
+
+    return match_throughput(tenders=500 if o.quick else 2_000)
+
+
+def _t4(o: BenchOptions) -> Measurement:
+    from rescore.bench.alerts import win_probability
+
+    return win_probability(rows_per_month=2_000 if o.quick else 10_000)
+
+
 def _l1(_o: BenchOptions) -> Measurement:
     from rescore.bench.loyalty import birthdays
 
     return birthdays()
+
+
+def _c1(o: BenchOptions) -> Measurement:
+    from rescore.bench.content import content_pipeline
+
+    return content_pipeline(copies=4 if o.quick else 20)
 
 
 def _t1(_o: BenchOptions) -> Measurement:
@@ -129,7 +153,11 @@ BENCHMARKS: dict[str, Callable[[BenchOptions], Measurement]] = {
     "P6": _p6,
     "P7": _p7,
     "L1": _l1,
+    "C1": _c1,
     "T1": _t1,
+    "T2": _t2,
+    "T3": _t3,
+    "T4": _t4,
     "M1": _m1,
 }
 

@@ -94,6 +94,14 @@ def _print_classifier(pack: str, result: dict[str, Any]) -> None:
         f"({candidates}); out-of-fold KS {oof['ks']:.3f}, Brier {oof['brier']:.4f}; "
         f"saved {result['path']}"
     )
+    holdout = metrics.get("holdout")
+    if holdout is not None:  # trained by time: the newest rows were held out
+        echo(
+            f"time split: trained up to {metrics['trained_until']}, tested on the "
+            f"{holdout['samples']} rows from {metrics['tested_from']}: accuracy "
+            f"{holdout['accuracy']:.1%} (majority {holdout['majority_accuracy']:.1%}), "
+            f"AUC {holdout['auc']:.4f}, Brier {holdout['brier']:.4f}"
+        )
     version = result.get("release_version")
     if version and not result.get("live"):
         echo(

@@ -104,6 +104,9 @@ def bench(
     P5F the same lookups beside Feast's feature server (when Feast is installed)
     P6 backup + verified restore of 1M history rows on PostgreSQL (not in --quick)
     P7 HTTP ingest throughput, batches of 500 normal events, and the stream to fresh scores
+    T2 tender alerts: semantic vs keyword recall/precision on a labelled set (per embedder)
+    T3 tender alerts: match throughput against 10,000 subscriber profiles (usearch HNSW)
+    T4 tender win probability: accuracy and AUC on generated history, trained by time
 
     Each builds a scratch SQLite deployment and prints its method beside its numbers.
     """

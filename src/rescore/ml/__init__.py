@@ -13,6 +13,7 @@ Example::
     loaded = load_model(Path(".rescore/models"), "pd", TrainedClassifier, features=features)
     Explainer(loaded).explain(row)                       # probability = baseline + parts
 
+    model = train_classifier_by_time(x, y, features, order=dates)   # older -> newer holdout
     forest = train_forest(X, y, features)                # seed 002's regressor, 80/20 split
 """
 
@@ -23,6 +24,7 @@ from rescore.ml.explain import Explainer, Explanation
 from rescore.ml.forest import TrainedModel, train_forest
 from rescore.ml.metrics import Reference, psi, summary
 from rescore.ml.store import TRUSTED_TYPES, check_features, load_model, model_paths, save_model
+from rescore.ml.temporal import accuracy, time_split, train_classifier_by_time
 
 __all__ = [
     "TRUSTED_TYPES",
@@ -31,12 +33,15 @@ __all__ = [
     "Reference",
     "TrainedClassifier",
     "TrainedModel",
+    "accuracy",
     "check_features",
     "load_model",
     "model_paths",
     "psi",
     "save_model",
     "summary",
+    "time_split",
     "train_classifier",
+    "train_classifier_by_time",
     "train_forest",
 ]

@@ -81,7 +81,9 @@ CANDIDATES: dict[str, tuple[Callable[[], Any], bool]] = {
 
 
 def sigmoid(x: npt.ArrayLike) -> Vector:
-    return np.asarray(1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64))), dtype=np.float64)
+    """The logistic curve, without overflow for scores far out (a price 50x the average)."""
+    clipped = np.clip(np.asarray(x, dtype=np.float64), -700.0, 700.0)
+    return np.asarray(1.0 / (1.0 + np.exp(-clipped)), dtype=np.float64)
 
 
 @dataclass(kw_only=True, slots=True)

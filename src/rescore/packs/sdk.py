@@ -121,6 +121,7 @@ __all__ = [
     "pass_session",
     "progress_bar",
     "settle_and_view",
+    "settled",
     "source_read",
     "source_write",
     "warn",
@@ -141,6 +142,21 @@ def source_read(engine: Engine) -> Iterator[Connection]:
     """A read-only connection on the engine's source database (a snapshot on SQLite)."""
     with engine.source.read() as conn:
         yield conn
+
+
+def settled(engine: Engine, timeout: float = 60.0) -> bool:
+    """Wait until the embedded runtime has rescored everything pending and delivered every
+    pending notification (a demo's last step before its report); False after ``timeout``."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        waiting = engine.pending_counts(tenant=None)
+        pending = engine.delivery_counts(tenant=engine.settings.tenant).get("pending", 0)
+        if not (waiting["critical"] or waiting["normal"] or pending):
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def metrics_registry(engine: Engine) -> CollectorRegistry | None:

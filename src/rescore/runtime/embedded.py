@@ -180,8 +180,11 @@ class EmbeddedRuntime:
         self._stopping.clear()
         self.engine.observers.append(self._waker)
         self.heartbeat.start()  # first: takes back a dead predecessor's claims, then wakes us
+        # models load beside the first work, in a thread of their own that ends when done
+        threading.Thread(
+            target=self.engine.registry.prepare, name="rescore-prepare", daemon=True
+        ).start()
         loops = {
-            "prepare": self.engine.registry.prepare,  # models load beside the first work
             "critical": self._critical_loop,
             "normal": self._normal_loop,
             "schedule": self._schedule_loop,

@@ -29,6 +29,7 @@ from rescore.packs.sdk import (
     console,
     echo,
     pass_session,
+    settled,
     source_write,
 )
 
@@ -100,7 +101,7 @@ def demo_command(pack: LoyaltyPack) -> click.Command:
             with EmbeddedRuntime(engine):
                 _replay(engine, pack, events, seed)
                 _birthdays(engine, pack)
-                _settle(engine, inbox)
+                settled(engine)
             _report(engine, inbox, url)
 
     return demo
@@ -155,16 +156,6 @@ def _birthdays(engine: Any, pack: LoyaltyPack) -> None:
     rule = engine.automation_rule("loyalty.birthday").rule
     counts = fire_tick(engine, rule, engine.settings.tenant, engine.clock())
     echo(f"birthdays today: {counts.get('fired', 0)} greetings queued")
-
-
-def _settle(engine: Any, inbox: Inbox, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        waiting = engine.pending_counts(tenant=None)
-        pending = engine.delivery_counts(tenant=engine.settings.tenant).get("pending", 0)
-        if not (waiting["critical"] or waiting["normal"] or pending):
-            return
-        time.sleep(0.1)
 
 
 def _report(engine: Any, inbox: Inbox, url: str) -> None:

@@ -155,7 +155,7 @@ def _subscribers(
             "vence_en": None,
         }
         profiles = [
-            _profile(rng, key, "semantic", sells, 0.5, created),
+            _profile(rng, key, "semantic", sells, None, created),  # the embedder's default
             _profile(rng, key, "keyword", keyword, None, created),
         ]
         people.append((person, profiles))

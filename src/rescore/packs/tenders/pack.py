@@ -26,15 +26,19 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cached_property
+from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, MetaData, event
 
+from rescore.exceptions import ConfigurationError
 from rescore.packs.tenders import loader, schema, storage
 from rescore.packs.tenders.analysis import PriceQuery, analyze
 from rescore.packs.tenders.cache import PriceCache
 from rescore.packs.tenders.demodata import insert_demo
+from rescore.packs.tenders.intel import Intel
+from rescore.packs.tenders.match import TenderMatch
 from rescore.packs.tenders.scorers import scorers
 from rescore.packs.tenders.semantic import ProductVectors
 from rescore.packs.tenders.settings import TendersSettings
@@ -48,15 +52,19 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
 
     from rescore.engine import Engine
+    from rescore.population import Source
 
 __all__ = ["DEFAULT_DEMO_SIZE", "EVENT_ROUTES", "TendersPack"]
 
 SCORERS = ("price_analysis",)
+#: A published tender is also matched to the subscribers' alert profiles (``match``).
+PUBLISHED = ("price_analysis", "match")
 EVENT_ROUTES: Mapping[str, Route] = {
     "tender_published": Route(
         lane=Lane.CRITICAL,
-        scorers=SCORERS,
-        description="A tender was published (its row is in licitaciones); analysed at once.",
+        scorers=PUBLISHED,
+        description="A tender was published (its row is in licitaciones); analysed and matched "
+        "to the subscribers' alert profiles at once.",
     ),
     "tender_closed": Route(
         lane=Lane.NORMAL,
@@ -112,6 +120,7 @@ class TendersPack(Pack):
     ) -> None:
         self._as_of = as_of or _utcnow
         self._settings = settings
+        self.intel = Intel(lambda: self.settings, lambda: self.vectors.embedder)
 
     @cached_property
     def settings(self) -> TendersSettings:
@@ -156,7 +165,7 @@ class TendersPack(Pack):
         return self._as_of()
 
     def register_scorers(self) -> Sequence[Scorer]:
-        return scorers()
+        return [*scorers(), TenderMatch()]
 
     def register_event_types(self) -> Mapping[str, Route]:
         return EVENT_ROUTES
@@ -167,7 +176,10 @@ class TendersPack(Pack):
     def load_inputs(
         self, conn: Connection, entities: Sequence[str], parts: frozenset[str]
     ) -> dict[str, dict[str, Any]]:
-        return loader.load_inputs(conn, entities, parts, self.analyze)
+        found = loader.load_inputs(conn, entities, parts - {"matches"}, self.analyze)
+        if "matches" in parts:
+            self.intel.add_matches(conn, found)
+        return found
 
     def entity_keys(self, conn: Connection) -> Iterator[str]:
         return loader.entity_keys(conn)
@@ -203,13 +215,15 @@ class TendersPack(Pack):
 
     def register_commands(self) -> Sequence[click.Command]:
         from rescore.packs.tenders.commands import commands
+        from rescore.packs.tenders.intel_commands import commands as intel_commands
 
-        return commands(self)
+        return [*commands(self), *intel_commands(self)]
 
     def register_routes(self) -> Sequence[APIRouter]:
+        from rescore.packs.tenders.intel_routes import router as intel_router
         from rescore.packs.tenders.routes import router
 
-        return [router(self)]
+        return [router(self), intel_router(self)]
 
     def register_schedules(self) -> Sequence[Schedule]:
         """The monthly import of the inbox folder (and the partitions ahead it makes)."""
@@ -240,3 +254,55 @@ class TendersPack(Pack):
         )
         log.info("tenders inbox: %d file(s) imported or failed", len(done))
         return done
+
+    # win probability and alerts (:mod:`.intel`) ---------------------------------------------
+
+    def register_rules(self) -> Sequence[Mapping[str, Any]]:
+        """``tenders.alerta``: each subscriber a new tender matches hears of it once."""
+        import yaml
+
+        text = files("rescore.packs.tenders").joinpath("rules.yaml").read_text(encoding="utf-8")
+        rules: list[Mapping[str, Any]] = yaml.safe_load(text)
+        return rules
+
+    def automation_data(
+        self, conn: Connection, entities: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        """Per tender, what alert messages read: the tender and its matched subscribers."""
+        return self.intel.automation_data(conn, entities)
+
+    def train_model(
+        self, source: Source, models_dir: Path | None = None, *, limit: int | None = None
+    ) -> dict[str, Any]:
+        """Train the win model on the source's history (``rescore ml train tenders``)."""
+        from rescore.packs.tenders.win import DEFAULT_LIMIT
+        from rescore.population import DatabaseSource
+
+        if not isinstance(source, DatabaseSource):
+            raise ConfigurationError("the win model trains on the source's history, not Parquet")
+        with source.database.read() as conn:
+            return self.intel.train(conn, models_dir, limit=limit or DEFAULT_LIMIT)
+
+    # what `rescore bench` asks (T2-T4, :mod:`.intel_bench`) -----------------------------------
+
+    def alert_evaluation(self, embedder: Any) -> dict[str, Any]:
+        """Semantic vs keyword alerts on the labelled set, with ``embedder``."""
+        from rescore.packs.tenders.intel_bench import alert_evaluation
+
+        return alert_evaluation(embedder)
+
+    def alert_workload(
+        self, *, profiles: int, tenders: int, seed: int
+    ) -> tuple[list[str], list[str]]:
+        """Realistic subscriber sentences and tender texts, as many as asked."""
+        from rescore.packs.tenders.intel_bench import workload
+
+        return workload(profiles=profiles, tenders=tenders, seed=seed)
+
+    def win_evaluation(
+        self, *, months: int, rows_per_month: int, seed: int, limit: int
+    ) -> dict[str, Any]:
+        """The win model trained by time on generated history, and its metrics."""
+        from rescore.packs.tenders.intel_bench import win_evaluation
+
+        return win_evaluation(months=months, rows_per_month=rows_per_month, seed=seed, limit=limit)

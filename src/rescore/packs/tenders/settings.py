@@ -12,7 +12,8 @@ __all__ = ["TendersSettings"]
 
 
 class TendersSettings(BaseSettings):
-    """Where monthly files arrive, when they are imported, how long analyses are cached."""
+    """Where monthly files arrive, when they are imported, how long analyses are cached, where
+    the win model and the alert profiles' index live."""
 
     model_config = SettingsConfigDict(env_prefix="RESCORE_TENDERS_", extra="forbid")
 
@@ -41,6 +42,17 @@ class TendersSettings(BaseSettings):
         None,
         description="Redis URL of the price-analysis cache (default: RESCORE_CACHE_URL, "
         "else this process's memory).",
+    )
+
+    models_dir: Path = Field(
+        Path(".rescore/models"),
+        description="Where `rescore tenders train` saves the win model (used instead of the "
+        "shipped one once there).",
+    )
+    index_dir: Path | None = Field(
+        None,
+        description="Folder of the alert profiles' vector index (default: beside the SQLite "
+        "file, else .rescore).",
     )
 
     def redis_url(self) -> str | None:

@@ -1,6 +1,6 @@
 """Everything the tenders pack does differently per database, in one module.
 
-**Idempotent storage steps** (:func:`ensure`; ADR 0017): run when ``rescore init`` creates the
+**Idempotent storage steps** (:func:`ensure`; ADR 0018): run when ``rescore init`` creates the
 history table, before every import, by the monthly schedule and by ``rescore tenders
 storage``. Each step checks before it acts, so running them on a table that already holds
 10.6M rows changes nothing that exists:
