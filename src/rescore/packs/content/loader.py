@@ -17,6 +17,7 @@ from sqlalchemy import Connection, insert, select
 from rescore.exceptions import PluginError
 from rescore.packs.content.schema import STAGES, documents, lessons
 from rescore.packs.content.schools import SCHOOLS
+from rescore.packs.sdk import all_keys, present_keys
 
 __all__ = ["PARTS", "entity_keys", "insert_demo", "known_entities", "load_inputs"]
 
@@ -62,19 +63,11 @@ def _chunk(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def known_entities(conn: Connection, entities: Sequence[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(entities), CHUNK_SIZE):
-        chunk = list(entities[start : start + CHUNK_SIZE])
-        found.update(
-            conn.execute(
-                select(lessons.c.lesson_id).where(lessons.c.lesson_id.in_(chunk))
-            ).scalars()
-        )
-    return found
+    return present_keys(conn, lessons.c.lesson_id, entities)
 
 
 def entity_keys(conn: Connection) -> Iterator[str]:
-    yield from conn.execute(select(lessons.c.lesson_id).order_by(lessons.c.lesson_id)).scalars()
+    yield from all_keys(conn, lessons.c.lesson_id)
 
 
 # -- demo rows ---------------------------------------------------------------------------------

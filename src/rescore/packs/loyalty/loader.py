@@ -15,6 +15,7 @@ from sqlalchemy import Column, Connection, Table, select
 
 from rescore.exceptions import PluginError
 from rescore.packs.loyalty.schema import customers, points, visits
+from rescore.packs.sdk import all_keys, present_keys
 
 __all__ = ["CHUNK_SIZE", "PARTS", "WINDOW_DAYS", "entity_keys", "known_entities", "load_inputs"]
 
@@ -80,17 +81,9 @@ def _window(
 
 def known_entities(conn: Connection, entities: Sequence[str]) -> set[str]:
     """Which of ``entities`` are customer ids (one ``IN`` query per chunk)."""
-    wanted = sorted(set(entities))
-    found: set[str] = set()
-    for start in range(0, len(wanted), CHUNK_SIZE):
-        chunk = wanted[start : start + CHUNK_SIZE]
-        found.update(
-            conn.execute(select(customers.c.id).where(customers.c.id.in_(chunk))).scalars()
-        )
-    return found
+    return present_keys(conn, customers.c.id, entities)
 
 
 def entity_keys(conn: Connection) -> Iterator[str]:
     """Every customer id, in id order."""
-    query = select(customers.c.id).order_by(customers.c.id)
-    yield from conn.execution_options(yield_per=50_000).execute(query).scalars()
+    yield from all_keys(conn, customers.c.id)

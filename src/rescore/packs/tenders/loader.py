@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from rescore.exceptions import PluginError
+from rescore.packs.sdk import all_keys, present_keys
 from rescore.packs.tenders.analysis import PriceQuery, analyze
 from rescore.packs.tenders.schema import tenders
 
@@ -75,17 +76,9 @@ def budget_unit(tender: dict[str, Any]) -> float | None:
 
 def known_entities(conn: Connection, entities: Sequence[str]) -> set[str]:
     """Which of ``entities`` are tender codes."""
-    wanted = sorted(set(entities))
-    found: set[str] = set()
-    for start in range(0, len(wanted), CHUNK_SIZE):
-        chunk = wanted[start : start + CHUNK_SIZE]
-        found.update(
-            conn.execute(select(tenders.c.codigo).where(tenders.c.codigo.in_(chunk))).scalars()
-        )
-    return found
+    return present_keys(conn, tenders.c.codigo, entities)
 
 
 def entity_keys(conn: Connection) -> Iterator[str]:
     """Every tender code, in order."""
-    query = select(tenders.c.codigo).order_by(tenders.c.codigo)
-    yield from conn.execution_options(yield_per=50_000).execute(query).scalars()
+    yield from all_keys(conn, tenders.c.codigo)
