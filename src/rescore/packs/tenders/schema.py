@@ -16,6 +16,11 @@
   often and until when each was quoted, kept by the importer. Similar-product search runs on
   it (tens of thousands of names) before the history is read by exact names.
 - ``importaciones_historico``: one row per imported monthly file and its counts.
+- ``propuestas``: proposal drafts (seed 001's ``generar_propuesta``), per subscriber, with the
+  model that wrote them and the four sections as JSON.
+- ``trabajos_tenders``: the pack's job queue (price analyses, scorings, proposals and exports
+  asked through the bot or the API), claimed by workers with a guarded ``UPDATE`` (ADR 0017's
+  pattern), with progress, attempts and the result to deliver.
 
 Times are naive UTC; amounts are Chilean pesos (integers), as the open-data files give them.
 """
@@ -43,12 +48,15 @@ from sqlalchemy import (
 
 __all__ = [
     "ALERT_KINDS",
+    "JOB_STATES",
     "TENDER_STATES",
     "alert_profiles",
     "history",
     "imports",
+    "jobs",
     "metadata",
     "products",
+    "proposals",
     "subscribers",
     "tenders",
 ]
@@ -170,4 +178,42 @@ imports = Table(
     Column("filas_duplicadas", Integer, nullable=False),
     Column("filas_rechazadas", Integer, nullable=False),
     Column("importado_en", DateTime, nullable=False),
+)
+
+proposals = Table(
+    "propuestas",
+    metadata,
+    Column("id", _uuid, primary_key=True),
+    Column("suscriptor_id", _uuid, ForeignKey("suscriptores.id"), nullable=False),
+    Column("codigo_licitacion", _code, nullable=False),
+    Column("creado_en", DateTime, nullable=False),
+    Column("modelo", String(80), nullable=False, comment="offline, gemini:..., openai:..."),
+    Column("secciones", Text, nullable=False, comment="JSON: the four sections"),
+    Index("ix_propuestas_suscriptor", "suscriptor_id", "creado_en"),
+)
+
+#: ``trabajos_tenders.estado``.
+JOB_STATES = ("pendiente", "en_curso", "listo", "fallido")
+
+jobs = Table(
+    "trabajos_tenders",
+    metadata,
+    Column("id", _uuid, primary_key=True),
+    Column("tipo", String(20), nullable=False, comment="precio|scoring|propuesta|export"),
+    Column("suscriptor_id", _uuid, nullable=False),
+    Column("chat_id", BigInteger, comment="Telegram chat the result goes to; null: API/CLI"),
+    Column("parametros", Text, nullable=False, comment="JSON"),
+    Column("estado", String(12), nullable=False, comment="one of JOB_STATES"),
+    Column("intentos", Integer, nullable=False, default=0),
+    Column("progreso", BigInteger, nullable=False, default=0, comment="rows written"),
+    Column("total", BigInteger, comment="rows to write; null: unknown yet"),
+    Column("resultado", Text, comment="JSON: the text to send, the file written"),
+    Column("error", Text),
+    Column("reintentar_en", DateTime, nullable=False, comment="not claimed before"),
+    Column("lease_hasta", DateTime, comment="a worker holds it until then"),
+    Column("entregado", Boolean, nullable=False, default=False, comment="sent to the chat"),
+    Column("creado_en", DateTime, nullable=False),
+    Column("actualizado_en", DateTime, nullable=False),
+    Index("ix_trabajos_tenders_cola", "estado", "reintentar_en"),
+    Index("ix_trabajos_tenders_entrega", "entregado", "estado"),
 )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["TendersSettings"]
@@ -54,6 +55,29 @@ class TendersSettings(BaseSettings):
         description="Folder of the alert profiles' vector index (default: beside the SQLite "
         "file, else .rescore).",
     )
+
+    llm: Literal["offline", "gemini", "openai"] = Field(
+        "offline",
+        description="Who writes proposal drafts: offline templates over the data, or Gemini "
+        "(GEMINI_API_KEY) / OpenAI (OPENAI_API_KEY) through rescore.llm.",
+    )
+    telegram_token: SecretStr | None = Field(
+        None, description="The bot's token from @BotFather (never logged)."
+    )
+    telegram_base_url: str = Field(
+        "https://api.telegram.org/bot",
+        description="Bot API base URL (the token is appended); tests point it at a local fake.",
+    )
+    upgrade_url: str | None = Field(
+        None,
+        description="Checkout URL /upgrade answers (a Stripe payment link; {suscriptor} and "
+        "{tier} are filled in); none: the plans as text.",
+    )
+    exports_dir: Path = Field(
+        Path(".rescore/tenders-exports"), description="Where exports and proposal files go."
+    )
+    workers: int = Field(2, ge=1, le=64, description="Job worker threads the bot runs.")
+    job_attempts: int = Field(3, ge=1, le=20, description="Tries a job gets before it fails.")
 
     def redis_url(self) -> str | None:
         """This pack's Redis, or the core's lookup-cache Redis, or none."""
