@@ -196,9 +196,11 @@ def _xlsx(table: Table, path: Path, rows: Iterator[Sequence[Any]]) -> None:
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title="datos")
     sheet.append(list(table.columns))
-    for row in rows:
-        sheet.append([_cell(v) for v in row])
-    book.save(path)
+    try:
+        for row in rows:
+            sheet.append([_cell(v) for v in row])
+    finally:  # also on failure: closes the sheet's writer (the caller deletes the file)
+        book.save(path)
 
 
 def _pdf(table: Table, path: Path, rows: Iterator[Sequence[Any]]) -> None:
