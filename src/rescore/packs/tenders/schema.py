@@ -16,6 +16,9 @@
   often and until when each was quoted, kept by the importer. Similar-product search runs on
   it (tens of thousands of names) before the history is read by exact names.
 - ``importaciones_historico``: one row per imported monthly file and its counts.
+- ``uso_cuotas``: units of each quota taken per subscriber, feature and period (:mod:`.tiers`).
+- ``eventos_pago`` and ``pagos``: the payment provider's events seen (one row per event id, so
+  a replay changes nothing) and the payments and failed renewals they recorded.
 
 Times are naive UTC; amounts are Chilean pesos (integers), as the open-data files give them.
 """
@@ -48,7 +51,10 @@ __all__ = [
     "history",
     "imports",
     "metadata",
+    "payment_events",
+    "payments",
     "products",
+    "quota_usage",
     "subscribers",
     "tenders",
 ]
@@ -170,4 +176,40 @@ imports = Table(
     Column("filas_duplicadas", Integer, nullable=False),
     Column("filas_rechazadas", Integer, nullable=False),
     Column("importado_en", DateTime, nullable=False),
+)
+
+# -- tiers, quotas and payments (:mod:`.tiers`, :mod:`.payments`) -----------------------------
+
+quota_usage = Table(
+    "uso_cuotas",
+    metadata,
+    Column("suscriptor_id", _uuid, nullable=False),
+    Column("feature", String(40), nullable=False, comment="a feature of tiers.yaml"),
+    Column("periodo", String(10), nullable=False, comment="YYYY-MM-DD (day) or YYYY-MM (month)"),
+    Column("usados", Integer, nullable=False, default=0, comment="units taken this period"),
+    PrimaryKeyConstraint("suscriptor_id", "feature", "periodo", name="pk_uso_cuotas"),
+)
+
+payment_events = Table(
+    "eventos_pago",
+    metadata,
+    Column("id", String(255), primary_key=True, comment="the provider's event id (evt_...)"),
+    Column("tipo", String(60), nullable=False, comment="e.g. invoice.paid"),
+    Column("suscriptor_id", _uuid, comment="from the event's metadata; null when absent"),
+    Column("resultado", String(40), nullable=False, comment="what it did: upgraded, ..."),
+    Column("recibido_en", DateTime, nullable=False),
+)
+
+payments = Table(
+    "pagos",
+    metadata,
+    Column("id", _uuid, primary_key=True),
+    Column("evento_id", String(255), nullable=False, unique=True),
+    Column("suscriptor_id", _uuid, ForeignKey("suscriptores.id"), nullable=False),
+    Column("tier", String(20), nullable=False),
+    Column("monto_clp", BigInteger, nullable=False),
+    Column("estado", String(10), nullable=False, comment="pagado|fallido"),
+    Column("creado_en", DateTime, nullable=False),
+    Column("vence_en", DateTime, comment="the paid period's end (pagado)"),
+    Index("ix_pagos_suscriptor", "suscriptor_id", "creado_en"),
 )
