@@ -93,6 +93,11 @@ class RescoreError(Exception):
         self.problems = tuple(problems)
         super().__init__(f"{field}: {self.message}" if field else self.message)
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries besides the body (e.g. ``Retry-After``); none here."""
+        return {}
+
 
 class ConfigurationError(RescoreError):
     """rescore is not set up right; only a change of configuration fixes this."""

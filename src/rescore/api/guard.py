@@ -198,7 +198,11 @@ def _answer(exc: RescoreError) -> JSONResponse:
         )
     if exc.http_status == 422:
         return JSONResponse({"detail": _detail(exc)}, status_code=422)
-    return JSONResponse({"detail": exc.message, "field": exc.field}, status_code=exc.http_status)
+    return JSONResponse(
+        {"detail": exc.message, "field": exc.field},
+        status_code=exc.http_status,
+        headers=exc.headers or None,
+    )
 
 
 def _detail(exc: RescoreError) -> list[dict[str, Any]]:

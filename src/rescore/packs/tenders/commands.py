@@ -20,6 +20,8 @@ from rescore.packs.tenders.cotfile import file_month
 from rescore.packs.tenders.demodata import DEMO_ROWS_PER_MONTH
 from rescore.packs.tenders.inbox import Failed, import_paths
 from rescore.packs.tenders.search import search
+from rescore.packs.tenders.tiers import charged
+from rescore.packs.tenders.tiers_commands import subscriber_option
 
 if TYPE_CHECKING:
     from rescore.packs.tenders.importer import ImportReport
@@ -125,6 +127,7 @@ def _precio_command(pack: TendersPack) -> click.Command:
     @click.option("--region", help="Only this region (its full name, as in the history).")
     @click.option("--as-of", "as_of", help="Analyse as of this day (YYYY-MM-DD; default today).")
     @click.option("--json", "as_json", is_flag=True, help="Print the whole analysis as JSON.")
+    @subscriber_option
     @pass_session
     def precio(
         session: Session,
@@ -133,6 +136,7 @@ def _precio_command(pack: TendersPack) -> click.Command:
         region: str | None,
         as_of: str | None,
         as_json: bool,
+        suscriptor: str | None,
     ) -> None:
         """Price analysis of PRODUCTO (seed 001's analizar_precio_optimo_v2): suggested (P40),
         competitive (P25) and safe (P60) unit prices of similar winning quotes of the last two
@@ -143,7 +147,11 @@ def _precio_command(pack: TendersPack) -> click.Command:
           rescore tenders precio "notebook hp" --region "Región del Biobío"
         """
         query = _price_query(pack, producto, organismo, region, _day(as_of))
-        with session.engine() as engine, source_read(engine) as conn:
+        with (
+            session.engine() as engine,
+            charged(engine, suscriptor, "price_analysis"),
+            source_read(engine) as conn,
+        ):
             found = pack.price_analysis(conn, query)
         if as_json:
             _print_json(found)
@@ -193,8 +201,11 @@ def _search_command() -> click.Command:
     @click.argument("text")
     @click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
     @click.option("--json", "as_json", is_flag=True, help="Print the matches as JSON.")
+    @subscriber_option
     @pass_session
-    def search_(session: Session, text: str, limit: int, as_json: bool) -> None:
+    def search_(
+        session: Session, text: str, limit: int, as_json: bool, suscriptor: str | None
+    ) -> None:
         """Product names in the history like TEXT (fuzzy: trigrams on PostgreSQL and SQLite,
         full-text prefixes on MariaDB), best first, with how often each was quoted.
 
@@ -204,7 +215,11 @@ def _search_command() -> click.Command:
         """
         if not text.strip():
             raise click.BadParameter("give something to search for", param_hint="TEXT")
-        with session.engine() as engine, source_read(engine) as conn:
+        with (
+            session.engine() as engine,
+            charged(engine, suscriptor, "search"),
+            source_read(engine) as conn,
+        ):
             found = search(conn, text, limit)
         if as_json:
             _print_json(found)

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from rescore.packs.sdk import Session, echo, pass_session, source_read, source_write
+from rescore.packs.tenders.tiers import charged, require_profile_room
+from rescore.packs.tenders.tiers_commands import subscriber_option
 
 if TYPE_CHECKING:
     from rescore.packs.tenders.pack import TendersPack
@@ -51,6 +53,7 @@ def probability_command(pack: TendersPack) -> click.Command:
     @click.option("--tamano", type=click.Choice(["micro", "pequena", "mediana", "grande"]))
     @click.option("--competidores", type=click.FloatRange(0, 500), help="Other suppliers expected.")
     @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+    @subscriber_option
     @pass_session
     def probabilidad(
         session: Session,
@@ -61,6 +64,7 @@ def probability_command(pack: TendersPack) -> click.Command:
         tamano: str | None,
         competidores: float | None,
         as_json: bool,
+        suscriptor: str | None,
     ) -> None:
         """The chance that RUT's quote at unit price PRECIO wins tender CODIGO, its key
         factors, and the price ratios that reach higher chances."""
@@ -74,7 +78,11 @@ def probability_command(pack: TendersPack) -> click.Command:
             tamano_proveedor=tamano,
             competidores=competidores,
         )
-        with session.engine() as engine, source_read(engine) as conn:
+        with (
+            session.engine() as engine,
+            charged(engine, suscriptor, "win_probability"),
+            source_read(engine) as conn,
+        ):
             found = pack.intel.predict(conn, quote)
         _dump(found) if as_json else _print_prediction(found)
 
@@ -105,8 +113,10 @@ def alerts_group(pack: TendersPack) -> click.Group:
     @click.option("--umbral", type=click.FloatRange(-1, 1), help="Cosine a tender must reach.")
     @pass_session
     def add(session: Session, suscriptor: str, texto: str, tipo: str, umbral: float | None) -> None:
-        """Add a profile: TEXTO says what SUSCRIPTOR sells (keywords: comma-separated)."""
+        """Add a profile: TEXTO says what SUSCRIPTOR sells (keywords: comma-separated); as many
+        active as SUSCRIPTOR's tier allows."""
         with session.engine() as engine, source_write(engine) as conn:
+            require_profile_room(engine, conn, suscriptor, tipo)
             made = pack.intel.create_profile(conn, suscriptor, tipo, texto, umbral, pack.as_of())
         echo(f"added {made['tipo']} profile {made['id']}")
 

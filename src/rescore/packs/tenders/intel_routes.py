@@ -5,6 +5,10 @@
 - ``GET /perfiles?suscriptor_id=`` (read), ``POST /perfiles`` (write), ``DELETE
   /perfiles/{perfil_id}`` (write): a subscriber's alert profiles, semantic ("Vendo laptops
   HP") or keyword ("notebook, tablet").
+- ``POST /probabilidad`` charges ``win_probability`` to ``?suscriptor_id=`` (or the
+  ``X-Suscriptor-Id`` header) when given; ``POST /perfiles`` refuses (403) a profile past the
+  subscriber's tier's limit of active ones of that kind (keyword 3/10/unlimited, semantic
+  PYME and up).
 - ``GET /coincidencias?texto=`` (read): which subscribers a tender saying ``texto`` would alert
   now, and by which profile (seed 001's ``/alertas_ia`` preview).
 """
@@ -30,6 +34,8 @@ from rescore.packs.sdk import (
 from rescore.packs.tenders import intel_examples as ex
 from rescore.packs.tenders.alerts import threshold_for
 from rescore.packs.tenders.intel import Quote
+from rescore.packs.tenders.tiers import charged, require_profile_room
+from rescore.packs.tenders.tiers_routes import Charged
 
 if TYPE_CHECKING:
     from rescore.packs.tenders.pack import TendersPack
@@ -85,14 +91,16 @@ def router(pack: TendersPack) -> APIRouter:
     """The routes, bound to ``pack``."""
     routes = APIRouter(tags=["tenders (seed 001)"])
 
-    @routes.post("/probabilidad", responses=ok(ex.PREDICTION, *POSTED, 404, 503))
+    @routes.post("/probabilidad", responses=ok(ex.PREDICTION, *POSTED, 403, 404, 429, 503))
     def probability(
         body: Annotated[QuoteIn, Body(openapi_examples=example_body(ex.QUOTE))],
         who: Reader,
         state: State,
+        payer: Charged,
     ) -> dict[str, Any]:
         """The chance this quote wins the tender, why, and the price ratios that would raise it."""
-        with source_read(state.engine) as conn:
+        paid = charged(state.engine, payer, "win_probability")
+        with paid, source_read(state.engine) as conn:
             return pack.intel.predict(conn, body.quote())
 
     @routes.get("/perfiles", responses=ok(ex.PROFILES, *AUTH, 503))
@@ -108,15 +116,17 @@ def router(pack: TendersPack) -> APIRouter:
             found = pack.intel.list_profiles(conn, suscriptor_id)
         return {"perfiles": found, "count": len(found)}
 
-    @routes.post("/perfiles", responses=ok(ex.PROFILE_VIEW, *POSTED, 404, 503))
+    @routes.post("/perfiles", responses=ok(ex.PROFILE_VIEW, *POSTED, 403, 404, 503))
     def create(
         body: Annotated[ProfileIn, Body(openapi_examples=example_body(ex.NEW_PROFILE))],
         who: Writer,
         state: State,
     ) -> dict[str, Any]:
-        """Add an alert profile: new tenders that match it alert its subscriber."""
+        """Add an alert profile: new tenders that match it alert its subscriber (as many active
+        as the subscriber's tier allows: 403 past it)."""
         umbral = None if body.umbral is None else float(body.umbral)
         with source_write(state.engine) as conn:
+            require_profile_room(state.engine, conn, body.suscriptor_id, body.tipo)
             return pack.intel.create_profile(
                 conn, body.suscriptor_id, body.tipo, body.texto, umbral, pack.as_of()
             )

@@ -216,14 +216,16 @@ class TendersPack(Pack):
     def register_commands(self) -> Sequence[click.Command]:
         from rescore.packs.tenders.commands import commands
         from rescore.packs.tenders.intel_commands import commands as intel_commands
+        from rescore.packs.tenders.tiers_commands import commands as tiers_commands
 
-        return [*commands(self), *intel_commands(self)]
+        return [*commands(self), *intel_commands(self), *tiers_commands(self)]
 
     def register_routes(self) -> Sequence[APIRouter]:
         from rescore.packs.tenders.intel_routes import router as intel_router
         from rescore.packs.tenders.routes import router
+        from rescore.packs.tenders.tiers_routes import router as tiers_router
 
-        return [router(self), intel_router(self)]
+        return [router(self), intel_router(self), tiers_router()]
 
     def register_schedules(self) -> Sequence[Schedule]:
         """The monthly import of the inbox folder (and the partitions ahead it makes)."""

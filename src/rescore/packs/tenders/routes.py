@@ -6,6 +6,10 @@
 - ``GET /search?q=&limit=`` (read): product names in the history like ``q``, best first.
 - ``GET /imports`` (read): the monthly files imported, with their counts.
 
+``/precio`` and ``/search`` take ``?suscriptor_id=`` (or the ``X-Suscriptor-Id`` header) to
+charge a subscriber's quota (:mod:`.tiers_routes`): 403 for a tier without the feature, 429
+with ``Retry-After`` once the day's quota is spent.
+
 A bad parameter is a 422 naming it; a region must be one of the sixteen as ChileCompra writes
 them (``Región del Biobío``).
 """
@@ -25,6 +29,8 @@ from rescore.packs.tenders.analysis import PriceQuery
 from rescore.packs.tenders.catalog import REGIONS
 from rescore.packs.tenders.schema import imports
 from rescore.packs.tenders.search import search
+from rescore.packs.tenders.tiers import charged
+from rescore.packs.tenders.tiers_routes import Charged
 
 if TYPE_CHECKING:
     from rescore.packs.sdk import ApiState
@@ -51,10 +57,11 @@ def router(pack: TendersPack) -> APIRouter:
             registry.register(pack.cache.collector())
             watched.add(id(registry))
 
-    @routes.get("/precio", responses=ok(ex.PRECIO, *AUTH, 503))
+    @routes.get("/precio", responses=ok(ex.PRECIO, *AUTH, 403, 404, 429, 503))
     def precio(
         who: Reader,
         state: State,
+        payer: Charged,
         producto: Annotated[
             str,
             Query(
@@ -90,13 +97,14 @@ def router(pack: TendersPack) -> APIRouter:
             region=_region(region),
             as_of=_day(as_of) or pack.as_of().date(),
         )
-        with source_read(state.engine) as conn:
+        with charged(state.engine, payer, "price_analysis"), source_read(state.engine) as conn:
             return pack.price_analysis(conn, query)
 
-    @routes.get("/search", responses=ok(ex.SEARCH, *AUTH, 503))
+    @routes.get("/search", responses=ok(ex.SEARCH, *AUTH, 403, 404, 429, 503))
     def search_(
         who: Reader,
         state: State,
+        payer: Charged,
         q: Annotated[
             str,
             Query(
@@ -110,8 +118,9 @@ def router(pack: TendersPack) -> APIRouter:
     ) -> dict[str, Any]:
         """Product names in the history like ``q`` (fuzzy), best first, with how often and
         until when each was quoted."""
-        with source_read(state.engine) as conn:
-            return search(conn, _text(q, "query.q"), limit)
+        text = _text(q, "query.q")
+        with charged(state.engine, payer, "search"), source_read(state.engine) as conn:
+            return search(conn, text, limit)
 
     @routes.get("/imports", responses=ok(ex.IMPORTS, *AUTH, 503))
     def imported(who: Reader, state: State) -> dict[str, Any]:

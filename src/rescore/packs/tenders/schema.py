@@ -21,6 +21,9 @@
 - ``trabajos_tenders``: the pack's job queue (price analyses, scorings, proposals and exports
   asked through the bot or the API), claimed by workers with a guarded ``UPDATE`` (ADR 0017's
   pattern), with progress, attempts and the result to deliver.
+- ``uso_cuotas``: units of each quota taken per subscriber, feature and period (:mod:`.tiers`).
+- ``eventos_pago`` and ``pagos``: the payment provider's events seen (one row per event id, so
+  a replay changes nothing) and the payments and failed renewals they recorded.
 
 Times are naive UTC; amounts are Chilean pesos (integers), as the open-data files give them.
 """
@@ -55,8 +58,11 @@ __all__ = [
     "imports",
     "jobs",
     "metadata",
+    "payment_events",
+    "payments",
     "products",
     "proposals",
+    "quota_usage",
     "subscribers",
     "tenders",
 ]
@@ -216,4 +222,40 @@ jobs = Table(
     Column("actualizado_en", DateTime, nullable=False),
     Index("ix_trabajos_tenders_cola", "estado", "reintentar_en"),
     Index("ix_trabajos_tenders_entrega", "entregado", "estado"),
+)
+
+# -- tiers, quotas and payments (:mod:`.tiers`, :mod:`.payments`) -----------------------------
+
+quota_usage = Table(
+    "uso_cuotas",
+    metadata,
+    Column("suscriptor_id", _uuid, nullable=False),
+    Column("feature", String(40), nullable=False, comment="a feature of tiers.yaml"),
+    Column("periodo", String(10), nullable=False, comment="YYYY-MM-DD (day) or YYYY-MM (month)"),
+    Column("usados", Integer, nullable=False, default=0, comment="units taken this period"),
+    PrimaryKeyConstraint("suscriptor_id", "feature", "periodo", name="pk_uso_cuotas"),
+)
+
+payment_events = Table(
+    "eventos_pago",
+    metadata,
+    Column("id", String(255), primary_key=True, comment="the provider's event id (evt_...)"),
+    Column("tipo", String(60), nullable=False, comment="e.g. invoice.paid"),
+    Column("suscriptor_id", _uuid, comment="from the event's metadata; null when absent"),
+    Column("resultado", String(40), nullable=False, comment="what it did: upgraded, ..."),
+    Column("recibido_en", DateTime, nullable=False),
+)
+
+payments = Table(
+    "pagos",
+    metadata,
+    Column("id", _uuid, primary_key=True),
+    Column("evento_id", String(255), nullable=False, unique=True),
+    Column("suscriptor_id", _uuid, ForeignKey("suscriptores.id"), nullable=False),
+    Column("tier", String(20), nullable=False),
+    Column("monto_clp", BigInteger, nullable=False),
+    Column("estado", String(10), nullable=False, comment="pagado|fallido"),
+    Column("creado_en", DateTime, nullable=False),
+    Column("vence_en", DateTime, comment="the paid period's end (pagado)"),
+    Index("ix_pagos_suscriptor", "suscriptor_id", "creado_en"),
 )

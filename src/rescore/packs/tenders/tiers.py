@@ -1,0 +1,495 @@
+"""Tiers and quotas: seed 001's feature table as data (``tiers.yaml``), enforced in one place.
+
+Every entry point that sells a feature (the HTTP routes, the CLI, the Telegram bot) calls one
+of these before doing the work:
+
+- :func:`consume` takes one unit of a per-day or per-month quota (a price analysis, a proposal)
+  and answers the :class:`Usage` left; :func:`release` gives it back when the work failed for
+  good, so a subscriber does not pay for an answer never sent.
+- :func:`require` checks that the subscriber's tier has a feature (API access) or, with
+  ``in_use``, room for one more active item (alert profiles) without taking anything.
+
+Errors (both :class:`~rescore.exceptions.RescoreError`, so the API answers a 4xx and the CLI
+prints one line)::
+
+    FeatureNotInTier   (403)  the tier lacks the feature; names the cheapest tier that has it
+    └── LimitReached   (403)  as many items active as the tier allows (alert profiles)
+    QuotaExhausted     (429)  this period's quota is spent; Retry-After until it resets
+    UnknownFeature     (422)  not a feature of tiers.yaml
+
+A quota is a row of ``uso_cuotas`` per subscriber, feature and period, taken by one guarded
+``UPDATE ... SET usados = usados + 1 WHERE usados < :limit`` after an idempotent insert of the
+row: the database serialises the racers on the row and the row count says who won, so two
+requests for the last unit get exactly one "yes" on SQLite and PostgreSQL alike. Periods are
+the subscriber's calendar days and months (``suscriptores.zona_horaria``): a day quota resets
+at its local midnight, DST included. Unlimited features count too (the metrics read them).
+
+Example::
+
+    usage = consume(engine, subscriber_id, "price_analysis")   # may raise QuotaExhausted
+    try:
+        answer = do_the_analysis()
+    except PermanentFailure:
+        release(engine, subscriber_id, "price_analysis")
+        raise
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from importlib.resources import files
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, and_, func, insert, select, update
+
+from rescore.exceptions import InvalidInput, NotFound, RescoreError
+from rescore.packs.sdk import source_write
+from rescore.packs.tenders.schema import alert_profiles, quota_usage, subscribers
+
+if TYPE_CHECKING:
+    from rescore.engine import Engine
+
+__all__ = [
+    "PROFILE_FEATURES",
+    "Catalog",
+    "Feature",
+    "FeatureNotInTier",
+    "LimitReached",
+    "QuotaExhausted",
+    "Tier",
+    "UnknownFeature",
+    "Usage",
+    "catalog",
+    "charged",
+    "consume",
+    "period",
+    "release",
+    "require",
+    "require_profile_room",
+]
+
+Period = Literal["day", "month"]
+
+
+class FeatureNotInTier(RescoreError):
+    """The subscriber's tier does not include this feature."""
+
+    http_status = 403
+
+    def __init__(self, message: str, *, feature: str, tier: str, upgrade: str | None) -> None:
+        super().__init__(message, field="suscriptor_id")
+        self.feature = feature
+        self.tier = tier
+        #: The cheapest tier that would allow it (None: no tier does).
+        self.upgrade = upgrade
+
+
+class LimitReached(FeatureNotInTier):
+    """The subscriber has as many active items as the tier allows."""
+
+
+class QuotaExhausted(RescoreError):
+    """This period's quota of the feature is spent; it resets at the subscriber's midnight."""
+
+    http_status = 429
+
+    def __init__(
+        self, message: str, *, feature: str, tier: str, retry_after: int, upgrade: str | None
+    ) -> None:
+        super().__init__(message, field="suscriptor_id")
+        self.feature = feature
+        self.tier = tier
+        #: Seconds until the quota resets (the ``Retry-After`` header).
+        self.retry_after = retry_after
+        self.upgrade = upgrade
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class UnknownFeature(InvalidInput):
+    """No such feature in the tier table."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Tier:
+    """A plan: its name (``suscriptores.tier``), label and monthly price in CLP."""
+
+    name: str
+    label: str
+    price_clp: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Feature:
+    """One row of the tier table: ``limits`` maps each tier that has it to its number of units
+    per ``period`` (``quota``) or of active items (``count``); None there is unlimited."""
+
+    name: str
+    label: str
+    kind: Literal["quota", "count"]
+    period: Period | None
+    limits: Mapping[str, int | None]
+    seed: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Catalog:
+    """Every tier (cheapest first) and every feature."""
+
+    tiers: tuple[Tier, ...]
+    features: Mapping[str, Feature]
+
+    def tier(self, name: str) -> Tier:
+        """The tier called ``name`` (a stored tier the table lacks is a configuration error)."""
+        for tier in self.tiers:
+            if tier.name == name:
+                return tier
+        raise InvalidInput(f"no tier {name!r} (one of {self.names()})", field="tier")
+
+    def names(self) -> str:
+        return ", ".join(t.name for t in self.tiers)
+
+    def feature(self, name: str) -> Feature:
+        """The feature called ``name``, or :class:`UnknownFeature`."""
+        found = self.features.get(name)
+        if found is None:
+            known = ", ".join(sorted(self.features))
+            raise UnknownFeature(f"no feature {name!r} (one of {known})", field="feature")
+        return found
+
+    def cheapest(self, feature: Feature, more_than: int | None = None) -> Tier | None:
+        """The cheapest tier with the feature (and, given ``more_than``, a higher limit)."""
+        for tier in self.tiers:
+            if tier.name not in feature.limits:
+                continue
+            limit = feature.limits[tier.name]
+            if more_than is None or limit is None or limit > more_than:
+                return tier
+        return None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Usage:
+    """What :func:`consume` took: units ``used`` of ``limit`` (None: unlimited) this period,
+    which ends at ``resets_at`` (aware, UTC)."""
+
+    feature: str
+    used: int
+    limit: int | None
+    resets_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "feature": self.feature,
+            "used": self.used,
+            "limit": self.limit,
+            "resets_at": self.resets_at.isoformat().replace("+00:00", "Z"),
+        }
+
+
+@cache
+def catalog() -> Catalog:
+    """``tiers.yaml``, read once and checked."""
+    import yaml
+
+    text = files("rescore.packs.tenders").joinpath("tiers.yaml").read_text(encoding="utf-8")
+    return _parse(yaml.safe_load(text))
+
+
+def _parse(data: Mapping[str, Any]) -> Catalog:
+    tiers = tuple(
+        Tier(name=t["name"], label=t["label"], price_clp=int(t["price_clp"])) for t in data["tiers"]
+    )
+    names = {t.name for t in tiers}
+    features = {name: _feature(name, spec, names) for name, spec in data["features"].items()}
+    return Catalog(tiers=tiers, features=features)
+
+
+def _feature(name: str, spec: Mapping[str, Any], tiers: set[str]) -> Feature:
+    limits: dict[str, int | None] = {}
+    for tier, value in spec["limits"].items():
+        if tier not in tiers or not (value == "unlimited" or isinstance(value, int)):
+            raise ValueError(f"tiers.yaml: {name}.limits.{tier}: {value!r}")
+        limits[tier] = None if value == "unlimited" else int(value)
+    kind = spec["kind"]
+    if kind not in ("quota", "count") or (kind == "quota") != (spec.get("period") is not None):
+        raise ValueError(f"tiers.yaml: {name}: kind {kind!r} with period {spec.get('period')!r}")
+    return Feature(
+        name=name,
+        label=spec["label"],
+        kind=kind,
+        period=spec.get("period"),
+        limits=limits,
+        seed=spec["seed"],
+    )
+
+
+# -- periods -----------------------------------------------------------------------------------
+
+
+def period(kind: Period, zone: str, now: datetime) -> tuple[str, datetime]:
+    """The period ``now`` falls in, in time zone ``zone``: its key (``2026-11-30`` or
+    ``2026-11``) and when the next one starts (aware, UTC). A naive ``now`` is UTC."""
+    local = _aware(now).astimezone(ZoneInfo(zone))
+    day = local.date()
+    if kind == "day":
+        return day.isoformat(), _midnight(day + timedelta(days=1), zone)
+    following = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    return f"{day.year:04d}-{day.month:02d}", _midnight(following, zone)
+
+
+def _midnight(day: date, zone: str) -> datetime:
+    """Local midnight starting ``day`` in UTC; where DST skips midnight (Chile in September)
+    the offset before the jump makes it the instant the clocks jump, the day's first moment."""
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def _aware(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+
+
+# -- the enforcement point ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Account:
+    id: str
+    tier: str
+    zone: str
+
+
+def consume(
+    engine: Engine, subscriber_id: str, feature: str, *, now: datetime | None = None
+) -> Usage:
+    """Take one unit of ``feature``'s quota for this period, or raise :class:`FeatureNotInTier`
+    (403) or :class:`QuotaExhausted` (429, with ``retry_after``); a block counts in the
+    ``blocked features`` metric. ``now`` (default: the clock) is for tests at a boundary."""
+    spec = _quota(feature)
+    moment = _aware(now)
+    with _counting_blocks(engine), source_write(engine) as conn:
+        account = _account(conn, subscriber_id)
+        limit = _allowed(spec, account)
+        key, resets_at = period(_period(spec), account.zone, moment)
+        used = _take(conn, account.id, spec.name, key, limit)
+        if used is None:
+            raise _exhausted(spec, account, limit, resets_at, moment)
+    _count_use(engine, account.tier, spec.name)
+    return Usage(feature=spec.name, used=used, limit=limit, resets_at=resets_at)
+
+
+def release(
+    engine: Engine, subscriber_id: str, feature: str, *, now: datetime | None = None
+) -> None:
+    """Give back a unit :func:`consume` took in the period ``now`` falls in (the work it paid
+    for failed for good); never below zero."""
+    spec = _quota(feature)
+    with source_write(engine) as conn:
+        account = _account(conn, subscriber_id)
+        key, _ = period(_period(spec), account.zone, _aware(now))
+        conn.execute(
+            update(quota_usage)
+            .where(_row(account.id, spec.name, key), quota_usage.c.usados > 0)
+            .values(usados=quota_usage.c.usados - 1)
+        )
+
+
+@contextmanager
+def charged(engine: Engine, subscriber_id: str | None, feature: str) -> Iterator[Usage | None]:
+    """:func:`consume` a unit for the block, given back (:func:`release`) if the block fails:
+    what a front end wraps the work of a request in. No subscriber (an admin's call): None,
+    nothing taken."""
+    if subscriber_id is None:
+        yield None
+        return
+    usage = consume(engine, subscriber_id, feature)
+    try:
+        yield usage
+    except BaseException:
+        release(engine, subscriber_id, feature)
+        raise
+
+
+def require(
+    engine: Engine,
+    subscriber_id: str,
+    feature: str,
+    *,
+    in_use: Callable[[Connection], int] | None = None,
+    conn: Connection | None = None,
+) -> None:
+    """Check that the subscriber's tier has ``feature`` (:class:`FeatureNotInTier`) and, with
+    ``in_use`` (how many items are active now, counted on the connection), room for one more
+    (:class:`LimitReached`). Pass the caller's ``conn`` to check inside the transaction that
+    then adds the item: the subscriber's row is locked (PostgreSQL), so racers queue."""
+    spec = catalog().feature(feature)
+    with _counting_blocks(engine):
+        if conn is not None:
+            _require(conn, subscriber_id, spec, in_use)
+            return
+        with source_write(engine) as own:
+            _require(own, subscriber_id, spec, in_use)
+
+
+#: The feature that limits a subscriber's active alert profiles of each ``tipo``.
+PROFILE_FEATURES = {"keyword": "keyword_alerts", "semantic": "semantic_alerts"}
+
+
+def require_profile_room(engine: Engine, conn: Connection, subscriber_id: str, kind: str) -> None:
+    """Refuse (403) one more active alert profile of ``kind`` past the tier's limit, checked
+    in ``conn``'s transaction, the one that then adds the profile (an unknown ``kind`` is left
+    to the profile's own validation)."""
+    feature = PROFILE_FEATURES.get(kind)
+    if feature is None:
+        return
+
+    def active(conn: Connection) -> int:
+        p = alert_profiles.c
+        query = select(func.count()).where(
+            p.suscriptor_id == subscriber_id, p.tipo == kind, p.activo
+        )
+        return int(conn.execute(query).scalar_one())
+
+    require(engine, subscriber_id, feature, in_use=active, conn=conn)
+
+
+def _require(
+    conn: Connection,
+    subscriber_id: str,
+    spec: Feature,
+    in_use: Callable[[Connection], int] | None,
+) -> None:
+    account = _account(conn, subscriber_id, lock=True)
+    limit = _allowed(spec, account)
+    if in_use is None or limit is None:
+        return
+    active = in_use(conn)
+    if active >= limit:
+        better = catalog().cheapest(spec, more_than=limit)
+        raise LimitReached(
+            f"{spec.name}: tier {account.tier} allows {limit} active, {active} in use"
+            + _upgrade_hint(better),
+            feature=spec.name,
+            tier=account.tier,
+            upgrade=None if better is None else better.name,
+        )
+
+
+def _quota(feature: str) -> Feature:
+    spec = catalog().feature(feature)
+    if spec.kind != "quota":
+        raise UnknownFeature(
+            f"{feature!r} limits active items, not uses: check it with require(in_use=...)",
+            field="feature",
+        )
+    return spec
+
+
+def _period(spec: Feature) -> Period:
+    assert spec.period is not None  # _parse: every quota has one
+    return spec.period
+
+
+def _account(conn: Connection, subscriber_id: str, *, lock: bool = False) -> _Account:
+    s = subscribers.c
+    query = select(s.id, s.tier, s.zona_horaria).where(s.id == subscriber_id)
+    row = conn.execute(query.with_for_update() if lock else query).first()
+    if row is None:
+        raise NotFound(f"no subscriber {subscriber_id!r}", field="suscriptor_id")
+    return _Account(id=row.id, tier=row.tier, zone=row.zona_horaria or "America/Santiago")
+
+
+def _allowed(spec: Feature, account: _Account) -> int | None:
+    """The tier's limit of the feature (None: unlimited), or :class:`FeatureNotInTier`."""
+    if account.tier in spec.limits:
+        return spec.limits[account.tier]
+    better = catalog().cheapest(spec)
+    raise FeatureNotInTier(
+        f"{spec.name} is not in tier {account.tier}" + _upgrade_hint(better),
+        feature=spec.name,
+        tier=account.tier,
+        upgrade=None if better is None else better.name,
+    )
+
+
+def _upgrade_hint(tier: Tier | None) -> str:
+    if tier is None:
+        return ""
+    return f"; tier {tier.name} has it (${tier.price_clp:,} CLP/month)".replace(",", ".")
+
+
+def _exhausted(
+    spec: Feature, account: _Account, limit: int | None, resets_at: datetime, now: datetime
+) -> QuotaExhausted:
+    wait = max(1, math.ceil((resets_at - now).total_seconds()))
+    better = catalog().cheapest(spec, more_than=limit)
+    return QuotaExhausted(
+        f"{spec.name}: tier {account.tier}'s {limit} per {spec.period} are used; resets "
+        f"{resets_at.isoformat().replace('+00:00', 'Z')}" + _upgrade_hint(better),
+        feature=spec.name,
+        tier=account.tier,
+        retry_after=wait,
+        upgrade=None if better is None else better.name,
+    )
+
+
+def _row(subscriber_id: str, feature: str, key: str) -> Any:
+    u = quota_usage.c
+    return and_(u.suscriptor_id == subscriber_id, u.feature == feature, u.periodo == key)
+
+
+def _take(
+    conn: Connection, subscriber_id: str, feature: str, key: str, limit: int | None
+) -> int | None:
+    """One more unit if under ``limit``: the count after, or None when the quota is spent."""
+    _ensure_row(conn, subscriber_id, feature, key)
+    guard = _row(subscriber_id, feature, key)
+    if limit is not None:
+        guard = and_(guard, quota_usage.c.usados < limit)
+    done = conn.execute(update(quota_usage).where(guard).values(usados=quota_usage.c.usados + 1))
+    if done.rowcount != 1:
+        return None
+    used = conn.execute(select(quota_usage.c.usados).where(_row(subscriber_id, feature, key)))
+    return int(used.scalar_one())
+
+
+def _ensure_row(conn: Connection, subscriber_id: str, feature: str, key: str) -> None:
+    """Insert the period's row at zero unless there: ``ON CONFLICT DO NOTHING`` (SQLite,
+    PostgreSQL) or ``INSERT IGNORE`` (MariaDB), so racers never fail on the key."""
+    row = {"suscriptor_id": subscriber_id, "feature": feature, "periodo": key, "usados": 0}
+    dialect = conn.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        module = __import__(f"sqlalchemy.dialects.{dialect}", fromlist=["insert"])
+        conn.execute(module.insert(quota_usage).values(row).on_conflict_do_nothing())
+    else:
+        conn.execute(insert(quota_usage).values(row).prefix_with("IGNORE"))
+
+
+# -- metrics (kept apart so a failing metric never blocks the caller) ------------------------
+
+
+@contextmanager
+def _counting_blocks(engine: Engine) -> Iterator[None]:
+    """Count a :class:`FeatureNotInTier` or :class:`QuotaExhausted` leaving the block."""
+    try:
+        yield
+    except (FeatureNotInTier, QuotaExhausted) as exc:
+        from rescore.packs.tenders.business_metrics import count_blocked
+
+        count_blocked(engine, exc.tier, exc.feature)
+        raise
+
+
+def _count_use(engine: Engine, tier: str, feature: str) -> None:
+    from rescore.packs.tenders.business_metrics import count_used
+
+    count_used(engine, tier, feature)
