@@ -374,3 +374,10 @@ class FakeOpenAI(Fake):
             "status": status,
             "last_error": error,
         }
+
+
+# -- Telegram ----------------------------------------------------------------------------------
+
+# The Bot API fake lives in the package (the T5 benchmark runs outside the test tree too);
+# tests take it from here like every other fake.
+from rescore.packs.tenders.bot.fake import FakeTelegram, Sent  # noqa: E402, F401

@@ -214,11 +214,12 @@ class TendersPack(Pack):
         return measure(url, analyzer=self.analyze)
 
     def register_commands(self) -> Sequence[click.Command]:
+        from rescore.packs.tenders.bot_commands import commands as bot_commands
         from rescore.packs.tenders.commands import commands
         from rescore.packs.tenders.intel_commands import commands as intel_commands
         from rescore.packs.tenders.tiers_commands import commands as tiers_commands
 
-        return [*commands(self), *intel_commands(self), *tiers_commands(self)]
+        return [*commands(self), *intel_commands(self), *tiers_commands(self), *bot_commands(self)]
 
     def register_routes(self) -> Sequence[APIRouter]:
         from rescore.packs.tenders.intel_routes import router as intel_router
@@ -260,8 +261,13 @@ class TendersPack(Pack):
     # win probability and alerts (:mod:`.intel`) ---------------------------------------------
 
     def register_rules(self) -> Sequence[Mapping[str, Any]]:
-        """``tenders.alerta``: each subscriber a new tender matches hears of it once."""
+        """``tenders.alerta``: each subscriber a new tender matches hears of it once (on
+        Telegram through the pack's bot when ``RESCORE_CHANNEL_TELEGRAM=tgbot://{to}``)."""
         import yaml
+
+        from rescore.packs.tenders.telegram import register
+
+        register()
 
         text = files("rescore.packs.tenders").joinpath("rules.yaml").read_text(encoding="utf-8")
         rules: list[Mapping[str, Any]] = yaml.safe_load(text)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from rescore.exceptions import InvalidInput
 from rescore.packs.sdk import source_read, source_write
-from rescore.packs.tenders import exports, messages, proposals, quota
+from rescore.packs.tenders import exports, messages, proposals, tiers
 from rescore.packs.tenders.analysis import PriceQuery
 from rescore.packs.tenders.documents import proposal_docx, proposal_pdf
 from rescore.packs.tenders.intel import Quote
@@ -76,13 +76,13 @@ class Service:
         with source_read(self.engine) as conn:
             context = proposals.load_context(conn, who, codigo)
         subscriber = context.subscriber["id"]
-        quota.consume(self.engine, subscriber, "proposals")
+        tiers.consume(self.engine, subscriber, "proposals")
         try:
             sections, by = proposals.write_sections(context, self.model())
             with source_write(self.engine) as conn:
                 return proposals.store(conn, context, sections, by, self.pack.as_of())
         except BaseException:
-            quota.release(self.engine, subscriber, "proposals")
+            tiers.release(self.engine, subscriber, "proposals")
             raise
 
     def proposal(self, proposal_id: str) -> dict[str, Any]:
@@ -108,7 +108,7 @@ class Service:
 
     def released(self, job: Job) -> None:
         """A job failed for good: give its quota unit back."""
-        quota.release(self.engine, job.suscriptor_id, FEATURES[job.tipo])
+        tiers.release(self.engine, job.suscriptor_id, FEATURES[job.tipo])
 
     def handlers(self) -> dict[str, Handler]:
         """What the workers run, by job type."""
