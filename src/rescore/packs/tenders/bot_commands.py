@@ -41,9 +41,13 @@ def commands(pack: TendersPack) -> list[click.Command]:
 
 def _bot_command(pack: TendersPack) -> click.Command:
     @click.command("bot")
-    @click.option("--workers", type=click.IntRange(0, 64), default=None,
-                  help="Job worker threads in this process (0: run `rescore tenders workers` "
-                  "elsewhere). Env: RESCORE_TENDERS_WORKERS (default 2).")  # fmt: skip
+    @click.option(
+        "--workers",
+        type=click.IntRange(0, 64),
+        default=None,
+        help="Job worker threads in this process (0: run `rescore tenders workers` "
+        "elsewhere). Env: RESCORE_TENDERS_WORKERS (default 2).",
+    )
     @pass_session
     def bot(session: Session, workers: int | None) -> None:
         """Run the Telegram bot (long polling) until Ctrl-C.
@@ -79,8 +83,12 @@ def _bot_command(pack: TendersPack) -> click.Command:
 
 def _workers_command(pack: TendersPack) -> click.Command:
     @click.command("workers")
-    @click.option("--threads", type=click.IntRange(1, 64), default=None,
-                  help="Worker threads. Env: RESCORE_TENDERS_WORKERS (default 2).")  # fmt: skip
+    @click.option(
+        "--threads",
+        type=click.IntRange(1, 64),
+        default=None,
+        help="Worker threads. Env: RESCORE_TENDERS_WORKERS (default 2).",
+    )
     @pass_session
     def workers(session: Session, threads: int | None) -> None:
         """Run job workers (price analyses, scorings, proposals, exports) until Ctrl-C; the
@@ -91,8 +99,9 @@ def _workers_command(pack: TendersPack) -> click.Command:
         with session.engine() as engine, GracefulStop() as stop:
             service = Service(pack, engine)
             count = threads or pack.settings.workers
-            with Workers(service.queue, service.handlers(), threads=count,
-                         on_failed=service.released):  # fmt: skip
+            with Workers(
+                service.queue, service.handlers(), threads=count, on_failed=service.released
+            ):
                 echo(f"{count} tenders worker(s) running")
                 stop.event.wait()
 
@@ -103,16 +112,28 @@ def _proposal_command(pack: TendersPack) -> click.Command:
     @click.command("propuesta")
     @click.argument("codigo")
     @click.option("--suscriptor", required=True, help="The subscriber's id or RUT.")
-    @click.option("--pdf", "pdf", type=click.Path(dir_okay=False, path_type=Path),
-                  help="Write the letter as PDF here.")  # fmt: skip
-    @click.option("--docx", "docx", type=click.Path(dir_okay=False, path_type=Path),
-                  help="Write the letter as DOCX here.")  # fmt: skip
+    @click.option(
+        "--pdf",
+        "pdf",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write the letter as PDF here.",
+    )
+    @click.option(
+        "--docx",
+        "docx",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write the letter as DOCX here.",
+    )
     @click.option("--json", "as_json", is_flag=True, help="Print the stored draft as JSON.")
     @pass_session
     def propuesta(
-        session: Session, codigo: str, suscriptor: str, pdf: Path | None, docx: Path | None,
+        session: Session,
+        codigo: str,
+        suscriptor: str,
+        pdf: Path | None,
+        docx: Path | None,
         as_json: bool,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Write a proposal draft for tender CODIGO (one unit of the subscriber's monthly
         `proposals` quota); the writer is RESCORE_TENDERS_LLM (offline, gemini, openai).
 
@@ -169,8 +190,9 @@ def _export_command(pack: TendersPack) -> click.Command:
             with source_read(engine) as conn:
                 who = find_subscriber(conn, suscriptor)["id"]
             with tiers.charged(engine, who, "exports"):
-                job_id = service.submit("export", who, {"fuente": fuente, key: texto,
-                                                        "formato": formato})  # fmt: skip
+                job_id = service.submit(
+                    "export", who, {"fuente": fuente, key: texto, "formato": formato}
+                )
             if wait:
                 _run_here(service, job_id)
             found = service.queue.status(job_id)
@@ -182,16 +204,14 @@ def _export_command(pack: TendersPack) -> click.Command:
 
 
 def _run_here(service: Any, job_id: str) -> None:
-    """Run queued jobs in this process until ``job_id`` has ended."""
+    """Run queued jobs in this process until ``job_id`` has ended (another worker may hold
+    it: then wait for that one)."""
     from rescore.packs.tenders.jobs import Workers
 
     workers = Workers(service.queue, service.handlers(), threads=1, on_failed=service.released)
     while service.queue.status(job_id)["estado"] not in ("listo", "fallido"):
-        job = service.queue.claim()
-        if job is None:
+        if not workers.drain():
             threading.Event().wait(0.1)
-            continue
-        workers.run(job)
 
 
 def _job_command(pack: TendersPack) -> click.Command:
@@ -215,8 +235,10 @@ def _job_command(pack: TendersPack) -> click.Command:
 
 def _print_job(found: dict[str, Any]) -> None:
     total = f"/{found['total']:,}" if found["total"] is not None else ""
-    echo(f"{found['tipo']} {found['estado']}: {found['progreso']:,}{total} rows, "
-         f"{found['intentos']} attempt(s)")  # fmt: skip
+    echo(
+        f"{found['tipo']} {found['estado']}: {found['progreso']:,}{total} rows, "
+        f"{found['intentos']} attempt(s)"
+    )
     result = found["resultado"] or {}
     if result.get("archivo"):
         echo(f"  {result['archivo']}")

@@ -154,8 +154,12 @@ def alert_table(conn: Connection, index: ProfileIndex, subscriber: str) -> Table
             )
     rows.sort(key=lambda r: -(r[6] if r[6] is not None else 1.0))
     columns = ("codigo", "nombre", "organismo", "region", "fecha_cierre", "perfil", "similitud")
-    return Table(title="Licitaciones que coinciden con sus alertas", columns=columns,
-                 total=len(rows), rows=iter(rows))  # fmt: skip
+    return Table(
+        title="Licitaciones que coinciden con sus alertas",
+        columns=columns,
+        total=len(rows),
+        rows=iter(rows),
+    )
 
 
 def write(table: Table, path: Path, kind: str, progress: Callable[[int, int], None]) -> Path:

@@ -275,6 +275,19 @@ class Workers:
         with self._wake:
             self._wake.notify_all()
 
+    def drain(self, seconds: float = 600.0) -> int:
+        """Run due jobs in the calling thread until none is left (or ``seconds`` passed);
+        how many ran. What the ``tenders.jobs`` schedule and ``--wait`` do."""
+        deadline = time.monotonic() + seconds
+        ran = 0
+        while time.monotonic() < deadline:
+            job = self.queue.claim()
+            if job is None:
+                break
+            self.run(job)
+            ran += 1
+        return ran
+
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:

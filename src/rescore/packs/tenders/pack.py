@@ -224,9 +224,10 @@ class TendersPack(Pack):
     def register_routes(self) -> Sequence[APIRouter]:
         from rescore.packs.tenders.intel_routes import router as intel_router
         from rescore.packs.tenders.routes import router
+        from rescore.packs.tenders.subscriber_routes import router as subscriber_router
         from rescore.packs.tenders.tiers_routes import router as tiers_router
 
-        return [router(self), intel_router(self), tiers_router()]
+        return [router(self), intel_router(self), tiers_router(), subscriber_router(self)]
 
     def register_schedules(self) -> Sequence[Schedule]:
         """The monthly import of the inbox folder (and the partitions ahead it makes)."""
@@ -238,8 +239,23 @@ class TendersPack(Pack):
                 run=self._import_inbox,
                 description="Import new COT_YYYY-MM.zip files from RESCORE_TENDERS_INBOX; "
                 "make the history's month partitions ahead.",
-            )
+            ),
+            Schedule(
+                name="tenders.jobs",
+                cron=self.settings.jobs_cron,
+                run=self._run_jobs,
+                description="Run queued subscriber jobs (exports, proposals, analyses asked "
+                "over HTTP) when no `rescore tenders workers`/bot runs them sooner.",
+            ),
         ]
+
+    def _run_jobs(self, engine: Engine, due: datetime) -> int:
+        from rescore.packs.tenders.jobs import Workers
+        from rescore.packs.tenders.service import Service
+
+        service = Service(self, engine)
+        workers = Workers(service.queue, service.handlers(), on_failed=service.released)
+        return workers.drain()
 
     def _import_inbox(self, engine: Engine, due: datetime) -> list[Any]:
         from rescore.packs.sdk import source_read, source_write

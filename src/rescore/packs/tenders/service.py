@@ -138,15 +138,22 @@ class Service:
             subscriber = proposals.find_subscriber(conn, job.suscriptor_id)
             context = proposals.load_context(conn, job.suscriptor_id, codigo)
             price = job.parametros.get("precio") or self._suggested(conn, context.tender)
-            quote = Quote(codigo=codigo, rut_proveedor=subscriber["rut"], precio_unitario=price,
-                          region_proveedor=subscriber.get("region"))  # fmt: skip
+            quote = Quote(
+                codigo=codigo,
+                rut_proveedor=subscriber["rut"],
+                precio_unitario=price,
+                region_proveedor=subscriber.get("region"),
+            )
             found = self.pack.intel.predict(conn, quote)
         return {"texto": messages.scoring(found, price)}
 
     def _suggested(self, conn: Any, tender: dict[str, Any]) -> float:
         """The unit price to score when the user gave none: the suggested one (P40)."""
-        query = PriceQuery(producto=tender["producto"], region=tender["region"],
-                           as_of=tender["fecha_publicacion"].date())  # fmt: skip
+        query = PriceQuery(
+            producto=tender["producto"],
+            region=tender["region"],
+            as_of=tender["fecha_publicacion"].date(),
+        )
         analysis = self.pack.price_analysis(conn, query)
         value = analysis.get("precio_sugerido")
         if not value:

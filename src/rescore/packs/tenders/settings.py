@@ -77,6 +77,11 @@ class TendersSettings(BaseSettings):
         Path(".rescore/tenders-exports"), description="Where exports and proposal files go."
     )
     workers: int = Field(2, ge=1, le=64, description="Job worker threads the bot runs.")
+    jobs_cron: str = Field(
+        "* * * * *",
+        description="When the runtime's scheduler runs queued jobs (UTC cron); the bot and "
+        "`rescore tenders workers` run them at once.",
+    )
     job_attempts: int = Field(3, ge=1, le=20, description="Tries a job gets before it fails.")
 
     def redis_url(self) -> str | None:

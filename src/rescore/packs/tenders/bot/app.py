@@ -163,8 +163,9 @@ class TendersBot:
             elif result.get("archivo"):
                 path = Path(result["archivo"])
                 with path.open("rb") as document:
-                    await app.bot.send_document(chat, document, filename=path.name,
-                                                caption=result.get("texto"))  # fmt: skip
+                    await app.bot.send_document(
+                        chat, document, filename=path.name, caption=result.get("texto")
+                    )
             else:
                 await app.bot.send_message(chat, result.get("texto") or "Listo.")
         except (Forbidden, BadRequest) as exc:  # blocked the bot, chat gone: never deliverable

@@ -155,9 +155,11 @@ class FakeTelegram:
             "text": sent.text,
         }
         if document:
-            message["document"] = {"file_id": f"f{message['message_id']}",
-                                   "file_unique_id": f"u{message['message_id']}",
-                                   "file_name": document[0]}  # fmt: skip
+            message["document"] = {
+                "file_id": f"f{message['message_id']}",
+                "file_unique_id": f"u{message['message_id']}",
+                "file_name": document[0],
+            }
         return message
 
     @contextmanager
@@ -223,8 +225,9 @@ def _handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
             method = self.path.rstrip("/").rsplit("/", 1)[-1]
             token = self.path.split("/")[1].removeprefix("bot")
             if token != FakeTelegram.TOKEN:
-                return self._answer(401, {"ok": False, "error_code": 401,
-                                          "description": "Unauthorized"})  # fmt: skip
+                return self._answer(
+                    401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
+                )
             params, files = _parse(self.headers.get("Content-Type", ""), body)
             self._answer(200, {"ok": True, "result": fake.call(method, params, files)})
 

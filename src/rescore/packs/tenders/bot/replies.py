@@ -82,8 +82,11 @@ class Replies:
                 return f"No hay una suscripción con RUT {rut}."
             if row.telegram_chat_id not in (None, chat_id):
                 return f"El RUT {rut} ya está vinculado a otro chat."
-            conn.execute(update(subscribers).where(s.telegram_chat_id == chat_id, s.id != row.id)
-                         .values(telegram_chat_id=None))  # fmt: skip
+            conn.execute(
+                update(subscribers)
+                .where(s.telegram_chat_id == chat_id, s.id != row.id)
+                .values(telegram_chat_id=None)
+            )
             conn.execute(update(subscribers).where(s.id == row.id).values(telegram_chat_id=chat_id))
         self._count({"tier": self._tier(row.id)}, "start", "ok")
         return f"Hola {row.nombre}, este chat quedó vinculado. Escriba /help para ver los comandos."
@@ -226,8 +229,10 @@ def refusal(refused: RescoreError) -> str:
         hours, rest = divmod(refused.retry_after, 3600)
         when = "hoy" if feature.period == "day" else "este mes"
         limit = feature.limits.get(tier.name)
-        text = (f"Ya usó {limit} de {limit} «{feature.label}» {when} en su plan {tier.label}; "
-                f"se renueva en {hours} h {rest // 60} min.")  # fmt: skip
+        text = (
+            f"Ya usó {limit} de {limit} «{feature.label}» {when} en su plan {tier.label}; "
+            f"se renueva en {hours} h {rest // 60} min."
+        )
     elif isinstance(refused, tiers.LimitReached):
         text = f"Su plan {tier.label} no permite más «{feature.label}» activas."
     else:
