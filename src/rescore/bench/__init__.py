@@ -124,6 +124,12 @@ def _t4(o: BenchOptions) -> Measurement:
     return win_probability(rows_per_month=2_000 if o.quick else 10_000)
 
 
+def _t5(o: BenchOptions) -> Measurement:
+    from rescore.bench.bot import bot_latency
+
+    return bot_latency(commands=60 if o.quick else 200)
+
+
 def _l1(_o: BenchOptions) -> Measurement:
     from rescore.bench.loyalty import birthdays
 
@@ -158,6 +164,7 @@ BENCHMARKS: dict[str, Callable[[BenchOptions], Measurement]] = {
     "T2": _t2,
     "T3": _t3,
     "T4": _t4,
+    "T5": _t5,
     "M1": _m1,
 }
 

@@ -323,6 +323,12 @@ class TendersPack(Pack):
 
         return workload(profiles=profiles, tenders=tenders, seed=seed)
 
+    def bot_latency(self, *, commands: int) -> dict[str, Any]:
+        """T5: the bot's acknowledgement latency while its workers run price analyses."""
+        from rescore.packs.tenders.bot_bench import bot_latency
+
+        return bot_latency(commands=commands)
+
     def win_evaluation(
         self, *, months: int, rows_per_month: int, seed: int, limit: int
     ) -> dict[str, Any]:

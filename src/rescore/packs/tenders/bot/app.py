@@ -25,7 +25,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from telegram import Update
+from telegram import ReplyParameters, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes
 
@@ -137,7 +137,7 @@ class TendersBot:
         admitted: Admitted = await asyncio.to_thread(self.replies.admit, chat.id, kind, args)
         await message.reply_text(admitted.text, do_quote=True)
         if admitted.job is not None:
-            await asyncio.to_thread(self.replies.enqueue, chat.id, admitted)
+            await asyncio.to_thread(self.replies.enqueue, chat.id, admitted, message.message_id)
             if self.workers is not None:
                 self.workers.wake()
 
@@ -156,18 +156,25 @@ class TendersBot:
         self, app: Application[Any, Any, Any, Any, Any, Any], job: dict[str, Any]
     ) -> None:
         chat, result = job["chat_id"], job["resultado"] or {}
+        asked = job["parametros"].get("mensaje")
+        reply = ReplyParameters(asked, allow_sending_without_reply=True) if asked else None
         try:
             if job["estado"] == "fallido":
                 text = FAILED.format(tipo=job["tipo"], intentos=job["intentos"], error=job["error"])
-                await app.bot.send_message(chat, text)
+                await app.bot.send_message(chat, text, reply_parameters=reply)
             elif result.get("archivo"):
                 path = Path(result["archivo"])
                 with path.open("rb") as document:
                     await app.bot.send_document(
-                        chat, document, filename=path.name, caption=result.get("texto")
+                        chat,
+                        document,
+                        filename=path.name,
+                        caption=result.get("texto"),
+                        reply_parameters=reply,
                     )
             else:
-                await app.bot.send_message(chat, result.get("texto") or "Listo.")
+                text = result.get("texto") or "Listo."
+                await app.bot.send_message(chat, text, reply_parameters=reply)
         except (Forbidden, BadRequest) as exc:  # blocked the bot, chat gone: never deliverable
             log.warning("tenders bot: job %s cannot reach chat %s: %s", job["id"], chat, exc)
         except (TelegramError, OSError) as exc:

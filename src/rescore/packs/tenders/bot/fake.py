@@ -24,6 +24,7 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import itertools
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -218,6 +219,12 @@ def _parse(content_type: str, body: bytes) -> tuple[dict[str, Any], dict[str, An
 def _handler(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            # headers and body go out in two writes: without this, Nagle's algorithm holds the
+            # body until the client's delayed ACK (~40 ms a request), which Telegram never adds
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

@@ -174,10 +174,13 @@ class Replies:
         ack = messages.ACK[kind].format(arg=" ".join(args))
         return Admitted(text=ack, job=(kind, who["id"], params))
 
-    def enqueue(self, chat_id: int, admitted: Admitted) -> str:
-        """Queue the admitted job (its result goes to ``chat_id``); its id."""
+    def enqueue(self, chat_id: int, admitted: Admitted, message_id: int | None = None) -> str:
+        """Queue the admitted job; its result goes to ``chat_id`` as a reply to the command's
+        message ``message_id``. The job's id."""
         assert admitted.job is not None
         kind, who, params = admitted.job
+        if message_id is not None:
+            params = params | {"mensaje": message_id}
         try:
             return self.service.submit(kind, who, params, chat_id=chat_id)
         except BaseException:
