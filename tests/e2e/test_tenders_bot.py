@@ -6,6 +6,7 @@ rule reach the subscriber through the same bot."""
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -226,10 +227,15 @@ def _used(engine: Engine, who: str, feature: str) -> int:
     return int(found)
 
 
-def test_the_cli_runs_the_bot_from_the_environment(tmp_path: Path) -> None:
+def test_the_readme_command_runs_the_bot_from_the_environment(tmp_path: Path) -> None:
+    """The README's one-line command, as written, with the fake server's token and base URL."""
+    import os
+    import signal
     import subprocess
 
-    from helpers import RESCORE, clean_env, run
+    from test_readme import readme_block
+
+    from helpers import clean_env, run
 
     env = {"RESCORE_DATABASE_URL": "sqlite:///b.db", "RESCORE_PACKS": "tenders",
            "RESCORE_EMBEDDER": "hashing"}  # fmt: skip
@@ -237,16 +243,42 @@ def test_the_cli_runs_the_bot_from_the_environment(tmp_path: Path) -> None:
     refused = run("tenders", "bot", cwd=tmp_path, env=env, check=False)
     assert refused.returncode != 0
     assert "RESCORE_TENDERS_TELEGRAM_TOKEN" in refused.stderr + refused.stdout
+    line = readme_block("telegram-bot").strip()
+    assert line == "RESCORE_TENDERS_TELEGRAM_TOKEN=123456:ABC-your-token rescore tenders bot"
     with FakeTelegram().serving() as fake:
-        full = clean_env(env | {"RESCORE_TENDERS_TELEGRAM_TOKEN": FakeTelegram.TOKEN,
-                                "RESCORE_TENDERS_TELEGRAM_BASE_URL": fake.base_url})  # fmt: skip
-        process = subprocess.Popen([*RESCORE, "tenders", "bot"], cwd=tmp_path, env=full,
+        script = line.replace("123456:ABC-your-token", FakeTelegram.TOKEN)
+        path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
+        full = clean_env(env | {"RESCORE_TENDERS_TELEGRAM_BASE_URL": fake.base_url, "PATH": path})
+        process = subprocess.Popen(["bash", "-c", script], cwd=tmp_path, env=full,
+                                   start_new_session=True,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
         try:
             asked = fake.say(55, "/help")
             reply = fake.wait_for(55, lambda s: s.reply_to == asked, timeout=60)
             assert "/precio <producto>" in reply.text
         finally:
-            process.terminate()
+            os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the bot stops gracefully
             out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err.decode()
     assert FakeTelegram.TOKEN not in (out + err).decode()
+
+
+def test_the_docs_proposal_and_export_commands_run_as_written(tmp_path: Path) -> None:
+    import docx
+    from test_readme import ROOT, readme_block, run_block, scratch
+
+    from helpers import run
+
+    env = {"RESCORE_DATABASE_URL": "sqlite:///d.db", "RESCORE_PACKS": "tenders",
+           "RESCORE_EMBEDDER": "hashing"}  # fmt: skip
+    where = scratch(tmp_path)
+    run("init", "--demo-data", cwd=where, env=env)
+    block = readme_block("tenders-proposals", doc=ROOT / "docs/packs/tenders.md")
+    out = run_block(f"export PATH={Path(sys.executable).parent}:$PATH\n{block}", where, env=env)
+    assert "for 2000-1-COT26 written by offline" in out
+    assert (where / "propuesta.pdf").read_bytes().startswith(b"%PDF")
+    assert docx.Document(str(where / "propuesta.docx")).paragraphs
+    import re
+
+    assert re.search(r"export listo: ([0-9,]+)/\1 rows", out), out
+    assert "export pendiente: 0 rows" in out
