@@ -64,12 +64,18 @@ def _documented(operation: dict[str, Any]) -> set[str]:
     if text is not None:
         assert text.strip(), "the answer's example is empty"
         return _families(text)
+    if ok.get("content") and "application/json" not in ok["content"]:
+        return set()  # a file (a PDF, a workbook): _keys checks its declared type
     return set(_documented_answer(ok))
 
 
 def _keys(answer: httpx.Response) -> set[str]:
-    if answer.headers["content-type"].startswith("text/plain"):
+    kind = answer.headers["content-type"]
+    if kind.startswith("text/plain"):
         return _families(answer.text)
+    if not kind.startswith("application/json"):
+        assert answer.content, f"an empty {kind} file"
+        return set()
     return set(answer.json())
 
 

@@ -141,3 +141,17 @@ def test_a_free_subscriber_cannot_export_and_an_unknown_job_is_404(world: dict[s
                          headers=_headers(engine, "read"))  # fmt: skip
     assert unknown.status_code == 404
     assert unknown.json()["field"] == "trabajo_id"
+
+
+def test_the_demo_proposal_job_downloads_its_letter(world: dict[str, Any]) -> None:
+    from rescore.packs.tenders.subscriber_routes import JOB, PROPOSAL
+
+    read = _headers(world["engine"], "read")
+    client = world["client"]
+    job = client.get(f"{BASE}/trabajos/{JOB['id']}", headers=read).json()
+    assert job["resultado"]["propuesta_id"] == PROPOSAL["id"]
+    assert job["descarga"] == JOB["descarga"]
+    letter = client.get(job["descarga"], headers=read)
+    assert letter.status_code == 200
+    assert letter.content.startswith(b"%PDF")
+    assert 'filename="propuesta_' in letter.headers["content-disposition"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,21 +39,26 @@ PRODUCTS = (
 
 
 def bot_latency(
-    *, commands: int = 200, chats: int = 10, gap: float = 0.02, workers: int = 2
+    make_pack: Callable[..., Any],
+    *,
+    commands: int = 200,
+    chats: int = 10,
+    gap: float = 0.02,
+    workers: int = 2,
 ) -> dict[str, Any]:
-    """Acknowledgement and result latencies of ``commands`` price commands (see the module)."""
+    """Acknowledgement and result latencies of ``commands`` price commands (see the module);
+    ``make_pack(as_of=, settings=)`` builds the pack (``TendersPack``)."""
     import os
 
     from rescore.packs.tenders.bot import TendersBot
     from rescore.packs.tenders.bot.fake import FakeTelegram
-    from rescore.packs.tenders.pack import TendersPack
     from rescore.packs.tenders.settings import TendersSettings
 
     os.environ.setdefault("RESCORE_EMBEDDER", "hashing")
     with tempfile.TemporaryDirectory(prefix="rescore-t5-") as folder:
         where = Path(folder)
         settings = TendersSettings(models_dir=where / "m", exports_dir=where / "x", cache_ttl=0)
-        pack = TendersPack(as_of=lambda: AS_OF, settings=settings)
+        pack = make_pack(as_of=lambda: AS_OF, settings=settings)
         with scratch_engine([pack], where / "t5.db") as engine, FakeTelegram().serving() as fake:
             with engine.source.begin() as conn:
                 pack.generate_demo_data(conn, seed=7, size=20)

@@ -188,8 +188,12 @@ class TendersPack(Pack):
         return loader.known_entities(conn, entities)
 
     def generate_demo_data(self, conn: Connection, *, seed: int, size: int | None = None) -> int:
+        from rescore.packs.tenders.subscriber_demo import insert_demo_drafts
+
         count = DEFAULT_DEMO_SIZE if size is None else size
-        return insert_demo(conn, seed=seed, size=count, as_of=self.as_of()).tenders
+        made = insert_demo(conn, seed=seed, size=count, as_of=self.as_of()).tenders
+        insert_demo_drafts(conn, seed=seed, as_of=self.as_of())
+        return made
 
     # benchmark T1 (rescore bench --only T1) -------------------------------------------------
 
@@ -327,7 +331,7 @@ class TendersPack(Pack):
         """T5: the bot's acknowledgement latency while its workers run price analyses."""
         from rescore.packs.tenders.bot_bench import bot_latency
 
-        return bot_latency(commands=commands)
+        return bot_latency(type(self), commands=commands)
 
     def win_evaluation(
         self, *, months: int, rows_per_month: int, seed: int, limit: int

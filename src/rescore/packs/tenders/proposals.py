@@ -276,11 +276,17 @@ def write_sections(context: Context, model: LanguageModel | None) -> tuple[Secti
 
 
 def store(
-    conn: Connection, context: Context, sections: Sections, by: str, now: datetime
+    conn: Connection,
+    context: Context,
+    sections: Sections,
+    by: str,
+    now: datetime,
+    draft_id: str | None = None,
 ) -> dict[str, Any]:
-    """Save the draft for its subscriber; its view."""
+    """Save the draft for its subscriber (``draft_id``: a chosen id, e.g. the demo's); its
+    view."""
     row = {
-        "id": str(uuid.uuid4()),
+        "id": draft_id or str(uuid.uuid4()),
         "suscriptor_id": context.subscriber["id"],
         "codigo_licitacion": context.tender["codigo"],
         "creado_en": now,

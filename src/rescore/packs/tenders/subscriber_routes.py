@@ -31,13 +31,15 @@ __all__ = ["router"]
 Uuid = Annotated[StrictStr, Field(pattern=r"^[0-9a-fA-F\-]{36}$")]
 Code = Annotated[StrictStr, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9\-]+$")]
 Text = Annotated[StrictStr, Field(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
-SUBSCRIBER = "4462ebfc-5f91-5ef0-9cfb-ac6e7687a66e"
+#: The demo's (``rescore init --demo-data``, seed 7) PYME subscriber, draft and finished job.
+SUBSCRIBER = "283b73a6-6c2e-a417-b99d-e255f3868254"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MEDIA = {
     "pdf": "application/pdf",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
 PROPOSAL = {
-    "id": "0b8a6f0e-3d1c-4a57-9a43-8f1c2b7d9e10",
+    "id": "7b89296c-6dcb-ac50-0857-7eb1924770d3",
     "suscriptor_id": SUBSCRIBER,
     "codigo_licitacion": "2000-1-COT26",
     "creado_en": "2026-11-30T12:00:00",
@@ -58,20 +60,35 @@ PROPOSAL = {
     "empresa": {"nombre": "Insumos Sur SpA", "rut": "76543210-3"},
 }
 JOB = {
-    "id": "5cfbd9ac-3d61-4f60-a239-5a402ea5262b",
-    "tipo": "export",
+    "id": "766bad07-34c2-da80-03cc-0f2793fdcab8",
+    "tipo": "propuesta",
     "suscriptor_id": SUBSCRIBER,
-    "chat_id": None,
-    "parametros": {"fuente": "busqueda", "consulta": "guantes nitrilo", "formato": "xlsx"},
-    "estado": "en_curso",
+    "chat_id": 100000002,
+    "parametros": {"codigo": "2000-1-COT26"},
+    "estado": "listo",
     "intentos": 1,
-    "progreso": 12000,
-    "total": 50000,
-    "porcentaje": 24.0,
-    "resultado": None,
+    "progreso": 0,
+    "total": None,
+    "porcentaje": None,
+    "resultado": {
+        "texto": "Propuesta generada. Revísala y personalízala antes de enviar.",
+        "propuesta_id": "7b89296c-6dcb-ac50-0857-7eb1924770d3",
+    },
     "error": None,
     "creado_en": "2026-11-30T12:00:00",
-    "actualizado_en": "2026-11-30T12:00:03",
+    "actualizado_en": "2026-11-30T12:00:00",
+    "descarga": "/v1/packs/tenders/trabajos/766bad07-34c2-da80-03cc-0f2793fdcab8/archivo",
+}
+
+#: ``POST /exportaciones``' answer on the demo data: the export queued.
+QUEUED = JOB | {
+    "id": "1f0c9e52-8a8e-4c1b-9d0a-3e6f2b7c4d51",
+    "tipo": "export",
+    "chat_id": None,
+    "parametros": {"fuente": "busqueda", "consulta": "guantes nitrilo", "formato": "xlsx"},
+    "estado": "pendiente",
+    "intentos": 0,
+    "resultado": None,
     "descarga": None,
 }
 
@@ -127,7 +144,7 @@ def router(pack: TendersPack) -> APIRouter:
         who: Reader,
         state: State,
         propuesta_id: Annotated[Uuid, Path(openapi_examples=example_body(PROPOSAL["id"]))],
-        formato: Literal["pdf", "docx"],
+        formato: Annotated[Literal["pdf", "docx"], Path(openapi_examples=example_body("pdf"))],
     ) -> Response:
         """The draft as a PDF or a Word document."""
         data = Service(pack, state.engine).proposal_file(propuesta_id, formato)
@@ -144,7 +161,12 @@ def router(pack: TendersPack) -> APIRouter:
         """A stored draft."""
         return Service(pack, state.engine).proposal(propuesta_id)
 
-    @routes.post("/exportaciones", status_code=202, responses=ok(JOB, *POSTED, 403, 404, 429, 503))
+    queued: dict[int | str, dict[str, Any]] = {
+        202: {"content": {"application/json": {"example": QUEUED}}},
+        **errors(*POSTED, 403, 404, 429, 503),
+    }
+
+    @routes.post("/exportaciones", status_code=202, responses=queued)
     def export(
         body: Annotated[
             ExportIn,
@@ -177,16 +199,27 @@ def router(pack: TendersPack) -> APIRouter:
 
     @routes.get(
         "/trabajos/{trabajo_id}/archivo",
-        responses={200: {"content": {"application/octet-stream": {}}}, **errors(*AUTH, 404, 503)},
-        response_class=FileResponse,
+        responses={
+            200: {"content": {"application/pdf": {}, XLSX: {}}},
+            **errors(*AUTH, 404, 503),
+        },
+        response_class=Response,
     )
     def download(
         who: Reader,
         state: State,
         trabajo_id: Annotated[Uuid, Path(openapi_examples=example_body(JOB["id"]))],
-    ) -> FileResponse:
-        """The finished job's file (404 while it is not ready)."""
-        path = _file(pack, Service(pack, state.engine).queue.status(trabajo_id))
+    ) -> Response:
+        """The finished job's file: an export's workbook or PDF, a proposal's letter (404
+        while the job is not done)."""
+        service = Service(pack, state.engine)
+        found = service.queue.status(trabajo_id)
+        draft = (found["resultado"] or {}).get("propuesta_id")
+        if found["estado"] == "listo" and draft:
+            name = f'attachment; filename="propuesta_{found["parametros"]["codigo"]}.pdf"'
+            data = service.proposal_file(draft, "pdf")
+            return Response(data, media_type=MEDIA["pdf"], headers={"Content-Disposition": name})
+        path = _file(pack, found)
         return FileResponse(path, filename=path.name)
 
     return routes
@@ -194,7 +227,8 @@ def router(pack: TendersPack) -> APIRouter:
 
 def _job(service: Service, job_id: str) -> dict[str, Any]:
     found = service.queue.status(job_id)
-    ready = (found["resultado"] or {}).get("archivo")
+    result = found["resultado"] or {}
+    ready = found["estado"] == "listo" and (result.get("archivo") or result.get("propuesta_id"))
     found["descarga"] = f"/v1/packs/tenders/trabajos/{job_id}/archivo" if ready else None
     return found
 
