@@ -46,7 +46,7 @@ from importlib.resources import files
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, func, select, update
 
 from rescore.exceptions import InvalidInput, NotFound, RescoreError
 from rescore.packs.sdk import source_write
@@ -464,17 +464,24 @@ def _take(
 
 def _ensure_row(conn: Connection, subscriber_id: str, feature: str, key: str) -> None:
     """Insert the period's row at zero unless there: ``ON CONFLICT DO NOTHING`` (SQLite,
-    PostgreSQL) or ``INSERT IGNORE`` (MariaDB), so racers never fail on the key."""
+    PostgreSQL) or, on MariaDB, ``ON DUPLICATE KEY UPDATE usados = usados``, which locks the
+    row for writing at once (``INSERT IGNORE``'s shared lock deadlocks racers that then all
+    want to update it)."""
     row = {"suscriptor_id": subscriber_id, "feature": feature, "periodo": key, "usados": 0}
     dialect = conn.dialect.name
-    if dialect in ("sqlite", "postgresql"):
-        module = __import__(f"sqlalchemy.dialects.{dialect}", fromlist=["insert"])
-        conn.execute(module.insert(quota_usage).values(row).on_conflict_do_nothing())
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        conn.execute(sqlite.insert(quota_usage).values(row).on_conflict_do_nothing())
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        conn.execute(postgresql.insert(quota_usage).values(row).on_conflict_do_nothing())
     else:
-        conn.execute(insert(quota_usage).values(row).prefix_with("IGNORE"))
+        from sqlalchemy.dialects import mysql
 
-
-# -- metrics (kept apart so a failing metric never blocks the caller) ------------------------
+        upsert = mysql.insert(quota_usage).values(row)
+        conn.execute(upsert.on_duplicate_key_update(usados=upsert.table.c.usados))
 
 
 @contextmanager
