@@ -3,8 +3,8 @@
 Examples (on the demo data)::
 
     rescore tenders probabilidad 2003-4-COT26 77037867-2 92000
-    rescore tenders alertas list --suscriptor 4462ebfc-5f91-5ef0-9cfb-ac6e7687a66e
-    rescore tenders alertas add 4462ebfc-5f91-5ef0-9cfb-ac6e7687a66e "Vendo tablets y notebooks"
+    rescore tenders alertas list --suscriptor b03da701-c632-976a-1036-3c5f972651da
+    rescore tenders alertas add b03da701-c632-976a-1036-3c5f972651da "Vendo tablets y notebooks"
     rescore tenders alertas probar "Adquisición de notebooks para docentes"
     rescore tenders train
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["TendersSettings"]
@@ -53,6 +53,25 @@ class TendersSettings(BaseSettings):
         None,
         description="Folder of the alert profiles' vector index (default: beside the SQLite "
         "file, else .rescore).",
+    )
+
+    stripe_secret: SecretStr | None = Field(
+        None,
+        description="The Stripe endpoint's signing secret (whsec_...): POST /stripe verifies "
+        "each event's Stripe-Signature with it; unset, the webhook answers 503.",
+    )
+    stripe_tolerance: int = Field(
+        300, ge=1, le=3600, description="Seconds a Stripe signature's timestamp may be off."
+    )
+    grace_days: float = Field(
+        3.0,
+        ge=0,
+        le=60,
+        description="Days a paid tier is kept after a failed renewal or its expiry, before "
+        "the downgrade schedule puts the subscriber back on free.",
+    )
+    downgrade_cron: str = Field(
+        "*/15 * * * *", description="When the downgrade schedule runs (cron, UTC)."
     )
 
     def redis_url(self) -> str | None:

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from rescore.exceptions import InvalidInput, NotFound
 from rescore.packs.sdk import AUTH, Reader, State, example_body, ok, source_read
 from rescore.packs.tenders import business_metrics
+from rescore.packs.tenders.intel_examples import SUBSCRIBER
 from rescore.packs.tenders.schema import quota_usage, subscribers
 from rescore.packs.tenders.tiers import catalog, period, require
 
@@ -34,7 +35,22 @@ if TYPE_CHECKING:
 __all__ = ["Charged", "plan_view", "router", "table_view"]
 
 Uuid = Annotated[StrictStr, Field(pattern=r"^[0-9a-fA-F\-]{36}$")]
-SUBSCRIBER = "4462ebfc-5f91-5ef0-9cfb-ac6e7687a66e"
+
+
+PLAN_EXAMPLE: dict[str, Any] = {
+    "suscriptor_id": SUBSCRIBER,
+    "tier": "profesional",
+    "vence_en": "2026-12-12T09:00:00Z",
+    "cuotas": [
+        {
+            "feature": "price_analysis",
+            "usados": 3,
+            "limite": "unlimited",
+            "periodo": "2026-11-30",
+            "reinicia_en": "2026-12-01T03:00:00Z",
+        }
+    ],
+}
 
 
 def _charged(
@@ -139,7 +155,7 @@ def router() -> APIRouter:
         """Seed 001's tiers: monthly prices (CLP) and each feature's limit per tier."""
         return table_view()
 
-    @routes.get("/suscriptores/{suscriptor_id}/plan", responses=ok(None, *AUTH, 404, 503))
+    @routes.get("/suscriptores/{suscriptor_id}/plan", responses=ok(PLAN_EXAMPLE, *AUTH, 404, 503))
     def plan(
         who: Reader,
         state: State,
