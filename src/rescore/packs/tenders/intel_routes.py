@@ -35,7 +35,7 @@ from rescore.packs.tenders import intel_examples as ex
 from rescore.packs.tenders.alerts import threshold_for
 from rescore.packs.tenders.intel import Quote
 from rescore.packs.tenders.tiers import charged, require_profile_room
-from rescore.packs.tenders.tiers_routes import Charged
+from rescore.packs.tenders.tiers_routes import WITH_METRICS, Charged
 
 if TYPE_CHECKING:
     from rescore.packs.tenders.pack import TendersPack
@@ -89,7 +89,7 @@ class ProfileIn(BaseModel):
 
 def router(pack: TendersPack) -> APIRouter:
     """The routes, bound to ``pack``."""
-    routes = APIRouter(tags=["tenders (seed 001)"])
+    routes = APIRouter(tags=["tenders (seed 001)"], dependencies=WITH_METRICS)
 
     @routes.post("/probabilidad", responses=ok(ex.PREDICTION, *POSTED, 403, 404, 429, 503))
     def probability(

@@ -26,6 +26,7 @@ from rescore.packs.tenders.intel_examples import SUBSCRIBER
 from rescore.packs.tenders.invoice import invoice_pdf
 from rescore.packs.tenders.payments import HEADER, WebhookClosed, apply, payment_id, verify
 from rescore.packs.tenders.schema import payments
+from rescore.packs.tenders.tiers_routes import WITH_METRICS
 
 if TYPE_CHECKING:
     from rescore.engine import Engine
@@ -54,7 +55,7 @@ PAYMENTS_EXAMPLE: dict[str, Any] = {
 
 def router(pack: TendersPack) -> APIRouter:
     """The payment routes, bound to ``pack`` (its settings hold the Stripe secret)."""
-    routes = APIRouter(tags=["tenders (seed 001)"])
+    routes = APIRouter(tags=["tenders (seed 001)"], dependencies=WITH_METRICS)
 
     @routes.post("/stripe", include_in_schema=False)
     async def stripe(

@@ -377,7 +377,7 @@ def _require(
         better = catalog().cheapest(spec, more_than=limit)
         raise LimitReached(
             f"{spec.name}: tier {account.tier} allows {limit} active, {active} in use"
-            + _upgrade_hint(better),
+            + _upgrade_hint(better, "allows more"),
             feature=spec.name,
             tier=account.tier,
             upgrade=None if better is None else better.name,
@@ -421,10 +421,10 @@ def _allowed(spec: Feature, account: _Account) -> int | None:
     )
 
 
-def _upgrade_hint(tier: Tier | None) -> str:
+def _upgrade_hint(tier: Tier | None, what: str = "has it") -> str:
     if tier is None:
         return ""
-    return f"; tier {tier.name} has it (${tier.price_clp:,} CLP/month)".replace(",", ".")
+    return f"; tier {tier.name} {what} (${tier.price_clp:,} CLP/month)".replace(",", ".")
 
 
 def _exhausted(
@@ -434,7 +434,7 @@ def _exhausted(
     better = catalog().cheapest(spec, more_than=limit)
     return QuotaExhausted(
         f"{spec.name}: tier {account.tier}'s {limit} per {spec.period} are used; resets "
-        f"{resets_at.isoformat().replace('+00:00', 'Z')}" + _upgrade_hint(better),
+        f"{resets_at.isoformat().replace('+00:00', 'Z')}" + _upgrade_hint(better, "allows more"),
         feature=spec.name,
         tier=account.tier,
         retry_after=wait,
