@@ -74,6 +74,15 @@ def test_the_cli_examples_run_as_documented(demo: Path) -> None:
     )
     quota = next(q for q in plan["cuotas"] if q["feature"] == "price_analysis")
     assert (plan["tier"], quota["usados"], quota["limite"]) == ("emprendedor", 3, 5)
+    lacking = run(
+        "tenders", "probabilidad", "2003-4-COT26", "77037867-2", "5", "--suscriptor", FREE,
+        cwd=demo, env=ENV, check=False,
+    )  # fmt: skip
+    assert lacking.returncode == 1
+    assert lacking.stderr.strip().splitlines() == [
+        "error: suscriptor_id: win_probability is not in tier emprendedor; "
+        "tier pyme has it ($9.990 CLP/month)"
+    ]
     table = run("tenders", "planes", cwd=demo, env=ENV).stdout
     assert "price_analysis    2/day" in table
 

@@ -278,3 +278,27 @@ def test_each_payment_has_an_invoice_pdf(engine: Engine, client: TestClient) -> 
     missing = client.get(f"{BASE}/pagos/{WHO}/factura.pdf", headers=read)
     assert missing.status_code == 404
     assert missing.json()["field"] == "pago_id"
+
+
+def test_checkout_pays_a_month_unless_a_subscription_invoice_will(
+    engine: Engine, client: TestClient
+) -> None:
+    meta = {"suscriptor_id": WHO, "tier": "profesional"}
+    deferred = stripe_event(
+        "evt_cs_1", "checkout.session.completed", mode="subscription", metadata=meta
+    )
+    assert post(client, deferred).json()["resultado"] == "deferred to invoice.paid"
+    assert state(engine) == ("emprendedor", None, 0, 1)
+    once = stripe_event(
+        "evt_cs_2", "checkout.session.completed", mode="payment", amount_total=19990, metadata=meta
+    )
+    assert post(client, once).json()["resultado"] == "upgraded"
+    assert state(engine) == ("profesional", plus_month(NOW), 1, 2)
+    other = stripe_event("evt_other", "customer.created")
+    assert post(client, other).json()["resultado"] == "ignored"
+    assert state(engine)[2:] == (1, 3)
+    free = paid("evt_free", tier="free", amount=0)
+    refused = post(client, free)
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "data", "object", "metadata", "tier"]
+    assert "not a tier on sale" in refused.json()["detail"][0]["msg"]

@@ -178,7 +178,7 @@ def _paid(
     """A month of the tier paid: from the current expiry when renewing the same tier early,
     else from now."""
     subscriber_id, tier = _paid_for(obj)
-    check_paid_tier(tier)
+    check_paid_tier(tier, "data.object.metadata.tier")
     amount = _amount(obj, amount_field)
     current = subscription(conn, subscriber_id)
     start = now
