@@ -220,3 +220,36 @@ def test_an_index_another_embedder_built_is_rebuilt_from_the_table(
         assert index.sync(conn)
     assert index.vectors.keys() == [laptops]
     assert VectorIndex.open(path, embedder="hashing-v1").keys() == [laptops]
+
+
+def test_only_the_alerts_a_subscribers_tier_includes_reach_it(engine: Engine) -> None:
+    """FREE hears of nothing, EMPRENDEDOR through keywords only, PYME through both; a tier
+    change applies at the next match."""
+    who = {}
+    with engine.source.begin() as conn:
+        for n, tier in enumerate(("free", "emprendedor", "pyme")):
+            who[tier] = _subscriber(conn, tier, 500 + n)
+            conn.execute(
+                sa.update(subscribers).where(subscribers.c.id == who[tier]).values(tier=tier)
+            )
+            _profile(conn, who[tier], "semantic", "computadores portátiles")
+        _profile(conn, who["pyme"], "keyword", "notebook")
+        _profile(conn, who["emprendedor"], "keyword", "notebook")
+    intel = engine.registry["tenders"].intel  # type: ignore[attr-defined]
+    tender = {"nombre": "Compra de computadores portátiles", "producto": "notebook"}
+
+    def told(text: str) -> dict[str, str]:
+        found = {"T": {"tender": tender | {"nombre": text}}}
+        with engine.source.read() as conn:
+            intel.add_matches(conn, found)
+        return {m["suscriptor_id"]: m["tipo"] for m in found["T"]["matches"]["suscriptores"]}
+
+    by_meaning = told("Compra de computadores portátiles")  # the keyword matches the product
+    assert by_meaning == {who["emprendedor"]: "keyword", who["pyme"]: "keyword"}
+    tender["producto"] = "equipos"
+    assert told("Compra de computadores portátiles") == {who["pyme"]: "semantic"}
+    with engine.source.begin() as conn:
+        conn.execute(
+            sa.update(subscribers).where(subscribers.c.id == who["free"]).values(tier="pyme")
+        )
+    assert set(told("Compra de computadores portátiles")) == {who["pyme"], who["free"]}

@@ -22,8 +22,15 @@ from sqlalchemy import Connection, delete, func, insert, select
 
 from rescore.exceptions import InvalidInput, NotFound
 from rescore.packs.tenders import win
-from rescore.packs.tenders.alerts import ProfileIndex, index_path, tender_text, threshold_for
+from rescore.packs.tenders.alerts import (
+    Matched,
+    ProfileIndex,
+    index_path,
+    tender_text,
+    threshold_for,
+)
 from rescore.packs.tenders.schema import alert_profiles, history, subscribers, tenders
+from rescore.packs.tenders.tier_table import alerted_by
 
 if TYPE_CHECKING:
     from rescore.embeddings import Embedder
@@ -75,7 +82,7 @@ class Intel:
             return
         index = self.profiles(conn)
         codes = list(found)
-        matched = index.match([tender_text(found[c]["tender"]) for c in codes])
+        matched = _in_tier(conn, index.match([tender_text(found[c]["tender"]) for c in codes]))
         meta = {"embedder": index.embedder.name, "umbral": threshold_for(index.embedder.name)}
         for code, matches in zip(codes, matched, strict=True):
             found[code]["matches"] = meta | {"suscriptores": [m.as_dict() for m in matches]}
@@ -206,6 +213,19 @@ def _message_data(conn: Connection, data: dict[str, Any]) -> dict[str, Any]:
     return {k: str(tender[k]) if k == "fecha_cierre" else tender[k] for k in keep} | {
         "suscriptores": people
     }
+
+
+def _in_tier(conn: Connection, matched: list[list[Matched]]) -> list[list[Matched]]:
+    """Each tender's matches without those whose subscriber's tier lacks the profile's kind of
+    alert (:func:`.tier_table.alerted_by`: a FREE subscriber is told of nothing, an
+    EMPRENDEDOR only through keywords), read now, so a tier change applies at once."""
+    who = sorted({m.subscriber for found in matched for m in found})
+    if not who:
+        return matched
+    s = subscribers.c
+    tiers = dict(conn.execute(select(s.id, s.tier).where(s.id.in_(who))).all())
+    kinds = {k: alerted_by(t) for k, t in tiers.items()}
+    return [[m for m in found if m.kind in kinds.get(m.subscriber, ())] for found in matched]
 
 
 def _check_profile(

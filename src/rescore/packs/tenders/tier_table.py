@@ -22,17 +22,21 @@ from zoneinfo import ZoneInfo
 from rescore.exceptions import InvalidInput
 
 __all__ = [
+    "PROFILE_FEATURES",
     "Catalog",
     "Feature",
     "Period",
     "Tier",
     "UnknownFeature",
+    "alerted_by",
     "aware",
     "catalog",
     "period",
 ]
 
 Period = Literal["day", "month"]
+#: The feature that limits a subscriber's active alert profiles of each ``tipo``.
+PROFILE_FEATURES = {"keyword": "keyword_alerts", "semantic": "semantic_alerts"}
 
 
 class UnknownFeature(InvalidInput):
@@ -132,6 +136,13 @@ def _feature(name: str, spec: Mapping[str, Any], tiers: set[str]) -> Feature:
         limits=limits,
         seed=spec["seed"],
     )
+
+
+def alerted_by(tier: str) -> frozenset[str]:
+    """The alert profile kinds (``keyword``, ``semantic``) a ``tier`` subscriber is alerted
+    through: FREE none, EMPRENDEDOR keywords, PYME and up both."""
+    table = catalog()
+    return frozenset(k for k, f in PROFILE_FEATURES.items() if tier in table.feature(f).limits)
 
 
 # -- periods -----------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ from rescore.exceptions import NotFound, RescoreError
 from rescore.packs.sdk import source_write
 from rescore.packs.tenders.schema import alert_profiles, quota_usage, subscribers
 from rescore.packs.tenders.tier_table import (
+    PROFILE_FEATURES,
     Catalog,
     Feature,
     Period,
@@ -218,10 +219,6 @@ def require(
             return
         with source_write(engine) as own:
             _require(own, subscriber_id, spec, in_use)
-
-
-#: The feature that limits a subscriber's active alert profiles of each ``tipo``.
-PROFILE_FEATURES = {"keyword": "keyword_alerts", "semantic": "semantic_alerts"}
 
 
 def require_profile_room(engine: Engine, conn: Connection, subscriber_id: str, kind: str) -> None:
