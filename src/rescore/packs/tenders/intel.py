@@ -21,6 +21,7 @@ import polars as pl
 from sqlalchemy import Connection, delete, func, insert, select
 
 from rescore.exceptions import InvalidInput, NotFound
+from rescore.packs.sdk import source_read
 from rescore.packs.tenders import win
 from rescore.packs.tenders.alerts import (
     Matched,
@@ -34,9 +35,13 @@ from rescore.packs.tenders.tier_table import alerted_by
 
 if TYPE_CHECKING:
     from rescore.embeddings import Embedder
+    from rescore.engine import Engine
     from rescore.packs.tenders.settings import TendersSettings
 
 __all__ = ["Intel", "Quote", "history_frame"]
+
+#: Events per ingest when open tenders are matched again (the API's batch size).
+_REMATCH_BATCH = 500
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -119,6 +124,36 @@ class Intel:
         }
         conn.execute(insert(alert_profiles), [row])
         return _profile_view(row)
+
+    def rematch_open(
+        self, engine: Engine, profile: dict[str, Any], *, tenant: str | None = None
+    ) -> int:
+        """After ``profile`` (a :meth:`create_profile` result) is committed: ingest one
+        ``tender_rematched`` event per tender still open, so the ``match`` scorer runs again on
+        each and the profile's subscriber hears of those it fits, once (the ``tenders.alerta``
+        rule fires on new components only). Returns how many tenders are matched again."""
+        t = tenders.c
+        now = datetime.fromisoformat(profile["creado_en"])
+        query = select(t.codigo).where(t.estado == "publicada", t.fecha_cierre > now)
+        with source_read(engine) as conn:
+            codes = conn.execute(query.order_by(t.codigo)).scalars().all()
+        stamp = now.isoformat() + "Z"
+        whose = {} if tenant is None else {"tenant": tenant}
+        for start in range(0, len(codes), _REMATCH_BATCH):
+            engine.ingest(
+                [
+                    {
+                        "event_id": f"tender_rematched:{profile['id']}:{code}",
+                        "type": "tender_rematched",
+                        "entity": code,
+                        "occurred_at": stamp,
+                        "payload": {"perfil_id": profile["id"]},
+                    }
+                    for code in codes[start : start + _REMATCH_BATCH]
+                ],
+                **whose,
+            )
+        return len(codes)
 
     def list_profiles(self, conn: Connection, subscriber: str | None) -> list[dict[str, Any]]:
         """Active profiles, of one subscriber or all, oldest first."""

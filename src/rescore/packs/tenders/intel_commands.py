@@ -115,10 +115,14 @@ def alerts_group(pack: TendersPack) -> click.Group:
     def add(session: Session, suscriptor: str, texto: str, tipo: str, umbral: float | None) -> None:
         """Add a profile: TEXTO says what SUSCRIPTOR sells (keywords: comma-separated); as many
         active as SUSCRIPTOR's tier allows."""
-        with session.engine() as engine, source_write(engine) as conn:
-            require_profile_room(engine, conn, suscriptor, tipo)
-            made = pack.intel.create_profile(conn, suscriptor, tipo, texto, umbral, pack.as_of())
-        echo(f"added {made['tipo']} profile {made['id']}")
+        with session.engine() as engine:
+            with source_write(engine) as conn:
+                require_profile_room(engine, conn, suscriptor, tipo)
+                made = pack.intel.create_profile(
+                    conn, suscriptor, tipo, texto, umbral, pack.as_of()
+                )
+            reopened = pack.intel.rematch_open(engine, made)
+        echo(f"added {made['tipo']} profile {made['id']}; {reopened} open tenders to match again")
 
     @alertas.command("remove")
     @click.argument("perfil_id")

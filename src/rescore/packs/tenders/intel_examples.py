@@ -62,6 +62,7 @@ PROFILE_VIEW: dict[str, Any] = {
     "umbral": None,
     "creado_en": "2026-11-30T12:00:00",
 }
+PROFILE_MADE: dict[str, Any] = PROFILE_VIEW | {"licitaciones_abiertas": 12}
 PROFILES: dict[str, Any] = {"perfiles": [PROFILE_VIEW], "count": 1}
 DELETED: dict[str, Any] = {"perfil_id": PROFILE, "deleted": True}
 MATCHES: dict[str, Any] = {

@@ -77,6 +77,12 @@ EVENT_ROUTES: Mapping[str, Route] = {
         scorers=SCORERS,
         description="A tender was awarded; its quotes joined the history.",
     ),
+    "tender_rematched": Route(
+        lane=Lane.NORMAL,
+        scorers=("match",),
+        description="An alert profile was added: an open tender is matched again, so the "
+        "profile's subscriber hears of the open tenders it fits (entity: the tender).",
+    ),
     "subscriber_registered": Route(
         lane=Lane.NONE,
         description="A subscriber signed up (entity: the subscriber id); recorded only.",
