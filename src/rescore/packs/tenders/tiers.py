@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, and_, func, select, update
 
 from rescore.exceptions import NotFound, RescoreError
-from rescore.packs.sdk import source_write
+from rescore.packs.sdk import source_read, source_write
 from rescore.packs.tenders.schema import alert_profiles, quota_usage, subscribers
 from rescore.packs.tenders.tier_table import (
     PROFILE_FEATURES,
@@ -217,7 +217,9 @@ def require(
         if conn is not None:
             _require(conn, subscriber_id, spec, in_use)
             return
-        with source_write(engine) as own:
+        # a bare feature check only reads; counting items locks, as adding one would
+        opened = source_read(engine) if in_use is None else source_write(engine)
+        with opened as own:
             _require(own, subscriber_id, spec, in_use)
 
 
@@ -245,7 +247,7 @@ def _require(
     spec: Feature,
     in_use: Callable[[Connection], int] | None,
 ) -> None:
-    account = _account(conn, subscriber_id, lock=True)
+    account = _account(conn, subscriber_id, lock=in_use is not None)
     limit = _allowed(spec, account)
     if in_use is None or limit is None:
         return
