@@ -21,7 +21,8 @@ from rescore.scoring import ScoreResult
 from rescore.store import Computed
 
 T0 = datetime(2026, 1, 23, 10, 30, tzinfo=UTC)
-ENTITIES = [f"c{i}" for i in range(60)]
+#: enough that a batch's history rows take the bulk insert's executemany path (>= COPY_THRESHOLD)
+ENTITIES = [f"c{i}" for i in range(200)]
 SCORERS = ("fit", "risk")
 
 
@@ -95,7 +96,7 @@ def rounds(seed: int, count: int) -> list[list[Computed]]:
     batches: list[list[Computed]] = []
     for _ in range(count):
         batch = []
-        for entity in rng.sample(ENTITIES, rng.randint(20, len(ENTITIES))):
+        for entity in rng.sample(ENTITIES, rng.randint(120, len(ENTITIES))):
             current[entity] = {s: _mutated(rng, r) for s, r in current[entity].items()}
             roll = rng.random()
             if roll < 0.15:

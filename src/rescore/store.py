@@ -124,6 +124,8 @@ def _stored(row: Any) -> StoredScore:
 
 
 def _deltas(old: Mapping[str, float], after: ScoreResult) -> dict[str, float]:
+    if not old:  # a first score: its components are the deltas (most rows of a first run)
+        return {n: round(v, 6) for n, v in sorted(after.components.items())}
     names = sorted(set(old) | set(after.components))
     return {n: round(after.components.get(n, 0.0) - old.get(n, 0.0), 6) for n in names}
 

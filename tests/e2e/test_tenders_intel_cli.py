@@ -5,6 +5,7 @@ tenders sent to the offline Telegram inbox, and one-line errors with a non-zero 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -77,7 +78,10 @@ def test_profiles_are_added_listed_probed_and_removed(demo: Path) -> None:
         cwd=demo,
         env=ENV,
     ).stdout
-    profile = added.split()[-1]
+    made = re.fullmatch(r"added keyword profile (\S+); (\d+) open tenders to match again\n", added)
+    assert made, added
+    profile = made[1]
+    assert int(made[2]) > 0  # the demo has open tenders; each is matched against it again
     assert (
         profile
         in run("tenders", "alertas", "list", "--suscriptor", subscriber, cwd=demo, env=ENV).stdout

@@ -106,7 +106,7 @@ def test_the_index_follows_the_profiles_table_and_lives_beside_the_database(
         assert not index.sync(conn)
     assert path == tmp_path / "tenders-perfiles.usearch"
     assert path.exists()
-    assert index.vectors.keys() == [laptops]
+    assert index.embedded() == [laptops]
     (found,) = index.match(["Adquisición de computadores portátiles y notebooks"])
     assert [(m.subscriber, m.kind) for m in found] == [(who, "keyword")]  # one per subscriber
     with engine.source.begin() as conn:
@@ -117,7 +117,7 @@ def test_the_index_follows_the_profiles_table_and_lives_beside_the_database(
     assert found[0].similarity is not None
     assert found[0].similarity > 0.19
     reopened = ProfileIndex(HashingEmbedder(), path)
-    assert reopened.vectors.keys() == [laptops]  # saved whole, reopened from the file
+    assert reopened.embedded() == [laptops]  # saved whole, reopened from the file
 
 
 def test_a_profile_threshold_overrides_the_embedders_default(engine: Engine) -> None:
@@ -132,7 +132,7 @@ def test_a_profile_threshold_overrides_the_embedders_default(engine: Engine) -> 
         index.sync(conn)
     (found,) = index.match(["Compra de computadores portátiles para el liceo"])
     assert [m.profile for m in found] == [loose]
-    assert strict in index.vectors
+    assert strict in index.embedded()
 
 
 def _inbox(engine: Engine) -> list[dict[str, Any]]:
@@ -218,5 +218,90 @@ def test_an_index_another_embedder_built_is_rebuilt_from_the_table(
     index = ProfileIndex(HashingEmbedder(), path)
     with engine.source.begin() as conn:
         assert index.sync(conn)
-    assert index.vectors.keys() == [laptops]
-    assert VectorIndex.open(path, embedder="hashing-v1").keys() == [laptops]
+    assert index.embedded() == [laptops]
+    assert VectorIndex.open(path, embedder="hashing-v1").keys() == index.vectors.keys()
+
+
+def test_a_profile_whose_text_the_business_edits_is_embedded_again(engine: Engine) -> None:
+    with engine.source.begin() as conn:
+        who = _subscriber(conn, "Aseo Sur", 7)
+        profile = _profile(conn, who, "semantic", "cloro y detergente para hospitales")
+        index = ProfileIndex(HashingEmbedder(), index_path(conn, None))
+        index.sync(conn)
+    (found,) = index.match(["Compra de cloro y detergente"])
+    assert [m.profile for m in found] == [profile]
+    with engine.source.begin() as conn:  # the business's own app rewrites the text
+        p = alert_profiles.c
+        new_text = "neumáticos y repuestos para camiones"
+        conn.execute(sa.update(alert_profiles).where(p.id == profile).values(texto=new_text))
+        assert index.sync(conn)
+    assert index.embedded() == [profile]  # one vector: the old one removed
+    assert index.match(["Compra de cloro y detergente"]) == [[]]
+    (found,) = index.match(["Adquisición de neumáticos para camiones municipales"])
+    assert [(m.profile, m.text) for m in found] == [(profile, new_text)]
+
+
+def test_a_new_profile_hears_of_the_open_tenders_it_fits_once(
+    engine: Engine, tmp_path: Path
+) -> None:
+    pack = _pack(tmp_path)
+    with engine.source.begin() as conn:
+        _tender(conn, "2000-1-COT26", "Adquisición de computadores portátiles", "Notebook 14")
+        _tender(conn, "2000-2-COT26", "Compra de cloro y detergente", "Cloro gel")
+        _tender(conn, "2000-3-COT26", "Computadores portátiles (cerrada)", "Notebook 15")
+        conn.execute(
+            sa.update(tenders).where(tenders.c.codigo == "2000-3-COT26").values(estado="cerrada")
+        )
+    _publish(engine, "2000-1-COT26", "pub-1")
+    _publish(engine, "2000-2-COT26", "pub-2")
+    _dispatch(engine)
+    assert _inbox(engine) == []  # nobody had a profile yet
+    with engine.source.begin() as conn:
+        who = _subscriber(conn, "Tecnología Austral SpA", 111)
+        made = pack.intel.create_profile(conn, who, "keyword", "computadores portátiles", None, NOW)
+    assert pack.intel.rematch_open(engine, made) == 2  # the two still open, not the closed one
+    drain(engine)
+    _dispatch(engine)
+    (sent,) = _inbox(engine)
+    assert (sent["to"], sent["title"]) == ("111", "Nueva licitación 2000-1-COT26")
+    assert pack.intel.rematch_open(engine, made) == 2  # asked twice: the same events, no news
+    drain(engine)
+    _dispatch(engine)
+    assert len(_inbox(engine)) == 1
+    (moved, first) = engine.history("tenders", "2000-1-COT26", scorer="match")
+    assert (first.after, moved.after) == (0.0, 1.0)
+    assert dict(moved.deltas) == {who: 1.0}  # the audit says who was added, and by which event
+    assert moved.event_ids == (f"tender_rematched:{made['id']}:2000-1-COT26",)
+
+
+def test_only_the_alerts_a_subscribers_tier_includes_reach_it(engine: Engine) -> None:
+    """FREE hears of nothing, EMPRENDEDOR through keywords only, PYME through both; a tier
+    change applies at the next match."""
+    who = {}
+    with engine.source.begin() as conn:
+        for n, tier in enumerate(("free", "emprendedor", "pyme")):
+            who[tier] = _subscriber(conn, tier, 500 + n)
+            conn.execute(
+                sa.update(subscribers).where(subscribers.c.id == who[tier]).values(tier=tier)
+            )
+            _profile(conn, who[tier], "semantic", "computadores portátiles")
+        _profile(conn, who["pyme"], "keyword", "notebook")
+        _profile(conn, who["emprendedor"], "keyword", "notebook")
+    intel = engine.registry["tenders"].intel  # type: ignore[attr-defined]
+    tender = {"nombre": "Compra de computadores portátiles", "producto": "notebook"}
+
+    def told(text: str) -> dict[str, str]:
+        found = {"T": {"tender": tender | {"nombre": text}}}
+        with engine.source.read() as conn:
+            intel.add_matches(conn, found)
+        return {m["suscriptor_id"]: m["tipo"] for m in found["T"]["matches"]["suscriptores"]}
+
+    by_meaning = told("Compra de computadores portátiles")  # the keyword matches the product
+    assert by_meaning == {who["emprendedor"]: "keyword", who["pyme"]: "keyword"}
+    tender["producto"] = "equipos"
+    assert told("Compra de computadores portátiles") == {who["pyme"]: "semantic"}
+    with engine.source.begin() as conn:
+        conn.execute(
+            sa.update(subscribers).where(subscribers.c.id == who["free"]).values(tier="pyme")
+        )
+    assert set(told("Compra de computadores portátiles")) == {who["pyme"], who["free"]}

@@ -137,6 +137,10 @@ def test_a_profile_is_created_listed_matched_and_deleted(
     made = client.post(f"{BASE}/perfiles", json=body, headers=write)
     assert made.status_code == 200, made.text
     profile = made.json()["id"]
+    with engine.source.read() as conn:  # every open tender is matched against it again
+        open_now = (tenders.c.estado == "publicada", tenders.c.fecha_cierre > AS_OF)
+        still_open = sa.select(sa.func.count()).where(*open_now)
+        assert made.json()["licitaciones_abiertas"] == conn.execute(still_open).scalar_one() > 0
     listed = client.get(f"{BASE}/perfiles", params={"suscriptor_id": who}, headers=read).json()
     assert profile in [p["id"] for p in listed["perfiles"]]
     probe = {"texto": "Compra de motosierras para la cuadrilla de áreas verdes"}

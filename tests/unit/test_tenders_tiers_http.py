@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from rescore.api import create_app
 from rescore.engine import Engine
 from rescore.packs.tenders import TendersPack
+from rescore.packs.tenders.business_metrics import count_command
 from rescore.packs.tenders.schema import subscribers
 from rescore.packs.tenders.tiers_routes import table_view
 from rescore.testing import scratch_engine
@@ -175,3 +176,19 @@ def test_the_table_and_the_subscriptions_gauges(
     mrr = counts.get("emprendedor", 0) * 4990 + counts.get("pyme", 0) * 9990
     mrr += counts.get("profesional", 0) * 19990
     assert f"rescore_tenders_mrr_clp {float(mrr)}" in metrics
+
+
+def test_the_bots_commands_are_counted_by_tier_command_and_status(
+    client: TestClient, engine: Engine, read: dict[str, str]
+) -> None:
+    client.get(f"{BASE}/planes", headers=read)  # any tenders request registers the metrics
+    for status in ("ok", "ok", "blocked"):
+        count_command(engine, "pyme", "precio", status)
+    metrics = client.get("/metrics").text
+    assert 'rescore_tenders_commands_total{command="precio",status="ok",tier="pyme"} 2.0' in (
+        metrics
+    )
+    assert (
+        'rescore_tenders_commands_total{command="precio",status="blocked",tier="pyme"} 1.0'
+        in metrics
+    )

@@ -84,6 +84,8 @@ def insert_new_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[
         return {}
     if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
         return _copy_new_events(conn, rows)
+    if conn.dialect.name == "sqlite" and len(rows) * len(_EVENT_COLUMNS) <= _SQLITE_VARIABLES:
+        return _sqlite_new_events(conn, rows)
     stmt = _insert(conn, events)
     if conn.dialect.name in ("mysql", "mariadb"):
         stmt = stmt.prefix_with("IGNORE")
@@ -118,7 +120,7 @@ def upsert_pending(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         stmt = stmt.on_conflict_do_update(  # type: ignore[attr-defined]
             index_elements=["tenant", "pack", "entity"], set_=changes
         )
-    conn.execute(stmt, list(rows))
+    _execute_many(conn, pending, stmt, list(rows[0]), rows)
 
 
 def for_claim(conn: Connection, query: Select[Any]) -> Select[Any]:
@@ -150,7 +152,59 @@ def bulk_insert(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]
         columns = [c.name for c in table.columns if c.name in rows[0]]
         _copy(conn, table.name, columns, rows)
         return
-    conn.execute(table.insert(), list(rows))
+    names = list(rows[0])
+    if len(rows) < COPY_THRESHOLD or _python_defaults(table, names):
+        conn.execute(table.insert(), list(rows))
+        return
+    _executemany(conn, table, names, rows)
+
+
+def _python_defaults(table: sa.Table, names: Sequence[str]) -> bool:
+    """Whether a column the rows leave out has a default SQLAlchemy computes in Python (only
+    its own ``insert()`` fills those in)."""
+    return any(c.default is not None for c in table.columns if c.name not in names)
+
+
+def _executemany(
+    conn: Connection, table: sa.Table, names: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> None:
+    """The driver's ``executemany`` of a plain insert (see :func:`_execute_many`)."""
+    _execute_many(conn, table, table.insert(), names, rows)
+
+
+def _execute_many(
+    conn: Connection,
+    table: sa.Table,
+    statement: sa.Insert,
+    names: Sequence[str],
+    rows: Sequence[dict[str, Any]],
+) -> None:
+    """``statement`` run by the driver's ``executemany`` over ``rows`` (dicts with the keys
+    ``names``), compiled once and each column converted by its own SQLAlchemy type in one pass
+    (column-wise). SQLAlchemy's per-row parameter processing cost more than the statement
+    itself for a batch of history rows or of pending work."""
+    compiled = statement.compile(dialect=conn.dialect, column_keys=list(names))
+    columns = _converted(conn, table, names, rows)
+    if compiled.positional:
+        ordered = [columns[key] for key in compiled.positiontup or ()]
+        conn.exec_driver_sql(compiled.string, list(zip(*ordered, strict=True)))
+    else:
+        keyed = [dict(zip(names, r, strict=True)) for r in zip(*columns.values(), strict=True)]
+        conn.exec_driver_sql(compiled.string, keyed)
+
+
+def _converted(
+    conn: Connection, table: sa.Table, names: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> dict[str, list[Any]]:
+    """The values of each column of ``names`` across ``rows``, as the driver takes them."""
+    columns: dict[str, list[Any]] = {n: [row[n] for row in rows] for n in names}
+    for name, values in columns.items():
+        kind = table.c[name].type
+        convert = kind.bind_processor(conn.dialect)
+        if convert is not None:  # None stays NULL unless the type says otherwise (JSON 'null')
+            keep_none = not kind.should_evaluate_none
+            columns[name] = [None if v is None and keep_none else convert(v) for v in values]
+    return columns
 
 
 def _copy_value(value: Any) -> Any:
@@ -200,6 +254,25 @@ _EVENT_COLUMNS = (
     "payload",
     "digest",
 )
+
+
+#: Bound variables one SQLite statement may hold (SQLITE_MAX_VARIABLE_NUMBER since 3.32).
+_SQLITE_VARIABLES = 32_766
+
+
+def _sqlite_new_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """One multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` built for the batch's size,
+    its values converted column-wise (what SQLAlchemy's insertmanyvalues does, without its
+    per-row parameter processing); rows are inserted, and numbered, in the batch's order."""
+    columns = _converted(conn, events, _EVENT_COLUMNS, rows)
+    marks = "(" + ", ".join("?" * len(_EVENT_COLUMNS)) + ")"
+    sql = (
+        f"INSERT INTO rescore_events ({', '.join(_EVENT_COLUMNS)}) "  # noqa: S608
+        f"VALUES {', '.join([marks] * len(rows))} "
+        "ON CONFLICT (tenant, event_id) DO NOTHING RETURNING event_id, seq"
+    )
+    flat = tuple(v for row in zip(*columns.values(), strict=True) for v in row)
+    return dict(conn.exec_driver_sql(sql, flat).all())
 
 
 def _copy_new_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[str, int]:

@@ -17,6 +17,7 @@ labelled set, see :mod:`.evaluation`), keyword profiles whose words appear in it
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Mapping, Sequence
@@ -121,9 +122,7 @@ class ProfileIndex:
     def sync(self, conn: Connection) -> bool:
         """Bring the indexes up to date with ``perfiles_alerta``; whether anything changed."""
         p = alert_profiles.c
-        signature = tuple(
-            conn.execute(select(func.count(), func.max(p.creado_en)).where(p.activo)).one()
-        )
+        signature = tuple(conn.execute(select(*_SIGNATURE).where(p.activo)).one())
         with self._lock:
             if signature == self._signature:
                 return False
@@ -142,7 +141,7 @@ class ProfileIndex:
         return True
 
     def _reload(self, profiles: dict[str, Profile]) -> None:
-        semantic = {k: v for k, v in profiles.items() if v.kind == "semantic"}
+        semantic = {vector_key(k, v.text): v for k, v in profiles.items() if v.kind == "semantic"}
         indexed = self.vectors.keys()
         stale = [k for k in indexed if k not in semantic]
         missing = [k for k in semantic if k not in self.vectors]
@@ -157,6 +156,11 @@ class ProfileIndex:
             for k, v in profiles.items()
             if v.kind == "keyword"
         )
+
+    def embedded(self) -> list[str]:
+        """The semantic profiles the vector index holds (ids, in its order)."""
+        indexed = self.vectors.keys()
+        return [profile_of(key) for key in indexed]
 
     def match(self, texts: Sequence[str]) -> list[list[Matched]]:
         """For each text, the subscribers it concerns (best profile each, best first)."""
@@ -174,14 +178,15 @@ class ProfileIndex:
     def _best(self, text: str, hits: Sequence[Any], default: float) -> list[Matched]:
         best: dict[str, Matched] = {}
         for hit in hits:
-            profile = self.profiles.get(hit.key)
+            key = profile_of(hit.key)
+            profile = self.profiles.get(key)
             limit = default if profile is None or profile.threshold is None else profile.threshold
             if profile is not None and hit.similarity >= limit:
                 _keep(
                     best,
                     Matched(
                         subscriber=profile.subscriber,
-                        profile=hit.key,
+                        profile=key,
                         kind="semantic",
                         text=profile.text,
                         similarity=hit.similarity,
@@ -201,6 +206,29 @@ class ProfileIndex:
                 ),
             )
         return sorted(best.values(), key=lambda m: (-(m.similarity or 1.0), m.subscriber))
+
+
+#: What tells a sync that the active profiles changed: any added, removed, switched on or off,
+#: and (the business may edit its own table) any text or threshold changed, short of an edit
+#: that keeps the text's length and every threshold's sum, which only a restart then picks up.
+_SIGNATURE = (
+    func.count(),
+    func.max(alert_profiles.c.creado_en),
+    func.sum(func.length(alert_profiles.c.texto)),
+    func.sum(func.coalesce(alert_profiles.c.umbral, 0.0)),
+    func.count(alert_profiles.c.umbral),
+)
+
+
+def vector_key(profile: str, text: str) -> str:
+    """A semantic profile's key in the vector index: its id and its text's digest, so an edited
+    text is a new key (embedded again) and the old vector a stale one (removed)."""
+    return f"{profile}#{hashlib.blake2b(text.encode(), digest_size=6).hexdigest()}"
+
+
+def profile_of(key: str) -> str:
+    """The profile id of a vector key."""
+    return key.split("#", 1)[0]
 
 
 def _opened(embedder: Embedder, path: Path | None) -> VectorIndex:

@@ -36,6 +36,7 @@ from sqlalchemy import func, or_, select
 
 from rescore.packs.sdk import metrics_registry, source_read
 from rescore.packs.tenders.schema import subscribers
+from rescore.packs.tenders.tier_table import catalog
 
 if TYPE_CHECKING:
     from rescore.engine import Engine
@@ -125,8 +126,6 @@ class Snapshot:
 
 def snapshot(engine: Engine, now: datetime | None = None) -> Snapshot:
     """What the gauges show, read now from ``suscriptores``."""
-    from rescore.packs.tenders.tiers import catalog
-
     moment = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
     s = subscribers.c
     current = or_(s.vence_en.is_(None), s.vence_en > moment)

@@ -22,7 +22,7 @@ from rescore.packs.tenders.catalog import CATEGORIES, REGION_PRICE, organisation
 from rescore.packs.tenders.cotfile import write_month
 from rescore.packs.tenders.generator import World, month_rows, months_back
 from rescore.packs.tenders.importer import import_file
-from rescore.packs.tenders.schema import alert_profiles, subscribers, tenders
+from rescore.packs.tenders.schema import alert_profiles, payments, subscribers, tenders
 
 __all__ = [
     "DEMO_MONTHS",
@@ -94,8 +94,11 @@ def insert_demo(conn: Connection, *, seed: int, size: int, as_of: datetime) -> D
     made = tender_rows(random.Random(seed + 1), size, as_of)
     conn.execute(insert(tenders), made)
     people = _subscribers(random.Random(seed + 2), as_of)
+    paid = _payments(random.Random(seed + 3), [p for p, _ in people], as_of)  # sets vence_en
     conn.execute(insert(subscribers), [p for p, _ in people])
     conn.execute(insert(alert_profiles), [row for _, rows_ in people for row in rows_])
+    if paid:
+        conn.execute(insert(payments), paid)
     return DemoCounts(history=rows, tenders=len(made), subscribers=len(people))
 
 
@@ -160,6 +163,38 @@ def _subscribers(
         ]
         people.append((person, profiles))
     return people
+
+
+def _payments(
+    rng: random.Random, people: list[dict[str, object]], as_of: datetime
+) -> list[dict[str, object]]:
+    """Each paid subscriber's last month paid (``evt_demo_NNN``, NNN its position), its
+    ``vence_en`` set a month after."""
+    from rescore.packs.tenders.payments import payment_id
+    from rescore.packs.tenders.subscriptions import plus_month
+    from rescore.packs.tenders.tiers import catalog
+
+    made = []
+    for n, person in enumerate(people):
+        tier = catalog().tier(str(person["tier"]))
+        if tier.price_clp <= 0:
+            continue
+        paid_at = as_of - timedelta(days=rng.randint(1, 27), hours=rng.randint(0, 23))
+        person["vence_en"] = until = plus_month(paid_at.replace(microsecond=0))
+        event = f"evt_demo_{n:03d}"
+        made.append(
+            {
+                "id": payment_id(event),
+                "evento_id": event,
+                "suscriptor_id": person["id"],
+                "tier": tier.name,
+                "monto_clp": tier.price_clp,
+                "estado": "pagado",
+                "creado_en": paid_at.replace(microsecond=0),
+                "vence_en": until,
+            }
+        )
+    return made
 
 
 def _profile(

@@ -21,15 +21,27 @@ import polars as pl
 from sqlalchemy import Connection, delete, func, insert, select
 
 from rescore.exceptions import InvalidInput, NotFound
+from rescore.packs.sdk import source_read
 from rescore.packs.tenders import win
-from rescore.packs.tenders.alerts import ProfileIndex, index_path, tender_text, threshold_for
+from rescore.packs.tenders.alerts import (
+    Matched,
+    ProfileIndex,
+    index_path,
+    tender_text,
+    threshold_for,
+)
 from rescore.packs.tenders.schema import alert_profiles, history, subscribers, tenders
+from rescore.packs.tenders.tier_table import alerted_by
 
 if TYPE_CHECKING:
     from rescore.embeddings import Embedder
+    from rescore.engine import Engine
     from rescore.packs.tenders.settings import TendersSettings
 
 __all__ = ["Intel", "Quote", "history_frame"]
+
+#: Events per ingest when open tenders are matched again (the API's batch size).
+_REMATCH_BATCH = 500
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -75,7 +87,7 @@ class Intel:
             return
         index = self.profiles(conn)
         codes = list(found)
-        matched = index.match([tender_text(found[c]["tender"]) for c in codes])
+        matched = _in_tier(conn, index.match([tender_text(found[c]["tender"]) for c in codes]))
         meta = {"embedder": index.embedder.name, "umbral": threshold_for(index.embedder.name)}
         for code, matches in zip(codes, matched, strict=True):
             found[code]["matches"] = meta | {"suscriptores": [m.as_dict() for m in matches]}
@@ -112,6 +124,36 @@ class Intel:
         }
         conn.execute(insert(alert_profiles), [row])
         return _profile_view(row)
+
+    def rematch_open(
+        self, engine: Engine, profile: dict[str, Any], *, tenant: str | None = None
+    ) -> int:
+        """After ``profile`` (a :meth:`create_profile` result) is committed: ingest one
+        ``tender_rematched`` event per tender still open, so the ``match`` scorer runs again on
+        each and the profile's subscriber hears of those it fits, once (the ``tenders.alerta``
+        rule fires on new components only). Returns how many tenders are matched again."""
+        t = tenders.c
+        now = datetime.fromisoformat(profile["creado_en"])
+        query = select(t.codigo).where(t.estado == "publicada", t.fecha_cierre > now)
+        with source_read(engine) as conn:
+            codes = conn.execute(query.order_by(t.codigo)).scalars().all()
+        stamp = now.isoformat() + "Z"
+        whose = {} if tenant is None else {"tenant": tenant}
+        for start in range(0, len(codes), _REMATCH_BATCH):
+            engine.ingest(
+                [
+                    {
+                        "event_id": f"tender_rematched:{profile['id']}:{code}",
+                        "type": "tender_rematched",
+                        "entity": code,
+                        "occurred_at": stamp,
+                        "payload": {"perfil_id": profile["id"]},
+                    }
+                    for code in codes[start : start + _REMATCH_BATCH]
+                ],
+                **whose,
+            )
+        return len(codes)
 
     def list_profiles(self, conn: Connection, subscriber: str | None) -> list[dict[str, Any]]:
         """Active profiles, of one subscriber or all, oldest first."""
@@ -206,6 +248,19 @@ def _message_data(conn: Connection, data: dict[str, Any]) -> dict[str, Any]:
     return {k: str(tender[k]) if k == "fecha_cierre" else tender[k] for k in keep} | {
         "suscriptores": people
     }
+
+
+def _in_tier(conn: Connection, matched: list[list[Matched]]) -> list[list[Matched]]:
+    """Each tender's matches without those whose subscriber's tier lacks the profile's kind of
+    alert (:func:`.tier_table.alerted_by`: a FREE subscriber is told of nothing, an
+    EMPRENDEDOR only through keywords), read now, so a tier change applies at once."""
+    who = sorted({m.subscriber for found in matched for m in found})
+    if not who:
+        return matched
+    s = subscribers.c
+    tiers = dict(conn.execute(select(s.id, s.tier).where(s.id.in_(who))).all())
+    kinds = {k: alerted_by(t) for k, t in tiers.items()}
+    return [[m for m in found if m.kind in kinds.get(m.subscriber, ())] for found in matched]
 
 
 def _check_profile(

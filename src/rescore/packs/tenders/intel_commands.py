@@ -3,8 +3,8 @@
 Examples (on the demo data)::
 
     rescore tenders probabilidad 2003-4-COT26 77037867-2 92000
-    rescore tenders alertas list --suscriptor 4462ebfc-5f91-5ef0-9cfb-ac6e7687a66e
-    rescore tenders alertas add 4462ebfc-5f91-5ef0-9cfb-ac6e7687a66e "Vendo tablets y notebooks"
+    rescore tenders alertas list --suscriptor b03da701-c632-976a-1036-3c5f972651da
+    rescore tenders alertas add b03da701-c632-976a-1036-3c5f972651da "Vendo tablets y notebooks"
     rescore tenders alertas probar "Adquisición de notebooks para docentes"
     rescore tenders train
 """
@@ -115,10 +115,14 @@ def alerts_group(pack: TendersPack) -> click.Group:
     def add(session: Session, suscriptor: str, texto: str, tipo: str, umbral: float | None) -> None:
         """Add a profile: TEXTO says what SUSCRIPTOR sells (keywords: comma-separated); as many
         active as SUSCRIPTOR's tier allows."""
-        with session.engine() as engine, source_write(engine) as conn:
-            require_profile_room(engine, conn, suscriptor, tipo)
-            made = pack.intel.create_profile(conn, suscriptor, tipo, texto, umbral, pack.as_of())
-        echo(f"added {made['tipo']} profile {made['id']}")
+        with session.engine() as engine:
+            with source_write(engine) as conn:
+                require_profile_room(engine, conn, suscriptor, tipo)
+                made = pack.intel.create_profile(
+                    conn, suscriptor, tipo, texto, umbral, pack.as_of()
+                )
+            reopened = pack.intel.rematch_open(engine, made)
+        echo(f"added {made['tipo']} profile {made['id']}; {reopened} open tenders to match again")
 
     @alertas.command("remove")
     @click.argument("perfil_id")

@@ -8,7 +8,7 @@ from typing import Any
 
 #: A demo tender (the demo's codes end with the year it was made: the current one).
 TENDER = f"2003-4-COT{datetime.now(UTC).year % 100:02d}"
-SUBSCRIBER = "4462ebfc-5f91-5ef0-9cfb-ac6e7687a66e"  # Tecnología Austral SpA
+SUBSCRIBER = "b03da701-c632-976a-1036-3c5f972651da"  # MedicoSur Ltda. (PROFESIONAL)
 PROFILE = "7f2a75ec-92ae-b20c-15b7-d95f8034a6a7"  # Café Patagonia's keyword profile
 SUPPLIER = "77037867-2"
 
@@ -62,6 +62,7 @@ PROFILE_VIEW: dict[str, Any] = {
     "umbral": None,
     "creado_en": "2026-11-30T12:00:00",
 }
+PROFILE_MADE: dict[str, Any] = PROFILE_VIEW | {"licitaciones_abiertas": 12}
 PROFILES: dict[str, Any] = {"perfiles": [PROFILE_VIEW], "count": 1}
 DELETED: dict[str, Any] = {"perfil_id": PROFILE, "deleted": True}
 MATCHES: dict[str, Any] = {

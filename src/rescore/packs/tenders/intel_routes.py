@@ -35,7 +35,7 @@ from rescore.packs.tenders import intel_examples as ex
 from rescore.packs.tenders.alerts import threshold_for
 from rescore.packs.tenders.intel import Quote
 from rescore.packs.tenders.tiers import charged, require_profile_room
-from rescore.packs.tenders.tiers_routes import Charged
+from rescore.packs.tenders.tiers_routes import WITH_METRICS, Charged
 
 if TYPE_CHECKING:
     from rescore.packs.tenders.pack import TendersPack
@@ -89,7 +89,7 @@ class ProfileIn(BaseModel):
 
 def router(pack: TendersPack) -> APIRouter:
     """The routes, bound to ``pack``."""
-    routes = APIRouter(tags=["tenders (seed 001)"])
+    routes = APIRouter(tags=["tenders (seed 001)"], dependencies=WITH_METRICS)
 
     @routes.post("/probabilidad", responses=ok(ex.PREDICTION, *POSTED, 403, 404, 429, 503))
     def probability(
@@ -116,20 +116,23 @@ def router(pack: TendersPack) -> APIRouter:
             found = pack.intel.list_profiles(conn, suscriptor_id)
         return {"perfiles": found, "count": len(found)}
 
-    @routes.post("/perfiles", responses=ok(ex.PROFILE_VIEW, *POSTED, 403, 404, 503))
+    @routes.post("/perfiles", responses=ok(ex.PROFILE_MADE, *POSTED, 403, 404, 503))
     def create(
         body: Annotated[ProfileIn, Body(openapi_examples=example_body(ex.NEW_PROFILE))],
         who: Writer,
         state: State,
     ) -> dict[str, Any]:
-        """Add an alert profile: new tenders that match it alert its subscriber (as many active
-        as the subscriber's tier allows: 403 past it)."""
+        """Add an alert profile: new tenders that match it alert its subscriber, and so do the
+        open ones (``licitaciones_abiertas`` of them are matched again in the background); as
+        many active as the subscriber's tier allows (403 past it)."""
         umbral = None if body.umbral is None else float(body.umbral)
         with source_write(state.engine) as conn:
             require_profile_room(state.engine, conn, body.suscriptor_id, body.tipo)
-            return pack.intel.create_profile(
+            made = pack.intel.create_profile(
                 conn, body.suscriptor_id, body.tipo, body.texto, umbral, pack.as_of()
             )
+        reopened = pack.intel.rematch_open(state.engine, made, tenant=who.tenant)
+        return made | {"licitaciones_abiertas": reopened}
 
     @routes.delete("/perfiles/{perfil_id}", responses=ok(ex.DELETED, *AUTH, 404, 503))
     def remove(

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     import click
     from fastapi import APIRouter
 
+    from rescore.automations import Audience
     from rescore.engine import Engine
     from rescore.population import Source
 
@@ -75,6 +76,12 @@ EVENT_ROUTES: Mapping[str, Route] = {
         lane=Lane.NORMAL,
         scorers=SCORERS,
         description="A tender was awarded; its quotes joined the history.",
+    ),
+    "tender_rematched": Route(
+        lane=Lane.NORMAL,
+        scorers=("match",),
+        description="An alert profile was added: an open tender is matched again, so the "
+        "profile's subscriber hears of the open tenders it fits (entity: the tender).",
     ),
     "subscriber_registered": Route(
         lane=Lane.NONE,
@@ -227,14 +234,22 @@ class TendersPack(Pack):
 
     def register_routes(self) -> Sequence[APIRouter]:
         from rescore.packs.tenders.intel_routes import router as intel_router
+        from rescore.packs.tenders.payments_routes import router as payments_router
         from rescore.packs.tenders.routes import router
         from rescore.packs.tenders.subscriber_routes import router as subscriber_router
         from rescore.packs.tenders.tiers_routes import router as tiers_router
 
-        return [router(self), intel_router(self), tiers_router(), subscriber_router(self)]
+        return [
+            router(self),
+            intel_router(self),
+            tiers_router(),
+            payments_router(self),
+            subscriber_router(self),
+        ]
 
     def register_schedules(self) -> Sequence[Schedule]:
-        """The monthly import of the inbox folder (and the partitions ahead it makes)."""
+        """The monthly import of the inbox folder (and the partitions ahead it makes); the
+        downgrade of subscribers past their grace period."""
         return [
             Schedule(
                 name="tenders.import-inbox",
@@ -251,6 +266,14 @@ class TendersPack(Pack):
                 description="Run queued subscriber jobs (exports, proposals, analyses asked "
                 "over HTTP) when no `rescore tenders workers`/bot runs them sooner.",
             ),
+            Schedule(
+                name="tenders.downgrade",
+                cron=self.settings.downgrade_cron,
+                timezone="UTC",
+                run=self._downgrade,
+                description="Put back on free the paid subscribers whose renewal failed, or "
+                "whose tier expired, more than RESCORE_TENDERS_GRACE_DAYS ago.",
+            ),
         ]
 
     def _run_jobs(self, engine: Engine, due: datetime) -> int:
@@ -260,6 +283,22 @@ class TendersPack(Pack):
         service = Service(self, engine)
         workers = Workers(service.queue, service.handlers(), on_failed=service.released)
         return workers.drain()
+
+    def _downgrade(self, engine: Engine, due: datetime) -> list[str]:
+        from datetime import timedelta
+
+        from rescore.packs.tenders.subscriptions import downgrade_due
+
+        now = due.astimezone(UTC).replace(tzinfo=None) if due.tzinfo else due
+        moved = downgrade_due(engine, now, timedelta(days=self.settings.grace_days))
+        log.info("tenders downgrade: %d subscriber(s) back on free", len(moved))
+        return moved
+
+    def register_audiences(self) -> Sequence[Audience]:
+        """``vencimientos``: whom ``tenders.recordatorio`` reminds of an expiry."""
+        from rescore.packs.tenders.subscriptions import ExpiringAudience
+
+        return [ExpiringAudience()]
 
     def _import_inbox(self, engine: Engine, due: datetime) -> list[Any]:
         from rescore.packs.sdk import source_read, source_write

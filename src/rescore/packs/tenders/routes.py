@@ -30,7 +30,7 @@ from rescore.packs.tenders.catalog import REGIONS
 from rescore.packs.tenders.schema import imports
 from rescore.packs.tenders.search import search
 from rescore.packs.tenders.tiers import charged
-from rescore.packs.tenders.tiers_routes import Charged
+from rescore.packs.tenders.tiers_routes import WITH_METRICS, Charged
 
 if TYPE_CHECKING:
     from rescore.packs.sdk import ApiState
@@ -45,7 +45,7 @@ PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 
 def router(pack: TendersPack) -> APIRouter:
     """The pack's routes, bound to ``pack``."""
-    routes = APIRouter(tags=["tenders (seed 001)"])
+    routes = APIRouter(tags=["tenders (seed 001)"], dependencies=WITH_METRICS)
     watched: set[int] = set()
 
     def _watch(state: ApiState) -> None:

@@ -83,6 +83,24 @@ class TendersSettings(BaseSettings):
         "`rescore tenders workers` run them at once.",
     )
     job_attempts: int = Field(3, ge=1, le=20, description="Tries a job gets before it fails.")
+    stripe_secret: SecretStr | None = Field(
+        None,
+        description="The Stripe endpoint's signing secret (whsec_...): POST /stripe verifies "
+        "each event's Stripe-Signature with it; unset, the webhook answers 503.",
+    )
+    stripe_tolerance: int = Field(
+        300, ge=1, le=3600, description="Seconds a Stripe signature's timestamp may be off."
+    )
+    grace_days: float = Field(
+        3.0,
+        ge=0,
+        le=60,
+        description="Days a paid tier is kept after a failed renewal or its expiry, before "
+        "the downgrade schedule puts the subscriber back on free.",
+    )
+    downgrade_cron: str = Field(
+        "*/15 * * * *", description="When the downgrade schedule runs (cron, UTC)."
+    )
 
     def redis_url(self) -> str | None:
         """This pack's Redis, or the core's lookup-cache Redis, or none."""

@@ -202,8 +202,10 @@ def _member(row: Mapping[str, Any], zone: str, prices: Mapping[str, int]) -> dic
     }
 
 
-def check_paid_tier(tier: str) -> None:
-    """A tier a payment can buy: in the table and not free."""
-    found = catalog().tier(tier)
-    if found.price_clp <= 0:
-        raise InvalidInput(f"tier {tier!r} is not sold", field="tier")
+def check_paid_tier(tier: str, field: str = "tier") -> None:
+    """A tier a payment can buy: in the table and not free (``field``: where the caller said
+    it, for the error)."""
+    prices = {t.name: t.price_clp for t in catalog().tiers}
+    if prices.get(tier, 0) <= 0:
+        sold = ", ".join(name for name, price in prices.items() if price > 0)
+        raise InvalidInput(f"{tier!r} is not a tier on sale ({sold})", field=field)

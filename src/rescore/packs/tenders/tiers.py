@@ -37,20 +37,28 @@ Example::
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
-from importlib.resources import files
-from typing import TYPE_CHECKING, Any, Literal
-from zoneinfo import ZoneInfo
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, func, select, update
 
-from rescore.exceptions import InvalidInput, NotFound, RescoreError
-from rescore.packs.sdk import source_write
+from rescore.exceptions import NotFound, RescoreError
+from rescore.packs.sdk import source_read, source_write
 from rescore.packs.tenders.schema import alert_profiles, quota_usage, subscribers
+from rescore.packs.tenders.tier_table import (
+    PROFILE_FEATURES,
+    Catalog,
+    Feature,
+    Period,
+    Tier,
+    UnknownFeature,
+    aware,
+    catalog,
+    period,
+)
 
 if TYPE_CHECKING:
     from rescore.engine import Engine
@@ -73,8 +81,6 @@ __all__ = [
     "require",
     "require_profile_room",
 ]
-
-Period = Literal["day", "month"]
 
 
 class FeatureNotInTier(RescoreError):
@@ -114,68 +120,6 @@ class QuotaExhausted(RescoreError):
         return {"Retry-After": str(self.retry_after)}
 
 
-class UnknownFeature(InvalidInput):
-    """No such feature in the tier table."""
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Tier:
-    """A plan: its name (``suscriptores.tier``), label and monthly price in CLP."""
-
-    name: str
-    label: str
-    price_clp: int
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Feature:
-    """One row of the tier table: ``limits`` maps each tier that has it to its number of units
-    per ``period`` (``quota``) or of active items (``count``); None there is unlimited."""
-
-    name: str
-    label: str
-    kind: Literal["quota", "count"]
-    period: Period | None
-    limits: Mapping[str, int | None]
-    seed: str
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Catalog:
-    """Every tier (cheapest first) and every feature."""
-
-    tiers: tuple[Tier, ...]
-    features: Mapping[str, Feature]
-
-    def tier(self, name: str) -> Tier:
-        """The tier called ``name`` (a stored tier the table lacks is a configuration error)."""
-        for tier in self.tiers:
-            if tier.name == name:
-                return tier
-        raise InvalidInput(f"no tier {name!r} (one of {self.names()})", field="tier")
-
-    def names(self) -> str:
-        return ", ".join(t.name for t in self.tiers)
-
-    def feature(self, name: str) -> Feature:
-        """The feature called ``name``, or :class:`UnknownFeature`."""
-        found = self.features.get(name)
-        if found is None:
-            known = ", ".join(sorted(self.features))
-            raise UnknownFeature(f"no feature {name!r} (one of {known})", field="feature")
-        return found
-
-    def cheapest(self, feature: Feature, more_than: int | None = None) -> Tier | None:
-        """The cheapest tier with the feature (and, given ``more_than``, a higher limit)."""
-        for tier in self.tiers:
-            if tier.name not in feature.limits:
-                continue
-            limit = feature.limits[tier.name]
-            if more_than is None or limit is None or limit > more_than:
-                return tier
-        return None
-
-
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Usage:
     """What :func:`consume` took: units ``used`` of ``limit`` (None: unlimited) this period,
@@ -195,69 +139,6 @@ class Usage:
         }
 
 
-@cache
-def catalog() -> Catalog:
-    """``tiers.yaml``, read once and checked."""
-    import yaml
-
-    text = files("rescore.packs.tenders").joinpath("tiers.yaml").read_text(encoding="utf-8")
-    return _parse(yaml.safe_load(text))
-
-
-def _parse(data: Mapping[str, Any]) -> Catalog:
-    tiers = tuple(
-        Tier(name=t["name"], label=t["label"], price_clp=int(t["price_clp"])) for t in data["tiers"]
-    )
-    names = {t.name for t in tiers}
-    features = {name: _feature(name, spec, names) for name, spec in data["features"].items()}
-    return Catalog(tiers=tiers, features=features)
-
-
-def _feature(name: str, spec: Mapping[str, Any], tiers: set[str]) -> Feature:
-    limits: dict[str, int | None] = {}
-    for tier, value in spec["limits"].items():
-        if tier not in tiers or not (value == "unlimited" or isinstance(value, int)):
-            raise ValueError(f"tiers.yaml: {name}.limits.{tier}: {value!r}")
-        limits[tier] = None if value == "unlimited" else int(value)
-    kind = spec["kind"]
-    if kind not in ("quota", "count") or (kind == "quota") != (spec.get("period") is not None):
-        raise ValueError(f"tiers.yaml: {name}: kind {kind!r} with period {spec.get('period')!r}")
-    return Feature(
-        name=name,
-        label=spec["label"],
-        kind=kind,
-        period=spec.get("period"),
-        limits=limits,
-        seed=spec["seed"],
-    )
-
-
-# -- periods -----------------------------------------------------------------------------------
-
-
-def period(kind: Period, zone: str, now: datetime) -> tuple[str, datetime]:
-    """The period ``now`` falls in, in time zone ``zone``: its key (``2026-11-30`` or
-    ``2026-11``) and when the next one starts (aware, UTC). A naive ``now`` is UTC."""
-    local = _aware(now).astimezone(ZoneInfo(zone))
-    day = local.date()
-    if kind == "day":
-        return day.isoformat(), _midnight(day + timedelta(days=1), zone)
-    following = date(day.year + day.month // 12, day.month % 12 + 1, 1)
-    return f"{day.year:04d}-{day.month:02d}", _midnight(following, zone)
-
-
-def _midnight(day: date, zone: str) -> datetime:
-    """Local midnight starting ``day`` in UTC; where DST skips midnight (Chile in September)
-    the offset before the jump makes it the instant the clocks jump, the day's first moment."""
-    return datetime.combine(day, time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
-
-
-def _aware(now: datetime | None) -> datetime:
-    if now is None:
-        return datetime.now(UTC)
-    return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
-
-
 # -- the enforcement point ----------------------------------------------------------------------
 
 
@@ -275,7 +156,7 @@ def consume(
     (403) or :class:`QuotaExhausted` (429, with ``retry_after``); a block counts in the
     ``blocked features`` metric. ``now`` (default: the clock) is for tests at a boundary."""
     spec = _quota(feature)
-    moment = _aware(now)
+    moment = aware(now)
     with _counting_blocks(engine), source_write(engine) as conn:
         account = _account(conn, subscriber_id)
         limit = _allowed(spec, account)
@@ -295,7 +176,7 @@ def release(
     spec = _quota(feature)
     with source_write(engine) as conn:
         account = _account(conn, subscriber_id)
-        key, _ = period(_period(spec), account.zone, _aware(now))
+        key, _ = period(_period(spec), account.zone, aware(now))
         conn.execute(
             update(quota_usage)
             .where(_row(account.id, spec.name, key), quota_usage.c.usados > 0)
@@ -336,12 +217,10 @@ def require(
         if conn is not None:
             _require(conn, subscriber_id, spec, in_use)
             return
-        with source_write(engine) as own:
+        # a bare feature check only reads; counting items locks, as adding one would
+        opened = source_read(engine) if in_use is None else source_write(engine)
+        with opened as own:
             _require(own, subscriber_id, spec, in_use)
-
-
-#: The feature that limits a subscriber's active alert profiles of each ``tipo``.
-PROFILE_FEATURES = {"keyword": "keyword_alerts", "semantic": "semantic_alerts"}
 
 
 def require_profile_room(engine: Engine, conn: Connection, subscriber_id: str, kind: str) -> None:
@@ -368,7 +247,7 @@ def _require(
     spec: Feature,
     in_use: Callable[[Connection], int] | None,
 ) -> None:
-    account = _account(conn, subscriber_id, lock=True)
+    account = _account(conn, subscriber_id, lock=in_use is not None)
     limit = _allowed(spec, account)
     if in_use is None or limit is None:
         return
@@ -377,7 +256,7 @@ def _require(
         better = catalog().cheapest(spec, more_than=limit)
         raise LimitReached(
             f"{spec.name}: tier {account.tier} allows {limit} active, {active} in use"
-            + _upgrade_hint(better),
+            + _upgrade_hint(better, "allows more"),
             feature=spec.name,
             tier=account.tier,
             upgrade=None if better is None else better.name,
@@ -421,10 +300,10 @@ def _allowed(spec: Feature, account: _Account) -> int | None:
     )
 
 
-def _upgrade_hint(tier: Tier | None) -> str:
+def _upgrade_hint(tier: Tier | None, what: str = "has it") -> str:
     if tier is None:
         return ""
-    return f"; tier {tier.name} has it (${tier.price_clp:,} CLP/month)".replace(",", ".")
+    return f"; tier {tier.name} {what} (${tier.price_clp:,} CLP/month)".replace(",", ".")
 
 
 def _exhausted(
@@ -434,7 +313,7 @@ def _exhausted(
     better = catalog().cheapest(spec, more_than=limit)
     return QuotaExhausted(
         f"{spec.name}: tier {account.tier}'s {limit} per {spec.period} are used; resets "
-        f"{resets_at.isoformat().replace('+00:00', 'Z')}" + _upgrade_hint(better),
+        f"{resets_at.isoformat().replace('+00:00', 'Z')}" + _upgrade_hint(better, "allows more"),
         feature=spec.name,
         tier=account.tier,
         retry_after=wait,
@@ -464,17 +343,24 @@ def _take(
 
 def _ensure_row(conn: Connection, subscriber_id: str, feature: str, key: str) -> None:
     """Insert the period's row at zero unless there: ``ON CONFLICT DO NOTHING`` (SQLite,
-    PostgreSQL) or ``INSERT IGNORE`` (MariaDB), so racers never fail on the key."""
+    PostgreSQL) or, on MariaDB, ``ON DUPLICATE KEY UPDATE usados = usados``, which locks the
+    row for writing at once (``INSERT IGNORE``'s shared lock deadlocks racers that then all
+    want to update it)."""
     row = {"suscriptor_id": subscriber_id, "feature": feature, "periodo": key, "usados": 0}
     dialect = conn.dialect.name
-    if dialect in ("sqlite", "postgresql"):
-        module = __import__(f"sqlalchemy.dialects.{dialect}", fromlist=["insert"])
-        conn.execute(module.insert(quota_usage).values(row).on_conflict_do_nothing())
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        conn.execute(sqlite.insert(quota_usage).values(row).on_conflict_do_nothing())
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        conn.execute(postgresql.insert(quota_usage).values(row).on_conflict_do_nothing())
     else:
-        conn.execute(insert(quota_usage).values(row).prefix_with("IGNORE"))
+        from sqlalchemy.dialects import mysql
 
-
-# -- metrics (kept apart so a failing metric never blocks the caller) ------------------------
+        upsert = mysql.insert(quota_usage).values(row)
+        conn.execute(upsert.on_duplicate_key_update(usados=upsert.table.c.usados))
 
 
 @contextmanager

@@ -3,9 +3,11 @@
 Examples (on the demo data)::
 
     rescore tenders planes
-    rescore tenders suscripcion show 4462ebfc-5f91-5ef0-9cfb-ac6e7687a66e
-    rescore tenders suscripcion set-tier 4462ebfc-5f91-5ef0-9cfb-ac6e7687a66e pyme --meses 1
-    rescore tenders precio "guantes nitrilo" --suscriptor 4462ebfc-5f91-5ef0-9cfb-ac6e7687a66e
+    rescore tenders suscripcion show b03da701-c632-976a-1036-3c5f972651da
+    rescore tenders suscripcion set-tier b03da701-c632-976a-1036-3c5f972651da pyme --meses 1
+    rescore tenders pagos b03da701-c632-976a-1036-3c5f972651da
+    rescore tenders factura 11520bd1-4eab-5bf5-bb6a-55fb9d970946 -o factura.pdf
+    rescore tenders precio "guantes nitrilo" --suscriptor b03da701-c632-976a-1036-3c5f972651da
 
 ``--suscriptor`` on ``precio``, ``search`` and ``probabilidad`` charges that subscriber's
 quota (:mod:`.tiers`): a spent quota or a tier without the feature is one line and exit 1.
@@ -119,6 +121,57 @@ def subscription_group(pack: TendersPack) -> click.Group:
     return suscripcion
 
 
+def payments_command() -> click.Command:
+    @click.command("pagos")
+    @click.argument("suscriptor")
+    @click.option("--json", "as_json", is_flag=True, help="Print the payments as JSON.")
+    @pass_session
+    def pagos(session: Session, suscriptor: str, as_json: bool) -> None:
+        """SUSCRIPTOR's payments and failed renewals, newest first."""
+        from rescore.packs.tenders.invoice import money
+        from rescore.packs.tenders.payments_routes import payment_views
+
+        with session.engine() as engine:
+            found = payment_views(engine, suscriptor)
+        if as_json:
+            click.echo(orjson.dumps(found, option=orjson.OPT_INDENT_2).decode())
+            return
+        for p in found:
+            echo(
+                f"{p['id']}  {p['creado_en'][:10]}  {p['estado']:<8} {p['tier']:<12} "
+                f"{money(p['monto_clp'])}"
+            )
+
+    return pagos
+
+
+def invoice_command() -> click.Command:
+    @click.command("factura")
+    @click.argument("pago_id")
+    @click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, writable=True),
+        help="Where to write the PDF (default: factura-PAGO_ID.pdf).",
+    )
+    @pass_session
+    def factura(session: Session, pago_id: str, output: str | None) -> None:
+        """Write the invoice PDF of payment PAGO_ID."""
+        from pathlib import Path
+
+        from rescore.packs.tenders.invoice import invoice_pdf
+
+        with session.engine() as engine:
+            pdf = invoice_pdf(engine, pago_id)
+        target = Path(output or f"factura-{pago_id}.pdf")
+        partial = target.with_name(target.name + ".part")
+        partial.write_bytes(pdf)
+        partial.replace(target)  # never half a PDF under the real name
+        echo(f"wrote {target} ({len(pdf):,} bytes)")
+
+    return factura
+
+
 def commands(pack: TendersPack) -> list[click.Command]:
     """The commands, bound to ``pack``."""
-    return [planes_command(), subscription_group(pack)]
+    return [planes_command(), subscription_group(pack), payments_command(), invoice_command()]

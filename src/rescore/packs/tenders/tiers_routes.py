@@ -25,16 +25,32 @@ from sqlalchemy import select
 from rescore.exceptions import InvalidInput, NotFound
 from rescore.packs.sdk import AUTH, Reader, State, example_body, ok, source_read
 from rescore.packs.tenders import business_metrics
+from rescore.packs.tenders.intel_examples import SUBSCRIBER
 from rescore.packs.tenders.schema import quota_usage, subscribers
 from rescore.packs.tenders.tiers import catalog, period, require
 
 if TYPE_CHECKING:
     from rescore.engine import Engine
 
-__all__ = ["Charged", "plan_view", "router", "table_view"]
+__all__ = ["WITH_METRICS", "Charged", "plan_view", "router", "table_view"]
 
 Uuid = Annotated[StrictStr, Field(pattern=r"^[0-9a-fA-F\-]{36}$")]
-SUBSCRIBER = "4462ebfc-5f91-5ef0-9cfb-ac6e7687a66e"
+
+
+PLAN_EXAMPLE: dict[str, Any] = {
+    "suscriptor_id": SUBSCRIBER,
+    "tier": "profesional",
+    "vence_en": "2026-12-12T09:00:00Z",
+    "cuotas": [
+        {
+            "feature": "price_analysis",
+            "usados": 3,
+            "limite": "unlimited",
+            "periodo": "2026-11-30",
+            "reinicia_en": "2026-12-01T03:00:00Z",
+        }
+    ],
+}
 
 
 def _charged(
@@ -52,7 +68,6 @@ def _charged(
     ] = None,
 ) -> str | None:
     """The subscriber a request is charged to, or None (an operator's call)."""
-    business_metrics.attach(state.engine)
     if x_suscriptor_id is None:
         return suscriptor_id
     if suscriptor_id is not None and suscriptor_id != x_suscriptor_id:
@@ -63,6 +78,16 @@ def _charged(
 
 #: The subscriber a request is charged to (None: nobody).
 Charged = Annotated[str | None, Depends(_charged)]
+
+
+def _attach(state: State) -> None:
+    """Put the business metrics in this service's ``/metrics`` (once; then a lookup)."""
+    business_metrics.attach(state.engine)
+
+
+#: A router dependency of every tenders router: the first tenders request registers the
+#: business metrics.
+WITH_METRICS = [Depends(_attach)]
 
 
 def table_view() -> dict[str, Any]:
@@ -132,21 +157,20 @@ def _quotas(tier: str, zone: str, used: dict[str, int], now: datetime) -> list[d
 
 def router() -> APIRouter:
     """The tier table and a subscriber's plan."""
-    routes = APIRouter(tags=["tenders (seed 001)"])
+    routes = APIRouter(tags=["tenders (seed 001)"], dependencies=WITH_METRICS)
 
     @routes.get("/planes", responses=ok(table_view(), *AUTH))
     def planes(who: Reader) -> dict[str, Any]:
         """Seed 001's tiers: monthly prices (CLP) and each feature's limit per tier."""
         return table_view()
 
-    @routes.get("/suscriptores/{suscriptor_id}/plan", responses=ok(None, *AUTH, 404, 503))
+    @routes.get("/suscriptores/{suscriptor_id}/plan", responses=ok(PLAN_EXAMPLE, *AUTH, 404, 503))
     def plan(
         who: Reader,
         state: State,
         suscriptor_id: Annotated[Uuid, Path(openapi_examples=example_body(SUBSCRIBER))],
     ) -> dict[str, Any]:
         """A subscriber's tier, when it expires, and what each quota has left this period."""
-        business_metrics.attach(state.engine)
         return plan_view(state.engine, suscriptor_id)
 
     return routes
