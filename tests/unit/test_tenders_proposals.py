@@ -45,7 +45,8 @@ def _make_a_winner(conn: sa.Connection) -> None:
         .order_by(sa.func.count().desc(), h.rut_proveedor).limit(1)
     ).scalar_one()  # fmt: skip
     first = conn.execute(sa.select(subscribers.c.id).order_by(subscribers.c.id)).scalars().first()
-    conn.execute(sa.update(subscribers).where(subscribers.c.id == first).values(rut=rut))
+    values = {"rut": rut, "tier": "pyme"}
+    conn.execute(sa.update(subscribers).where(subscribers.c.id == first).values(**values))
 
 
 def _context(engine: Engine) -> proposals.Context:
@@ -185,3 +186,42 @@ def test_unknown_tender_or_subscriber_is_a_404_naming_the_field(engine: Engine) 
         with pytest.raises(NotFound) as nobody:
             proposals.load_context(conn, "12345678-5", code)
         assert nobody.value.field == "suscriptor"
+
+
+def _used(engine: Engine, who: str) -> int:
+    from rescore.packs.tenders.schema import quota_usage
+
+    q = quota_usage.c
+    query = sa.select(sa.func.coalesce(sa.func.sum(q.usados), 0)).where(
+        q.suscriptor_id == who, q.feature == "proposals"
+    )
+    with engine.source.read() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def test_the_configured_model_drafts_through_the_service_and_a_refusal_costs_nothing(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rescore.packs.tenders.service import Service
+
+    context = _context(engine)
+    who, code = context.subscriber["id"], context.tender["codigo"]
+    bad = orjson.dumps({"comprension": "corta"}).decode()
+    for provider, fake, key in (("gemini", FakeGemini([_answer(context)] * 2), "GEMINI_API_KEY"),
+                                ("openai", FakeOpenAI([bad]), "OPENAI_API_KEY")):  # fmt: skip
+        with serve(fake):
+            monkeypatch.setenv(key, "k-from-env")
+            suffix = "/v1" if provider == "openai" else ""
+            monkeypatch.setenv(f"RESCORE_{provider.upper()}_BASE_URL", fake.url + suffix)
+            fake.fail("generateContent" if provider == "gemini" else "/chat", 429, 1, "0")
+            pack = TendersPack(as_of=lambda: AS_OF, settings=TendersSettings(llm=provider))
+            service = Service(pack, engine)
+            before = _used(engine, who)
+            if provider == "gemini":
+                view = service.draft_proposal(who, code)
+                assert view["modelo"] == "gemini:gemini-2.0-flash"
+                assert _used(engine, who) == before + 1
+            else:
+                with pytest.raises(MalformedAnswer, match="openai:gpt-4o-mini answered malformed"):
+                    service.draft_proposal(who, code)
+                assert _used(engine, who) == before, "a refused draft gives its unit back"

@@ -75,15 +75,14 @@ class Service:
         unit, given back if writing fails."""
         with source_read(self.engine) as conn:
             context = proposals.load_context(conn, who, codigo)
-        subscriber = context.subscriber["id"]
-        tiers.consume(self.engine, subscriber, "proposals")
-        try:
-            sections, by = proposals.write_sections(context, self.model())
-            with source_write(self.engine) as conn:
-                return proposals.store(conn, context, sections, by, self.pack.as_of())
-        except BaseException:
-            tiers.release(self.engine, subscriber, "proposals")
-            raise
+        with tiers.charged(self.engine, context.subscriber["id"], "proposals"):
+            return self._write_draft(context)
+
+    def _write_draft(self, context: proposals.Context) -> dict[str, Any]:
+        """Write the sections (the model, or offline) and store them; the draft's view."""
+        sections, by = proposals.write_sections(context, self.model())
+        with source_write(self.engine) as conn:
+            return proposals.store(conn, context, sections, by, self.pack.as_of())
 
     def proposal(self, proposal_id: str) -> dict[str, Any]:
         """A stored draft."""
@@ -167,9 +166,7 @@ class Service:
         codigo = str(job.parametros["codigo"])
         with source_read(self.engine) as conn:
             context = proposals.load_context(conn, job.suscriptor_id, codigo)
-        sections, by = proposals.write_sections(context, self.model())
-        with source_write(self.engine) as conn:
-            view = proposals.store(conn, context, sections, by, self.pack.as_of())
+        view = self._write_draft(context)
         path = self._folder(job) / f"propuesta_{_safe(codigo)}.pdf"
         _write_bytes(path, proposal_pdf(view))
         caption = "Propuesta generada. Revísala y personalízala antes de enviar."
