@@ -36,6 +36,7 @@ def commands(pack: TendersPack) -> list[click.Command]:
         _proposal_command(pack),
         _export_command(pack),
         _job_command(pack),
+        _link_command(pack),
     ]
 
 
@@ -231,6 +232,38 @@ def _job_command(pack: TendersPack) -> click.Command:
             _print_job(found)
 
     return trabajo
+
+
+def _link_command(pack: TendersPack) -> click.Command:
+    @click.command("enlace")
+    @click.argument("suscriptor")
+    @click.option("--bot", "username", help="The bot's username: print the t.me deep link too.")
+    @pass_session
+    def enlace(session: Session, suscriptor: str, username: str | None) -> None:
+        """The code that links a Telegram chat to SUSCRIPTOR (id or RUT): `/start <code>`, or
+        the deep link with --bot. Needs RESCORE_TENDERS_LINK_SECRET.
+
+        \b
+        Example:
+          rescore tenders enlace 77015838-9 --bot CompraAgilBot
+        """
+        from rescore.packs.sdk import source_read
+        from rescore.packs.tenders.bot.links import link_code
+        from rescore.packs.tenders.proposals import find_subscriber
+
+        secret = pack.settings.link_secret
+        if secret is None:
+            raise ConfigurationError(
+                "link codes need RESCORE_TENDERS_LINK_SECRET", field="RESCORE_TENDERS_LINK_SECRET"
+            )
+        with session.engine() as engine, source_read(engine) as conn:
+            who = find_subscriber(conn, suscriptor)["id"]
+        code = link_code(secret.get_secret_value(), who)
+        echo(code)
+        if username:
+            echo(f"https://t.me/{username.lstrip('@')}?start={code}")
+
+    return enlace
 
 
 def _print_job(found: dict[str, Any]) -> None:

@@ -64,6 +64,11 @@ class TendersSettings(BaseSettings):
     telegram_token: SecretStr | None = Field(
         None, description="The bot's token from @BotFather (never logged)."
     )
+    link_secret: SecretStr | None = Field(
+        None,
+        description="Signs the codes `/start` links a chat with (rescore tenders enlace); "
+        "unset: `/start <rut>` links by RUT, which anyone who knows the RUT can do.",
+    )
     telegram_base_url: str = Field(
         "https://api.telegram.org/bot",
         description="Bot API base URL (the token is appended); tests point it at a local fake.",

@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from rescore.exceptions import RescoreError
 from rescore.packs.sdk import source_read, source_write
 from rescore.packs.tenders import business_metrics, messages, tiers
+from rescore.packs.tenders.bot.links import subscriber_of
 from rescore.packs.tenders.exports import FORMATS, SOURCES
 from rescore.packs.tenders.proposals import clp
 from rescore.packs.tenders.schema import alert_profiles, subscribers
@@ -67,21 +68,37 @@ class Replies:
     # light commands ------------------------------------------------------------------------
 
     def start(self, chat_id: int, args: list[str]) -> str:
-        """Link the chat to the subscriber with RUT ``args[0]``."""
+        """Link the chat to a subscriber: by its link code when ``RESCORE_TENDERS_LINK_SECRET``
+        is set (:mod:`.links`), else by its RUT."""
         if not args:
-            return "Bienvenido a CompraAgil.\n" + NOT_LINKED + "\n\n" + messages.HELP
-        rut = args[0].upper()
-        if not RUT.match(rut):
-            return f"«{args[0]}» no es un RUT (ej. 76543210-3)."
+            return "Bienvenido a CompraAgil.\n" + self._how_to_link() + "\n\n" + messages.HELP
+        secret = self.service.pack.settings.link_secret
+        s = subscribers.c
+        if secret is not None:
+            who = subscriber_of(secret.get_secret_value(), args[0])
+            if who is None:
+                return "Ese código de vinculación no es válido. " + self._how_to_link()
+            found, named = s.id == who, "ese código"
+        else:
+            rut = args[0].upper()
+            if not RUT.match(rut):
+                return f"«{args[0]}» no es un RUT (ej. 76543210-3)."
+            found, named = s.rut == rut, f"el RUT {rut}"
+        return self._link(chat_id, found, named)
+
+    def _how_to_link(self) -> str:
+        if self.service.pack.settings.link_secret is not None:
+            return "Abra el enlace de vinculación que le dio CompraAgil (o /start <código>)."
+        return NOT_LINKED
+
+    def _link(self, chat_id: int, found: Any, named: str) -> str:
         s = subscribers.c
         with source_write(self.engine) as conn:
-            row = conn.execute(
-                select(s.id, s.nombre, s.telegram_chat_id).where(s.rut == rut)
-            ).first()
+            row = conn.execute(select(s.id, s.nombre, s.telegram_chat_id).where(found)).first()
             if row is None:
-                return f"No hay una suscripción con RUT {rut}."
+                return f"No hay una suscripción con {named}."
             if row.telegram_chat_id not in (None, chat_id):
-                return f"El RUT {rut} ya está vinculado a otro chat."
+                return f"La suscripción de {named} ya está vinculada a otro chat."
             conn.execute(
                 update(subscribers)
                 .where(s.telegram_chat_id == chat_id, s.id != row.id)
