@@ -282,3 +282,20 @@ def test_the_docs_proposal_and_export_commands_run_as_written(tmp_path: Path) ->
 
     assert re.search(r"export listo: ([0-9,]+)/\1 rows", out), out
     assert "export pendiente: 0 rows" in out
+
+
+def test_the_help_examples_of_the_subscriber_commands_work(tmp_path: Path) -> None:
+    """`rescore tenders propuesta|exportar|enlace --help` examples, on the demo data."""
+    from helpers import run
+
+    env = {"RESCORE_DATABASE_URL": "sqlite:///d.db", "RESCORE_PACKS": "tenders",
+           "RESCORE_EMBEDDER": "hashing", "RESCORE_TENDERS_LINK_SECRET": "s"}  # fmt: skip
+    run("init", "--demo-data", cwd=tmp_path, env=env)
+    for command in ("propuesta", "exportar", "enlace"):
+        shown = run("tenders", command, "--help", cwd=tmp_path, env=env).stdout
+        example = shown.split("Example:", 1)[1].strip().splitlines()[0].split()
+        assert example[:3] == ["rescore", "tenders", command], example
+        out = run(*example[1:], cwd=tmp_path, env=env).stdout
+        assert out.strip(), f"{command}: printed nothing"
+    assert (tmp_path / "p.pdf").read_bytes().startswith(b"%PDF")
+    assert "https://t.me/CompraAgilBot?start=" in out

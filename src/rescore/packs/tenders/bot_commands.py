@@ -140,7 +140,7 @@ def _proposal_command(pack: TendersPack) -> click.Command:
 
         \b
         Example:
-          rescore tenders propuesta 1057-12-COT24 --suscriptor 76543210-3 --pdf p.pdf
+          rescore tenders propuesta 2000-1-COT26 --suscriptor 77015838-9 --pdf p.pdf
         """
         from rescore.packs.tenders.service import Service
 
@@ -179,7 +179,7 @@ def _export_command(pack: TendersPack) -> click.Command:
 
         \b
         Example:
-          rescore tenders exportar busqueda notebook --suscriptor 76543210-3 --wait
+          rescore tenders exportar busqueda notebook --suscriptor 77015838-9 --wait
         """
         from rescore.packs.sdk import source_read
         from rescore.packs.tenders.proposals import find_subscriber
