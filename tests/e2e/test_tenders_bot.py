@@ -299,3 +299,41 @@ def test_the_help_examples_of_the_subscriber_commands_work(tmp_path: Path) -> No
         assert out.strip(), f"{command}: printed nothing"
     assert (tmp_path / "p.pdf").read_bytes().startswith(b"%PDF")
     assert "https://t.me/CompraAgilBot?start=" in out
+
+
+def test_the_bot_and_separate_worker_processes_share_the_queue(tmp_path: Path) -> None:
+    """`rescore tenders bot --workers 0` answers; a `rescore tenders workers` process runs the
+    analysis; the bot delivers it (the deployment with workers on other processes)."""
+    import signal
+    import subprocess
+
+    from helpers import RESCORE, clean_env, run
+
+    env = {"RESCORE_DATABASE_URL": "sqlite:///d.db", "RESCORE_PACKS": "tenders",
+           "RESCORE_EMBEDDER": "hashing"}  # fmt: skip
+    run("init", "--demo-data", cwd=tmp_path, env=env)
+    chat = 100_000_003  # the demo's PROFESIONAL subscriber, linked to this chat
+    with FakeTelegram().serving() as fake:
+        full = clean_env(env | {"RESCORE_TENDERS_TELEGRAM_TOKEN": FakeTelegram.TOKEN,
+                                "RESCORE_TENDERS_TELEGRAM_BASE_URL": fake.base_url})  # fmt: skip
+        started = [
+            subprocess.Popen(
+                [*RESCORE, "tenders", *args],
+                cwd=tmp_path,
+                env=full,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for args in (["bot", "--workers", "0"], ["workers", "--threads", "1"])
+        ]
+        try:
+            asked = fake.say(chat, "/precio guantes nitrilo")
+            fake.wait_for(chat, lambda s: s.reply_to == asked and "Analizando" in s.text, 60)
+            result = fake.wait_for(chat, lambda s: s.reply_to == asked and "Precio" in s.text, 60)
+            assert "Sugerido: $" in result.text
+        finally:
+            for process in started:
+                process.send_signal(signal.SIGINT)
+            said = [p.communicate(timeout=60)[1].decode() for p in started]
+    assert [p.returncode for p in started] == [0, 0], said
+    assert not any(FakeTelegram.TOKEN in text for text in said)
