@@ -210,3 +210,19 @@ def test_finished_chat_jobs_wait_for_delivery_once(engine: Engine) -> None:
     assert waiting[0]["chat_id"] == 77
     queue.delivered(job_id)
     assert job_id not in {j["id"] for j in queue.undelivered()}
+
+
+def test_scoring_a_supplier_without_history_is_refused_in_spanish(
+    engine: Engine, pack: TendersPack
+) -> None:
+    from rescore.exceptions import InvalidInput
+    from rescore.packs.tenders.schema import subscribers, tenders
+
+    pytest.importorskip("sklearn")
+    with engine.source.read() as conn:
+        who = conn.execute(sa.select(subscribers.c.id).order_by(subscribers.c.id)).scalar()
+        code = conn.execute(sa.select(tenders.c.codigo).order_by(tenders.c.codigo)).scalar()
+    job = Job(id="j", tipo="scoring", suscriptor_id=str(who), chat_id=None,
+              parametros={"codigo": code, "precio": 1000}, intentos=1)  # fmt: skip
+    with pytest.raises(InvalidInput, match="no tiene cotizaciones en el histórico"):
+        Service(pack, engine).handlers()["scoring"](job, lambda done, total: None)

@@ -134,16 +134,25 @@ class Service:
     def _scoring(self, job: Job, progress: Progress) -> dict[str, Any]:
         codigo = str(job.parametros["codigo"])
         with source_read(self.engine) as conn:
-            subscriber = proposals.find_subscriber(conn, job.suscriptor_id)
             context = proposals.load_context(conn, job.suscriptor_id, codigo)
             price = job.parametros.get("precio") or self._suggested(conn, context.tender)
+            subscriber = context.subscriber
             quote = Quote(
                 codigo=codigo,
                 rut_proveedor=subscriber["rut"],
                 precio_unitario=price,
                 region_proveedor=subscriber.get("region"),
             )
-            found = self.pack.intel.predict(conn, quote)
+            try:
+                found = self.pack.intel.predict(conn, quote)
+            except InvalidInput as exc:
+                if exc.field not in ("region_proveedor", "tamano_proveedor"):
+                    raise
+                raise InvalidInput(
+                    f"su RUT {subscriber['rut']} no tiene cotizaciones en el histórico, y el "
+                    "modelo necesita su región y tamaño de proveedor",
+                    field=exc.field,
+                ) from None
         return {"texto": messages.scoring(found, price)}
 
     def _suggested(self, conn: Any, tender: dict[str, Any]) -> float:
