@@ -307,30 +307,38 @@ def test_the_bot_and_separate_worker_processes_share_the_queue(tmp_path: Path) -
     import signal
     import subprocess
 
-    from helpers import RESCORE, clean_env, run
+    import httpx
+
+    from helpers import RESCORE, clean_env, free_port, run
 
     env = {"RESCORE_DATABASE_URL": "sqlite:///d.db", "RESCORE_PACKS": "tenders",
            "RESCORE_EMBEDDER": "hashing"}  # fmt: skip
     run("init", "--demo-data", cwd=tmp_path, env=env)
     chat = 100_000_003  # the demo's PROFESIONAL subscriber, linked to this chat
+    port = free_port()
     with FakeTelegram().serving() as fake:
         full = clean_env(env | {"RESCORE_TENDERS_TELEGRAM_TOKEN": FakeTelegram.TOKEN,
                                 "RESCORE_TENDERS_TELEGRAM_BASE_URL": fake.base_url})  # fmt: skip
+        bot_env = full | {"RESCORE_METRICS_PORT": str(port)}
+        runs = ((["bot", "--workers", "0"], bot_env), (["workers", "--threads", "1"], full))
         started = [
             subprocess.Popen(
                 [*RESCORE, "tenders", *args],
                 cwd=tmp_path,
-                env=full,
+                env=where,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
             )
-            for args in (["bot", "--workers", "0"], ["workers", "--threads", "1"])
+            for args, where in runs
         ]
         try:
             asked = fake.say(chat, "/precio guantes nitrilo")
             fake.wait_for(chat, lambda s: s.reply_to == asked and "Analizando" in s.text, 60)
             result = fake.wait_for(chat, lambda s: s.reply_to == asked and "Precio" in s.text, 60)
             assert "Sugerido: $" in result.text
+            metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+            counted = 'command="precio",status="ok",tier="profesional"'
+            assert f"rescore_tenders_commands_total{{{counted}}} 1.0" in metrics
         finally:
             for process in started:
                 process.send_signal(signal.SIGINT)

@@ -11,6 +11,8 @@ from the command line.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,7 @@ from rescore.packs.tenders import tiers
 from rescore.packs.tenders.exports import FORMATS, SOURCES
 
 if TYPE_CHECKING:
+    from rescore.engine import Engine
     from rescore.packs.tenders.pack import TendersPack
 
 __all__ = ["commands"]
@@ -68,7 +71,7 @@ def _bot_command(pack: TendersPack) -> click.Command:
                 "the bot needs RESCORE_TENDERS_TELEGRAM_TOKEN (from @BotFather)",
                 field="RESCORE_TENDERS_TELEGRAM_TOKEN",
             )
-        with session.engine() as engine, GracefulStop() as stop:
+        with session.engine() as engine, GracefulStop() as stop, _metrics(engine):
             telegram = TendersBot(
                 pack,
                 engine,
@@ -80,6 +83,30 @@ def _bot_command(pack: TendersPack) -> click.Command:
             telegram.run(stop.event)
 
     return bot
+
+
+@contextmanager
+def _metrics(engine: Engine) -> Iterator[None]:
+    """Serve the engine's metrics (the commands by tier and status among them) on
+    ``RESCORE_METRICS_PORT`` while the bot runs, as ``rescore worker`` does; 0: not served."""
+    from prometheus_client import start_http_server
+
+    from rescore.packs.sdk import metrics_registry
+    from rescore.packs.tenders import business_metrics
+
+    port, host = engine.settings.metrics_port, engine.settings.metrics_host
+    registry = metrics_registry(engine)
+    if not port or registry is None:
+        yield
+        return
+    business_metrics.attach(engine)
+    server, _thread = start_http_server(port, addr=host, registry=registry)
+    echo(f"metrics on http://{host}:{port}/metrics")
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def _workers_command(pack: TendersPack) -> click.Command:
