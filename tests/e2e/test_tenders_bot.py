@@ -56,7 +56,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             runner = threading.Thread(target=bot.run, args=(stop,), daemon=True)
             runner.start()
             assert bot.ready.wait(30), "the bot did not start polling"
-            yield {"engine": engine, "fake": fake, "pack": pack, **people}
+            yield {"engine": engine, "fake": fake, "pack": pack, "bot": bot, **people}
             stop.set()
             runner.join(30)
 
@@ -168,6 +168,17 @@ def test_a_failed_job_is_reported_and_its_unit_given_back(world: dict[str, Any])
     while _used(world["engine"], world["pyme"][0], "proposals") != before:
         assert time.monotonic() < deadline, "the proposals unit was not given back"
         time.sleep(0.05)
+
+
+def test_an_internal_error_is_answered_plainly(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(*args: Any) -> Any:
+        raise ConnectionError("database unreachable")
+
+    _link(world, PYME_CHAT, "pyme")
+    monkeypatch.setattr(world["bot"].replies, "admit", down)
+    _ask(world["fake"], PYME_CHAT, "/precio notebook", "error interno; intente de nuevo")
 
 
 def test_upgrade_mine_and_a_semantic_alert(world: dict[str, Any]) -> None:

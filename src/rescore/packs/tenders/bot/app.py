@@ -60,6 +60,7 @@ COMMANDS = (
     "upgrade",
     "mis_suscripciones",
 )
+OOPS = "No pude atender su comando por un error interno; intente de nuevo en un momento."
 FAILED = "No pude completar «{tipo}» tras {intentos} intentos: {error}. No se descontó de su plan."
 
 
@@ -105,7 +106,17 @@ class TendersBot:
         )
         for name in COMMANDS:
             app.add_handler(CommandHandler(name, self._handler(name)))
+        app.add_error_handler(self._failed)
         return app
+
+    async def _failed(self, update: object, context: Context) -> None:
+        """A handler raised (the database unreachable, ...): log it without the token, and
+        tell the user plainly rather than leave the command unanswered."""
+        said = f"{type(context.error).__name__}: {context.error}".replace(self._token, "<token>")
+        log.error("tenders bot: a command failed: %s", said)
+        message = update.effective_message if isinstance(update, Update) else None
+        if message is not None:
+            await message.reply_text(OOPS, do_quote=True)
 
     def _handler(self, name: str) -> Handler:
         if name in HEAVY:
