@@ -201,9 +201,10 @@ class JobQueue:
         with source_read(self.engine) as conn:
             return [view(dict(r._mapping)) for r in conn.execute(query)]
 
-    def delivered(self, job_id: str) -> None:
-        """The result reached its chat."""
-        self._set(job_id, entregado=True)
+    def delivered(self, *job_ids: str) -> None:
+        """These jobs' results reached their chats (one transaction)."""
+        with source_write(self.engine) as conn:
+            conn.execute(update(jobs).where(jobs.c.id.in_(job_ids)).values(entregado=True))
 
 
 def view(row: dict[str, Any]) -> dict[str, Any]:

@@ -22,8 +22,9 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from telegram import ReplyParameters, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
@@ -42,6 +43,7 @@ __all__ = ["COMMANDS", "TendersBot"]
 log = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the token
 
+T = TypeVar("T")
 Context = ContextTypes.DEFAULT_TYPE
 Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
@@ -90,6 +92,17 @@ class TendersBot:
         self.poll_timeout = poll_timeout
         self.deliver_every = deliver_every
         self.ready = threading.Event()
+        self._answers = ThreadPoolExecutor(8, thread_name_prefix="tenders-bot-answer")
+        self._background = ThreadPoolExecutor(4, thread_name_prefix="tenders-bot-queue")
+
+    async def _answering(self, work: Callable[..., T], *args: Any) -> T:
+        """Run what an answer waits for on the answering threads: never queued behind job
+        submissions or deliveries, so a busy queue cannot delay an acknowledgement."""
+        return await asyncio.get_running_loop().run_in_executor(self._answers, work, *args)
+
+    async def _after(self, work: Callable[..., T], *args: Any) -> T:
+        """Run work nobody is waiting to read (queueing a job, delivering results)."""
+        return await asyncio.get_running_loop().run_in_executor(self._background, work, *args)
 
     def __repr__(self) -> str:  # never the token
         return f"TendersBot(base_url={self.base_url!r})"
@@ -137,7 +150,7 @@ class TendersBot:
         chat, message = update.effective_chat, update.effective_message
         if chat is None or message is None:
             return
-        text = await asyncio.to_thread(answer, chat.id, list(context.args or []))
+        text = await self._answering(answer, chat.id, list(context.args or []))
         await message.reply_text(text, do_quote=True)
 
     async def _heavy(self, update: Update, context: Context, kind: str) -> None:
@@ -145,10 +158,10 @@ class TendersBot:
         if chat is None or message is None:
             return
         args = list(context.args or [])
-        admitted: Admitted = await asyncio.to_thread(self.replies.admit, chat.id, kind, args)
+        admitted: Admitted = await self._answering(self.replies.admit, chat.id, kind, args)
         await message.reply_text(admitted.text, do_quote=True)
         if admitted.job is not None:
-            await asyncio.to_thread(self.replies.enqueue, chat.id, admitted, message.message_id)
+            await self._after(self.replies.enqueue, chat.id, admitted, message.message_id)
             if self.workers is not None:
                 self.workers.wake()
 
@@ -157,15 +170,21 @@ class TendersBot:
     async def _deliver_forever(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         while True:
             try:
-                for job in await asyncio.to_thread(self.service.queue.undelivered):
-                    await self._deliver(app, job)
+                done = [
+                    job["id"]
+                    for job in await self._after(self.service.queue.undelivered)
+                    if await self._deliver(app, job)
+                ]
+                if done:  # one write for the round, not one per job
+                    await self._after(self.service.queue.delivered, *done)
             except Exception:
                 log.exception("tenders bot: delivery round failed; next round retries")
             await asyncio.sleep(self.deliver_every)
 
     async def _deliver(
         self, app: Application[Any, Any, Any, Any, Any, Any], job: dict[str, Any]
-    ) -> None:
+    ) -> bool:
+        """Send one job's outcome; whether it is settled (sent, or never deliverable)."""
         chat, result = job["chat_id"], job["resultado"] or {}
         asked = job["parametros"].get("mensaje")
         reply = ReplyParameters(asked, allow_sending_without_reply=True) if asked else None
@@ -186,12 +205,12 @@ class TendersBot:
             else:
                 text = result.get("texto") or "Listo."
                 await app.bot.send_message(chat, text, reply_parameters=reply)
-        except (Forbidden, BadRequest) as exc:  # blocked the bot, chat gone: never deliverable
+        except (Forbidden, BadRequest, FileNotFoundError) as exc:  # never deliverable
             log.warning("tenders bot: job %s cannot reach chat %s: %s", job["id"], chat, exc)
         except (TelegramError, OSError) as exc:
             log.warning("tenders bot: job %s not delivered yet: %s", job["id"], exc)
-            return
-        await asyncio.to_thread(self.service.queue.delivered, job["id"])
+            return False
+        return True
 
     # running -------------------------------------------------------------------------------
 
@@ -204,6 +223,8 @@ class TendersBot:
         finally:
             if self.workers is not None:
                 self.workers.stop()
+            self._answers.shutdown(wait=True)
+            self._background.shutdown(wait=True)
 
     async def _run(self, stop: threading.Event) -> None:
         app = self.application()
