@@ -282,7 +282,7 @@ class TendersPack(Pack):
 
         service = Service(self, engine)
         workers = Workers(service.queue, service.handlers(), on_failed=service.released)
-        return workers.drain()
+        return workers.drain(seconds=50.0)  # the scheduler runs one schedule at a time
 
     def _downgrade(self, engine: Engine, due: datetime) -> list[str]:
         from datetime import timedelta
