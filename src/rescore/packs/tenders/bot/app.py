@@ -1,7 +1,8 @@
 """The Telegram bot on python-telegram-bot: long polling, the commands, result delivery.
 
-Every command answers at once: its logic (:mod:`.replies`) runs in a thread so the event loop
-keeps taking updates (``concurrent_updates``), and heavy work goes to the pack's job queue,
+Every command answers at once: its logic (:mod:`.replies`) runs on the bot's answering
+threads, never queued behind job submissions or deliveries, so the event loop keeps taking
+updates (``concurrent_updates``); heavy work goes to the pack's job queue,
 whose workers run beside the bot (``workers > 0``, the embedded way) or in
 ``rescore tenders workers`` processes on the same database. A delivery loop sends finished
 jobs to their chats (a message, or the file as a document) and failed ones as a plain
@@ -9,8 +10,9 @@ sentence; a job whose attempts are spent has its quota unit given back by the wo
 
 The token comes from ``RESCORE_TENDERS_TELEGRAM_TOKEN`` and never appears in a log line or a
 repr (httpx logs the URLs it calls, with the token in them, so its logger is kept at
-WARNING); the Bot API base URL is ``RESCORE_TENDERS_TELEGRAM_BASE_URL``, which is how the
-tests and the T5 benchmark point the bot at :class:`~.fake.FakeTelegram`::
+WARNING; rescore's log setup also masks every ``*_TOKEN`` variable's value); the Bot API
+base URL is ``RESCORE_TENDERS_TELEGRAM_BASE_URL``, which is how the tests and the T5
+benchmark point the bot at :class:`~.fake.FakeTelegram`::
 
     bot = TendersBot(pack, engine, token=token, base_url=base_url, workers=2)
     bot.run(stop)            # until the threading.Event ``stop`` is set
@@ -63,7 +65,12 @@ COMMANDS = (
     "mis_suscripciones",
 )
 OOPS = "No pude atender su comando por un error interno; intente de nuevo en un momento."
-FAILED = "No pude completar «{tipo}» tras {intentos} intentos: {error}. No se descontó de su plan."
+FAILED = (
+    "No pude completar «{tipo}» tras {intentos} intento(s): {error}. "
+    "No se descontó de su plan."
+)
+    "No pude completar «{tipo}» tras {intentos} intento(s): {error}. No se descontó de su plan."
+)
 
 
 class TendersBot:
