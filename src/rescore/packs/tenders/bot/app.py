@@ -66,9 +66,6 @@ COMMANDS = (
 )
 OOPS = "No pude atender su comando por un error interno; intente de nuevo en un momento."
 FAILED = (
-    "No pude completar «{tipo}» tras {intentos} intento(s): {error}. "
-    "No se descontó de su plan."
-)
     "No pude completar «{tipo}» tras {intentos} intento(s): {error}. No se descontó de su plan."
 )
 
