@@ -60,6 +60,7 @@ class Router:
     def __init__(self, routes: Mapping[str, Mapping[str, Route]]) -> None:
         self._by_pack = {pack: dict(r) for pack, r in routes.items()}
         self._packs_of: dict[str, list[str]] = {}
+        self._resolved: dict[tuple[str, str | None], Resolved] = {}
         for pack, table in sorted(self._by_pack.items()):
             for type_, route in table.items():
                 if route.lane is not Lane.NONE and not route.scorers:
@@ -70,7 +71,14 @@ class Router:
         return sorted(self._packs_of)
 
     def resolve(self, type_: str, pack: str | None = None) -> Resolved:
-        """Find the route of an event type, or say which types exist."""
+        """Find the route of an event type, or say which types exist. Found routes are kept:
+        ingest asks twice per event, thousands of times a second, for a handful of types."""
+        found = self._resolved.get((type_, pack))
+        if found is None:
+            found = self._resolved[(type_, pack)] = self._resolve(type_, pack)
+        return found
+
+    def _resolve(self, type_: str, pack: str | None) -> Resolved:
         packs = self._packs_of.get(type_, [])
         if pack is not None:
             packs = [p for p in packs if p == pack]

@@ -12,16 +12,23 @@ from pathlib import Path
 import pytest
 
 from rescore.packs.content import ContentPack
+from rescore.packs.content.config import load_settings
+from rescore.packs.content.pipeline import Pipeline
 from rescore.testing import scratch_engine
 
 
-def test_the_daily_job_runs_the_pipeline_and_the_lifecycle_deletes_old_videos(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def pack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ContentPack:
+    """The pack, its videos and index in ``tmp_path``, with the light embedder."""
     monkeypatch.setenv("RESCORE_EMBEDDER", "hashing")
     monkeypatch.setenv("RESCORE_CONTENT_STORAGE", str(tmp_path / "videos"))
     monkeypatch.setenv("RESCORE_CONTENT_INDEX_DIR", str(tmp_path / "index"))
-    pack = ContentPack()
+    return ContentPack()
+
+
+def test_the_daily_job_runs_the_pipeline_and_the_lifecycle_deletes_old_videos(
+    pack: ContentPack, tmp_path: Path
+) -> None:
     jobs = {s.name: s for s in pack.register_schedules()}
     assert (jobs["content.pipeline"].cron, jobs["content.pipeline"].timezone) == (
         "0 2 * * *",
@@ -61,3 +68,18 @@ def test_a_bad_setting_is_one_clear_configuration_error(monkeypatch: pytest.Monk
     monkeypatch.delenv("HOTMART_CLIENT_ID", raising=False)
     with pytest.raises(ConfigurationError, match="HOTMART_CLIENT_ID"):
         load_settings().make_source()
+
+
+def test_the_frequent_job_processes_what_is_pending_without_detecting(
+    pack: ContentPack, tmp_path: Path
+) -> None:
+    jobs = {s.name: s for s in pack.register_schedules()}
+    assert jobs["content.retry"].cron == "*/15 * * * *"
+    due = datetime(2026, 11, 30, 5, 0, tzinfo=UTC)
+    with scratch_engine([pack], tmp_path / "c.db") as engine:
+        nothing = jobs["content.retry"].run(engine, due)
+        assert nothing.counts() == {"processed": 0, "failed": 0, "dead": 0}  # type: ignore[attr-defined]
+        with Pipeline.from_settings(load_settings()) as pipeline:
+            assert len(pipeline.detect(engine).new) == 5
+        report = jobs["content.retry"].run(engine, due)
+        assert len(report.processed) == 5  # type: ignore[attr-defined]

@@ -305,3 +305,6 @@ def test_only_the_alerts_a_subscribers_tier_includes_reach_it(engine: Engine) ->
             sa.update(subscribers).where(subscribers.c.id == who["free"]).values(tier="pyme")
         )
     assert set(told("Compra de computadores portátiles")) == {who["pyme"], who["free"]}
+    with engine.source.read() as conn:  # the preview (GET /coincidencias) says the same
+        _, previewed = intel.would_alert(conn, "Compra de computadores portátiles. equipos")
+    assert {m.subscriber for m in previewed} == {who["pyme"], who["free"]}

@@ -14,6 +14,8 @@ import orjson
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rescore.api import create_app
 from rescore.automations.dispatcher import DeliveryDispatcher
@@ -302,3 +304,42 @@ def test_checkout_pays_a_month_unless_a_subscription_invoice_will(
     assert refused.status_code == 422
     assert refused.json()["detail"][0]["loc"] == ["body", "data", "object", "metadata", "tier"]
     assert "not a tier on sale" in refused.json()["detail"][0]["msg"]
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    header=st.one_of(
+        st.none(),
+        st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=120),
+        st.from_regex(r"\At=[0-9]{1,12},v1=[0-9a-f]{0,64}\Z"),
+    ),
+    body=st.one_of(st.binary(max_size=300), st.builds(paid, st.text(min_size=1, max_size=40))),
+)
+def test_no_unsigned_request_is_a_server_error_or_changes_anything(
+    engine: Engine, client: TestClient, header: str | None, body: bytes
+) -> None:
+    sent = {} if header is None else {"Stripe-Signature": header}
+    answer = client.post(f"{BASE}/stripe", content=body, headers=sent)
+    assert answer.status_code == 400, answer.text
+    assert state(engine) == ("emprendedor", None, 0, 0)
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(event=st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+))  # fmt: skip
+def test_a_signed_event_of_any_shape_is_applied_or_refused_whole(
+    engine: Engine, client: TestClient, event: Any
+) -> None:
+    before = state(engine)
+    answer = post(client, orjson.dumps(event))
+    assert answer.status_code in (200, 404, 422), answer.text
+    if answer.status_code != 200:
+        assert state(engine) == before

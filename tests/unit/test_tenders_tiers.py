@@ -23,6 +23,7 @@ from rescore.packs.tenders.tiers import (
     catalog,
     consume,
     period,
+    prune,
     release,
     require,
 )
@@ -214,3 +215,14 @@ def test_unknown_names_are_clear_errors(engine: Engine) -> None:
         consume(engine, who, "keyword_alerts")
     with pytest.raises(NotFound, match="no subscriber"):
         consume(engine, "nobody", "price_analysis")
+
+
+def test_old_counters_are_pruned_by_month(engine: Engine) -> None:
+    pyme = add_subscriber(engine, "pyme")
+    for when in (datetime(2026, 7, 31, 15), datetime(2026, 8, 1, 15), datetime(2026, 11, 2, 15)):
+        consume(engine, pyme, "price_analysis", now=when.replace(tzinfo=UTC))
+        consume(engine, pyme, "proposals", now=when.replace(tzinfo=UTC))
+    assert prune(engine, now=NOON) == 2  # July's day and month; August on is kept (3 months)
+    with engine.source.read() as conn:
+        kept = conn.execute(select(quota_usage.c.periodo).order_by(quota_usage.c.periodo))
+        assert kept.scalars().all() == ["2026-08", "2026-08-01", "2026-11", "2026-11-02"]

@@ -126,6 +126,9 @@ def test_the_api_header_needs_profesional(
         f"{BASE}/search", params={"q": "guantes"}, headers=read | {"X-Suscriptor-Id": pro}
     )
     assert answer.status_code == 200, answer.text
+    plan = client.get(f"{BASE}/suscriptores/{pro}/plan", headers=read).json()
+    used = {q["feature"]: q["usados"] for q in plan["cuotas"]}
+    assert (used["api_access"], used["search"]) == (1, 1)  # the call, and what it asked for
     clash = client.get(
         f"{BASE}/search",
         params={"q": "guantes", "suscriptor_id": of_tier(engine, "pyme")},

@@ -201,8 +201,13 @@ def _converted(
     for name, values in columns.items():
         kind = table.c[name].type
         convert = kind.bind_processor(conn.dialect)
-        if convert is not None:  # None stays NULL unless the type says otherwise (JSON 'null')
-            keep_none = not kind.should_evaluate_none
+        if convert is None:
+            continue
+        keep_none = not kind.should_evaluate_none  # None stays NULL, unless JSON's 'null'
+        if values and all(v is values[0] for v in values):  # one time for a batch: once
+            first = values[0]
+            columns[name] = [None if first is None and keep_none else convert(first)] * len(values)
+        else:
             columns[name] = [None if v is None and keep_none else convert(v) for v in values]
     return columns
 

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from rescore.engine import Engine
     from rescore.packs.content.pipeline import RunReport
 
-__all__ = ["purge_videos", "run_pipeline"]
+__all__ = ["purge_videos", "retry_pending", "run_pipeline"]
 
 
 def run_pipeline(engine: Engine, due: datetime | None = None) -> RunReport:
@@ -20,6 +20,17 @@ def run_pipeline(engine: Engine, due: datetime | None = None) -> RunReport:
 
     with Pipeline.from_settings(load_settings()) as pipeline:
         pipeline.detect(engine)
+        return pipeline.run(engine)
+
+
+def retry_pending(engine: Engine, due: datetime | None = None) -> RunReport:
+    """Process what is pending without asking the platform for new lessons (the frequent
+    job): a lesson that failed is retried once its back-off has passed, not at the next daily
+    run. Nothing pending, nothing done and nothing notified."""
+    from rescore.packs.content.config import load_settings
+    from rescore.packs.content.pipeline import Pipeline
+
+    with Pipeline.from_settings(load_settings()) as pipeline:
         return pipeline.run(engine)
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, MetaData
 
 from rescore.packs.content import loader, schema
-from rescore.packs.content.jobs import purge_videos, run_pipeline
+from rescore.packs.content.jobs import purge_videos, retry_pending, run_pipeline
 from rescore.packs.content.scorers import scorers
 from rescore.plugins import Pack
 from rescore.routing import Lane, Route
@@ -106,6 +106,13 @@ class ContentPack(Pack):
                 timezone="America/Sao_Paulo",
                 run=run_pipeline,
                 description="Detect new and changed lessons and process them (seed 004, RF-001).",
+            ),
+            Schedule(
+                name="content.retry",
+                cron="*/15 * * * *",
+                timezone="America/Sao_Paulo",
+                run=retry_pending,
+                description="Retry failed lessons whose back-off has passed (no detection).",
             ),
             Schedule(
                 name="content.lifecycle",

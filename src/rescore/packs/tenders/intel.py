@@ -92,6 +92,12 @@ class Intel:
         for code, matches in zip(codes, matched, strict=True):
             found[code]["matches"] = meta | {"suscriptores": [m.as_dict() for m in matches]}
 
+    def would_alert(self, conn: Connection, text: str) -> tuple[ProfileIndex, list[Matched]]:
+        """Whom a tender saying ``text`` would alert now (their tiers applied), and the index
+        that matched it (its embedder's name is part of the answer)."""
+        index = self.profiles(conn)
+        return index, _in_tier(conn, index.match([text]))[0]
+
     def automation_data(
         self, conn: Connection, entities: Sequence[str]
     ) -> dict[str, dict[str, Any]]:

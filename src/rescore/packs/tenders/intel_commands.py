@@ -139,8 +139,7 @@ def alerts_group(pack: TendersPack) -> click.Group:
     def probe(session: Session, texto: str) -> None:
         """Which subscribers a tender saying TEXTO would alert now."""
         with session.engine() as engine, source_read(engine) as conn:
-            index = pack.intel.profiles(conn)
-        found = index.match([texto])[0]
+            index, found = pack.intel.would_alert(conn, texto)
         echo(f"{len(found)} subscriber(s) ({index.embedder.name})")
         for m in found:
             how = ", ".join(m.keywords) if m.similarity is None else f"{m.similarity:.2f}"

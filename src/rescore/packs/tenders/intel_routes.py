@@ -153,8 +153,7 @@ def router(pack: TendersPack) -> APIRouter:
     ) -> dict[str, Any]:
         """The subscribers a tender saying ``texto`` would alert now, best profile each."""
         with source_read(state.engine) as conn:
-            index = pack.intel.profiles(conn)
-        found = index.match([texto])[0]
+            index, found = pack.intel.would_alert(conn, texto)
         name = index.embedder.name
         return {
             "texto": texto,

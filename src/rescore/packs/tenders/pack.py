@@ -272,7 +272,8 @@ class TendersPack(Pack):
                 timezone="UTC",
                 run=self._downgrade,
                 description="Put back on free the paid subscribers whose renewal failed, or "
-                "whose tier expired, more than RESCORE_TENDERS_GRACE_DAYS ago.",
+                "whose tier expired, more than RESCORE_TENDERS_GRACE_DAYS ago; drop quota "
+                "counters older than three months.",
             ),
         ]
 
@@ -290,8 +291,11 @@ class TendersPack(Pack):
         from rescore.packs.tenders.subscriptions import downgrade_due
 
         now = due.astimezone(UTC).replace(tzinfo=None) if due.tzinfo else due
+        from rescore.packs.tenders.tiers import prune
+
         moved = downgrade_due(engine, now, timedelta(days=self.settings.grace_days))
-        log.info("tenders downgrade: %d subscriber(s) back on free", len(moved))
+        pruned = prune(engine, now=now)
+        log.info("tenders downgrade: %d back on free, %d old counters", len(moved), pruned)
         return moved
 
     def register_audiences(self) -> Sequence[Audience]:

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, and_, delete, func, select, update
 
 from rescore.exceptions import NotFound, RescoreError
 from rescore.packs.sdk import source_read, source_write
@@ -77,6 +77,7 @@ __all__ = [
     "charged",
     "consume",
     "period",
+    "prune",
     "release",
     "require",
     "require_profile_room",
@@ -182,6 +183,17 @@ def release(
             .where(_row(account.id, spec.name, key), quota_usage.c.usados > 0)
             .values(usados=quota_usage.c.usados - 1)
         )
+
+
+def prune(engine: Engine, *, keep_months: int = 3, now: datetime | None = None) -> int:
+    """Drop the counters of periods in months before the last ``keep_months`` (the table
+    would otherwise grow a row per subscriber, feature and day forever); rows deleted."""
+    moment = aware(now)
+    months = moment.year * 12 + moment.month - 1 - keep_months
+    cutoff = f"{months // 12:04d}-{months % 12 + 1:02d}"  # "2026-08" sorts after its days
+    with source_write(engine) as conn:
+        done = conn.execute(delete(quota_usage).where(quota_usage.c.periodo < cutoff))
+    return int(done.rowcount)
 
 
 @contextmanager

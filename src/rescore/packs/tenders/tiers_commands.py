@@ -53,9 +53,9 @@ def planes_command() -> click.Command:
         names = [t["tier"] for t in table["tiers"]]
         echo("feature".ljust(18) + "".join(n.ljust(13) for n in names))
         prices = [f"${t['precio_mensual']:,}".replace(",", ".") for t in table["tiers"]]
-        echo("precio/mes".ljust(18) + "".join(p.ljust(13) for p in prices))
+        echo("CLP/month".ljust(18) + "".join(p.ljust(13) for p in prices))
         for f in table["features"]:
-            per = f"/{f['periodo']}" if f["periodo"] else " activos"
+            per = f"/{f['periodo']}" if f["periodo"] else " active"
             cells = [_cell(f["limites"].get(n), per) for n in names]
             echo(f["feature"].ljust(18) + "".join(c.ljust(13) for c in cells))
 
@@ -65,7 +65,7 @@ def planes_command() -> click.Command:
 def _cell(limit: int | str | None, per: str) -> str:
     if limit is None:
         return "-"
-    return "ilimitado" if limit == "unlimited" else f"{limit}{per}"
+    return "unlimited" if limit == "unlimited" else f"{limit}{per}"
 
 
 def subscription_group(pack: TendersPack) -> click.Group:

@@ -9,7 +9,8 @@ Who pays for a request (:data:`Charged`, a dependency of the routes that sell a 
 - ``?suscriptor_id=`` : a front end acting for a subscriber (the web app, the bot); the
   feature's quota is charged to that subscriber.
 - header ``X-Suscriptor-Id``: the subscriber's own program calling the API; the tier must have
-  ``api_access`` (PROFESIONAL) and the feature's quota is charged too.
+  ``api_access`` (PROFESIONAL), each call counts as one ``api_access`` use, and the feature's
+  quota is charged too.
 - neither: an operator's call with an API key; nothing is charged.
 """
 
@@ -27,7 +28,7 @@ from rescore.packs.sdk import AUTH, Reader, State, example_body, ok, source_read
 from rescore.packs.tenders import business_metrics
 from rescore.packs.tenders.intel_examples import SUBSCRIBER
 from rescore.packs.tenders.schema import quota_usage, subscribers
-from rescore.packs.tenders.tiers import catalog, period, require
+from rescore.packs.tenders.tiers import catalog, consume, period
 
 if TYPE_CHECKING:
     from rescore.engine import Engine
@@ -72,7 +73,7 @@ def _charged(
         return suscriptor_id
     if suscriptor_id is not None and suscriptor_id != x_suscriptor_id:
         raise InvalidInput("differs from the X-Suscriptor-Id header", field="query.suscriptor_id")
-    require(state.engine, x_suscriptor_id, "api_access")
+    consume(state.engine, x_suscriptor_id, "api_access")  # 403 below PROFESIONAL; counted
     return x_suscriptor_id
 
 
