@@ -226,3 +226,37 @@ def test_scoring_a_supplier_without_history_is_refused_in_spanish(
               parametros={"codigo": code, "precio": 1000}, intentos=1)  # fmt: skip
     with pytest.raises(InvalidInput, match="no tiene cotizaciones en el histórico"):
         Service(pack, engine).handlers()["scoring"](job, lambda done, total: None)
+
+
+def test_alert_and_price_exports_hold_the_subscribers_matches_and_the_prices(
+    engine: Engine, pack: TendersPack
+) -> None:
+    from rescore.packs.tenders.schema import alert_profiles, tenders
+
+    p = alert_profiles.c
+    with engine.source.begin() as conn:
+        who, text = conn.execute(
+            sa.select(p.suscriptor_id, p.texto).where(p.tipo == "semantic").order_by(p.id).limit(1)
+        ).one()
+        conn.execute(sa.insert(tenders).values(
+            codigo="8888-1-COT26", nombre=text, descripcion=text, organismo="Municipalidad",
+            region="Región del Maule", categoria="Computación", producto=text, cantidad=3,
+            monto_estimado=900_000, fecha_publicacion=AS_OF, fecha_cierre=AS_OF + timedelta(days=7),
+            estado="publicada", actualizado_en=AS_OF))  # fmt: skip
+    with engine.source.read() as conn:
+        table = exports.alert_table(conn, pack.intel.profiles(conn), who)
+        rows = list(table.rows)
+        price = exports.price_table(pack.price_analysis(conn, _query(pack, "guantes nitrilo")))
+        facts = list(price.rows)
+    assert table.total == len(rows) >= 1
+    mine = [r for r in rows if r[0] == "8888-1-COT26"]
+    assert mine
+    assert mine[0][5] == text
+    assert [f[1] for f in facts[:3]] == ["precio_competitivo", "precio_sugerido", "precio_seguro"]
+    assert price.total == len(facts) > 3
+
+
+def _query(pack: TendersPack, product: str) -> Any:
+    from rescore.packs.tenders.analysis import PriceQuery
+
+    return PriceQuery(producto=product, as_of=AS_OF.date())
