@@ -260,3 +260,22 @@ def _query(pack: TendersPack, product: str) -> Any:
     from rescore.packs.tenders.analysis import PriceQuery
 
     return PriceQuery(producto=product, as_of=AS_OF.date())
+
+
+def test_a_retried_proposal_job_reuses_its_draft(engine: Engine, pack: TendersPack) -> None:
+    from rescore.packs.tenders.schema import proposals, subscribers, tenders
+
+    with engine.source.read() as conn:
+        who = conn.execute(sa.select(subscribers.c.id).order_by(subscribers.c.id)).scalar()
+        code = conn.execute(sa.select(tenders.c.codigo).order_by(tenders.c.codigo)).scalar()
+    job = Job(id="job-retried", tipo="propuesta", suscriptor_id=str(who), chat_id=None,
+              parametros={"codigo": code}, intentos=1)  # fmt: skip
+    run = Service(pack, engine).handlers()["propuesta"]
+    first, again = run(job, lambda d, t: None), run(job, lambda d, t: None)
+    assert first["propuesta_id"] == again["propuesta_id"]
+    assert Path(again["archivo"]).read_bytes().startswith(b"%PDF")
+    with engine.source.read() as conn:
+        stored = conn.execute(
+            sa.select(sa.func.count()).where(proposals.c.id == first["propuesta_id"])
+        ).scalar_one()
+    assert stored == 1

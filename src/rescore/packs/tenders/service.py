@@ -13,11 +13,12 @@ in Telegram are written, stored, counted and rendered the same way::
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rescore.exceptions import InvalidInput
+from rescore.exceptions import InvalidInput, NotFound
 from rescore.packs.sdk import source_read, source_write
 from rescore.packs.tenders import exports, messages, proposals, tiers
 from rescore.packs.tenders.analysis import PriceQuery
@@ -78,11 +79,13 @@ class Service:
         with tiers.charged(self.engine, context.subscriber["id"], "proposals"):
             return self._write_draft(context)
 
-    def _write_draft(self, context: proposals.Context) -> dict[str, Any]:
+    def _write_draft(
+        self, context: proposals.Context, draft_id: str | None = None
+    ) -> dict[str, Any]:
         """Write the sections (the model, or offline) and store them; the draft's view."""
         sections, by = proposals.write_sections(context, self.model())
         with source_write(self.engine) as conn:
-            return proposals.store(conn, context, sections, by, self.pack.as_of())
+            return proposals.store(conn, context, sections, by, self.pack.as_of(), draft_id)
 
     def proposal(self, proposal_id: str) -> dict[str, Any]:
         """A stored draft."""
@@ -173,9 +176,13 @@ class Service:
 
     def _proposal(self, job: Job, progress: Progress) -> dict[str, Any]:
         codigo = str(job.parametros["codigo"])
-        with source_read(self.engine) as conn:
-            context = proposals.load_context(conn, job.suscriptor_id, codigo)
-        view = self._write_draft(context)
+        draft_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"tenders-job:{job.id}"))
+        try:  # a retry (the PDF failed after the draft was stored) reuses the draft
+            view = self.proposal(draft_id)
+        except NotFound:
+            with source_read(self.engine) as conn:
+                context = proposals.load_context(conn, job.suscriptor_id, codigo)
+            view = self._write_draft(context, draft_id)
         path = self._folder(job) / f"propuesta_{_safe(codigo)}.pdf"
         _write_bytes(path, proposal_pdf(view))
         caption = "Propuesta generada. Revísala y personalízala antes de enviar."
