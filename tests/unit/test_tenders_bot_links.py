@@ -63,3 +63,31 @@ def test_with_a_secret_only_the_code_links_a_chat(replies: tuple[Replies, Engine
     assert "ya está vinculada a otro chat" in bot.start(11, [code])
     assert bot.subscriber(11) is None
     assert "enlace de vinculación" in bot.start(12, [])
+
+
+def test_refusals_and_usage_lines_speak_plainly() -> None:
+    from rescore.packs.tenders.bot.replies import _params, refusal
+    from rescore.packs.tenders.tiers import FeatureNotInTier, QuotaExhausted
+
+    spent = QuotaExhausted("x", feature="proposals", tier="pyme", retry_after=20 * 86400,
+                           upgrade="profesional")  # fmt: skip
+    said = refusal(spent)
+    assert "Ya usó 5 de 5" in said
+    assert "este mes" in said
+    assert "se renueva en 20 días" in said
+    assert "El plan PROFESIONAL lo permite" in said
+    today = QuotaExhausted("x", feature="price_analysis", tier="free", retry_after=3 * 3600 + 120,
+                           upgrade="emprendedor")  # fmt: skip
+    assert "hoy" in refusal(today)
+    assert "3 h 2 min" in refusal(today)
+    lacking = FeatureNotInTier("x", feature="win_probability", tier="free", upgrade="pyme")
+    assert "no está incluido en su plan FREE" in refusal(lacking)
+    assert (
+        _params("precio", ["x" * 201])[1] == "El texto es demasiado largo (máximo 200 caracteres)."
+    )
+    assert _params("scoring", ["2000-1-COT26", "abc"])[1] == "«abc» no es un precio (ej. 15990)."
+    assert _params("scoring", ["2000-1-COT26", "15.990"])[0] == {"codigo": "2000-1-COT26",
+                                                                "precio": 15990.0}  # fmt: skip
+    assert _params("export", ["busqueda"])[1] == "Uso: /exportar busqueda <texto>"
+    assert _params("export", ["alertas", "pdf"])[0] == {"fuente": "alertas", "producto": "",
+                                                        "formato": "pdf"}  # fmt: skip

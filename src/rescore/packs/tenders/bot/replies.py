@@ -33,6 +33,7 @@ __all__ = ["Admitted", "Replies"]
 
 RUT = re.compile(r"^[0-9]{7,8}-[0-9Kk]$")
 CODE = re.compile(r"^[A-Za-z0-9\-]{1,40}$")
+LONGEST = 200  # as the HTTP API's product and search texts
 NOT_LINKED = (
     "Primero vincule este chat con su suscripción: /start <su RUT> (ej. /start 76543210-3)."
 )
@@ -207,6 +208,8 @@ class Replies:
 
 def _params(kind: str, args: list[str]) -> tuple[dict[str, Any], str | None]:
     """A heavy command's job parameters, or the usage line to answer."""
+    if len(" ".join(args)) > LONGEST:
+        return {}, f"El texto es demasiado largo (máximo {LONGEST} caracteres)."
     if kind == "precio":
         product = " ".join(args).strip()
         return {"producto": product}, None if product else "Uso: /precio <producto>"
@@ -246,12 +249,11 @@ def refusal(refused: RescoreError) -> str:
     tier = catalog.tier(getattr(refused, "tier", "free"))
     upgrade = getattr(refused, "upgrade", None)
     if isinstance(refused, tiers.QuotaExhausted):
-        hours, rest = divmod(refused.retry_after, 3600)
         when = "hoy" if feature.period == "day" else "este mes"
         limit = feature.limits.get(tier.name)
         text = (
             f"Ya usó {limit} de {limit} «{feature.label}» {when} en su plan {tier.label}; "
-            f"se renueva en {hours} h {rest // 60} min."
+            f"se renueva en {_wait(refused.retry_after)}."
         )
     elif isinstance(refused, tiers.LimitReached):
         text = f"Su plan {tier.label} no permite más «{feature.label}» activas."
@@ -261,3 +263,11 @@ def refusal(refused: RescoreError) -> str:
         better = catalog.tier(upgrade)
         text += f" El plan {better.label} lo permite ({clp(better.price_clp)}/mes): /upgrade"
     return text
+
+
+def _wait(seconds: int) -> str:
+    """How long until a quota resets, as a person says it."""
+    hours, rest = divmod(seconds, 3600)
+    if hours >= 48:
+        return f"{round(seconds / 86400)} días"
+    return f"{hours} h {rest // 60} min"
