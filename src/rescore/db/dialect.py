@@ -120,7 +120,12 @@ def upsert_pending(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         stmt = stmt.on_conflict_do_update(  # type: ignore[attr-defined]
             index_elements=["tenant", "pack", "entity"], set_=changes
         )
-    _execute_many(conn, pending, stmt, list(rows[0]), rows)
+    if sqlite_:  # one writer at a time: the driver's executemany, converted column-wise
+        _execute_many(conn, pending, stmt, list(rows[0]), rows)
+        return
+    # elsewhere one multi-row statement (SQLAlchemy's insertmanyvalues): a statement per row
+    # held the rows' locks longer, and a worker's scan-order UPDATE then deadlocked with it
+    conn.execute(stmt, list(rows))
 
 
 def for_claim(conn: Connection, query: Select[Any]) -> Select[Any]:
