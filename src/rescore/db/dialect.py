@@ -161,20 +161,13 @@ def bulk_insert(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]
     if len(rows) < COPY_THRESHOLD or _python_defaults(table, names):
         conn.execute(table.insert(), list(rows))
         return
-    _executemany(conn, table, names, rows)
+    _execute_many(conn, table, table.insert(), names, rows)
 
 
 def _python_defaults(table: sa.Table, names: Sequence[str]) -> bool:
     """Whether a column the rows leave out has a default SQLAlchemy computes in Python (only
     its own ``insert()`` fills those in)."""
     return any(c.default is not None for c in table.columns if c.name not in names)
-
-
-def _executemany(
-    conn: Connection, table: sa.Table, names: Sequence[str], rows: Sequence[dict[str, Any]]
-) -> None:
-    """The driver's ``executemany`` of a plain insert (see :func:`_execute_many`)."""
-    _execute_many(conn, table, table.insert(), names, rows)
 
 
 def _execute_many(

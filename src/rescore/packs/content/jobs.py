@@ -15,22 +15,24 @@ __all__ = ["purge_videos", "retry_pending", "run_pipeline"]
 
 def run_pipeline(engine: Engine, due: datetime | None = None) -> RunReport:
     """Detect, then process what is pending (the daily job, the webhook, the CLI)."""
-    from rescore.packs.content.config import load_settings
-    from rescore.packs.content.pipeline import Pipeline
-
-    with Pipeline.from_settings(load_settings()) as pipeline:
-        pipeline.detect(engine)
-        return pipeline.run(engine)
+    return _run(engine, detect=True)
 
 
 def retry_pending(engine: Engine, due: datetime | None = None) -> RunReport:
     """Process what is pending without asking the platform for new lessons (the frequent
     job): a lesson that failed is retried once its back-off has passed, not at the next daily
     run. Nothing pending, nothing done and nothing notified."""
+    return _run(engine, detect=False)
+
+
+def _run(engine: Engine, *, detect: bool) -> RunReport:
+    """The pipeline from the environment's settings: detect first if asked, then process."""
     from rescore.packs.content.config import load_settings
     from rescore.packs.content.pipeline import Pipeline
 
     with Pipeline.from_settings(load_settings()) as pipeline:
+        if detect:
+            pipeline.detect(engine)
         return pipeline.run(engine)
 
 
