@@ -29,6 +29,7 @@ from rescore.exceptions import (
     RescoreError,
     ServiceUnavailable,
     StorageUnavailable,
+    WriteConflict,
 )
 
 __all__ = ["RULES", "Rule", "convert", "converted"]
@@ -120,6 +121,7 @@ def _not_utf8(exc: BaseException, where: str) -> RescoreError:
 _DB_MISSING = "{where}: no such database; create it on the server, then run `rescore init`"
 _DB_DENIED = "{where} refused the credentials ({error}); check the user and password"
 _DB_DOWN = "{where} cannot be reached ({error}); try again when it is back"
+_CONFLICT = "{where} refused the transaction ({error}); nothing was written: send it again"
 
 #: The table, most specific first. Driver errors are matched on SQLAlchemy's wrapper's
 #: ``.orig`` too, so one rule serves both.
@@ -160,6 +162,19 @@ RULES: tuple[Rule, ...] = (
         kind="pymysql.err.OperationalError",
         pattern=r"\((1044|1045|1698),",
         make=_fixed(ConfigurationError, _DB_DENIED),
+    ),
+    Rule(
+        kind="psycopg.errors.DeadlockDetected", pattern=None, make=_fixed(WriteConflict, _CONFLICT)
+    ),
+    Rule(
+        kind="psycopg.errors.SerializationFailure",
+        pattern=None,
+        make=_fixed(WriteConflict, _CONFLICT),
+    ),
+    Rule(
+        kind="pymysql.err.OperationalError",
+        pattern=r"\((1205|1213),",  # lock wait timeout, deadlock
+        make=_fixed(WriteConflict, _CONFLICT),
     ),
     Rule(
         kind="sqlalchemy.exc.OperationalError",

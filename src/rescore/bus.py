@@ -33,6 +33,7 @@ from rescore.exceptions import (
     ServiceUnavailable,
     StorageUnavailable,
     UnknownEventType,
+    WriteConflict,
 )
 
 __all__ = ["BusConsumer", "ConsumeResult"]
@@ -145,7 +146,7 @@ class BusConsumer:
             result = await asyncio.to_thread(
                 self.engine.ingest, events, tenant=self.engine.settings.tenant
             )
-        except StorageUnavailable as exc:
+        except (StorageUnavailable, WriteConflict) as exc:
             log.warning("bus: %s; %d messages come back later", exc, len(good))
             await asyncio.gather(*(m.nak(delay=2.0) for m in good))
             await asyncio.gather(*(m.term() for m in bad))

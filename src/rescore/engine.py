@@ -210,7 +210,8 @@ class Engine(
         warnings = self._unknown_entities(rows)
         urgent = any(row["lane"] == Lane.CRITICAL.value for row in rows)
         self.rulebook.take()
-        with self.db.begin(urgent=urgent) as conn:
+
+        def store(conn: Connection) -> tuple[list[Event], dict[str, int]]:
             new = insert_new_events(conn, rows)
             refuse_reused_ids(conn, rows, new)
             stored = [
@@ -219,6 +220,9 @@ class Engine(
             queued = self._enqueue(conn, stored)
             if stored:
                 self._within("ingesting", conn, stored)
+            return stored, queued
+
+        stored, queued = self.db.retried(store, urgent=urgent)
         result = IngestResult(
             accepted=len(stored),
             duplicates=len(parsed) - len(stored),

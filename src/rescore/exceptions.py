@@ -18,7 +18,8 @@ The hierarchy::
     ├── BackupError                   (500)  a backup could not be made, read or restored
     │   └── BackupMismatch            (500)  data differs from the backup's manifest
     ├── ServiceUnavailable            (503)  exit 75: a service is down; retrying will help
-    │   └── StorageUnavailable        (503)  the database cannot be reached
+    │   ├── StorageUnavailable        (503)  the database cannot be reached
+    │   └── WriteConflict             (503)  a deadlock victim, still conflicting after retries
     └── ScoringError                  (500)  a scorer failed or broke its contract
 
 Each subclass's docstring is its default message and each carries the ``http_status`` that the
@@ -54,6 +55,7 @@ __all__ = [
     "UnknownEventType",
     "UnknownPack",
     "UnknownScorer",
+    "WriteConflict",
 ]
 
 
@@ -166,6 +168,13 @@ class ServiceUnavailable(RescoreError):
 
 class StorageUnavailable(ServiceUnavailable):
     """The database cannot be reached; try again when it is back."""
+
+
+class WriteConflict(ServiceUnavailable):
+    """The database chose this transaction as a deadlock victim (or gave up waiting for a
+    lock) on every attempt; nothing of it was written, and sending it again will succeed.
+
+    Not a :class:`StorageUnavailable`: the database is up, so lookups do not turn stale."""
 
 
 class ScoringError(RescoreError):

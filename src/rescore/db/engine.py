@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import random
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -34,9 +36,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
 from rescore.boundary import SCHEMES, converted
-from rescore.exceptions import ConfigurationError, RescoreError, StorageUnavailable
+from rescore.exceptions import (
+    ConfigurationError,
+    RescoreError,
+    StorageUnavailable,
+    WriteConflict,
+)
 
 __all__ = ["Database", "Listener", "json_dumps"]
+
+T = TypeVar("T")
 
 
 def json_dumps(value: Any) -> str:
@@ -115,6 +124,27 @@ class Database:
         turn = self._write_turn.turn(urgent=urgent) if self._write_turn else nullcontext()
         with turn, self._watched(), converted(where=self.where), self.engine.begin() as conn:
             yield conn
+
+    def retried(
+        self, body: Callable[[Connection], T], *, urgent: bool = False, attempts: int = 5
+    ) -> T:
+        """Run ``body`` in a write transaction, from the start again when PostgreSQL or MariaDB
+        picks it as a deadlock victim (:class:`WriteConflict`: it was rolled back whole).
+
+        Two writers that lock rows in different orders deadlock now and then however carefully
+        each one orders its own statements (an ingest's unique-index insert waits on a worker's
+        uncommitted delete of the same key); the servers' advice is to retry, and the bodies
+        given here (an ingest batch) are all-or-nothing, so replaying one is safe. The backoff
+        is short and jittered so the two victims do not collide again in step."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.begin(urgent=urgent) as conn:
+                    return body(conn)
+            except WriteConflict:
+                if attempt == attempts:
+                    raise
+                time.sleep(random.uniform(0.005, 0.02) * 2**attempt)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -35,7 +35,7 @@ from rescore.automations.dispatcher import DeliveryDispatcher
 from rescore.automations.scheduling import RuleSchedules
 from rescore.db.dialect import WAKE_CHANNEL
 from rescore.engine import Engine, IngestResult, Observer
-from rescore.exceptions import StorageUnavailable
+from rescore.exceptions import StorageUnavailable, WriteConflict
 from rescore.retention import history_schedules
 from rescore.routing import Lane
 from rescore.runtime.heartbeat import Heartbeat
@@ -211,7 +211,7 @@ class EmbeddedRuntime:
         for lane in Lane.CRITICAL, Lane.NORMAL:
             try:
                 self.engine.release(self._worker(lane))
-            except StorageUnavailable:
+            except (StorageUnavailable, WriteConflict):
                 log.warning("could not release claimed work; it is given back once we are stale")
         if self._owns_heartbeat:
             self.heartbeat.stop()
@@ -270,7 +270,7 @@ class EmbeddedRuntime:
                 try:
                     if listener.wait(min(1.0, self.settings.poll_interval)):
                         self.critical_ready.set()
-                except StorageUnavailable as exc:
+                except (StorageUnavailable, WriteConflict) as exc:
                     log.warning("listen: %s; retrying", exc)
                     self._stopping.wait(self.settings.poll_interval)
         finally:
@@ -286,7 +286,7 @@ class EmbeddedRuntime:
             try:
                 for due in scheduler.tick():
                     self.job_runs.append((due.schedule.name, scheduler.run(due)))
-            except StorageUnavailable as exc:
+            except (StorageUnavailable, WriteConflict) as exc:
                 log.warning("scheduler: %s; retrying", exc)
             self._stopping.wait(min(1.0, self.settings.poll_interval))
 
@@ -297,7 +297,7 @@ class EmbeddedRuntime:
             self.last_beat["dispatch"] = time.monotonic()
             try:
                 handled = dispatcher.run_once().handled
-            except StorageUnavailable as exc:
+            except (StorageUnavailable, WriteConflict) as exc:
                 log.warning("dispatcher: %s; retrying", exc)
                 handled = 0
             except Exception:
@@ -327,7 +327,7 @@ class EmbeddedRuntime:
                 self._yield_to_critical()
             try:
                 report = self.engine.work(self._worker(lane), lane, limit)
-            except StorageUnavailable as exc:
+            except (StorageUnavailable, WriteConflict) as exc:
                 log.warning("%s worker: %s; retrying", lane, exc)
                 self._stopping.wait(self.settings.poll_interval)
                 return
