@@ -123,9 +123,14 @@ def upsert_pending(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     if sqlite_:  # one writer at a time: the driver's executemany, converted column-wise
         _execute_many(conn, pending, stmt, list(rows[0]), rows)
         return
-    # elsewhere one multi-row statement (SQLAlchemy's insertmanyvalues): a statement per row
-    # held the rows' locks longer, and a worker's scan-order UPDATE then deadlocked with it
-    conn.execute(stmt, list(rows))
+    if conn.dialect.name == "postgresql":
+        # one multi-row statement per chunk (psycopg's executemany sends a statement per row,
+        # which held the rows' locks longer); rows are unique per key, as ON CONFLICT needs
+        per = 60_000 // len(rows[0])  # under the protocol's 65,535 parameters
+        for start in range(0, len(rows), per):
+            conn.execute(stmt.values(list(rows[start : start + per])))
+        return
+    conn.execute(stmt, list(rows))  # PyMySQL's executemany rewrites it as one multi-row INSERT
 
 
 def for_claim(conn: Connection, query: Select[Any]) -> Select[Any]:
