@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from rescore.compute import Computer, Planned, cause_of
+from rescore.db import bulk
 from rescore.db.engine import Database
 from rescore.db.partitions import (
     Partition,
@@ -419,6 +420,23 @@ class ScoreOperations(InsightOperations):
         self.registry[pack]
         with self.db.read() as conn:
             return self.store.count_entities(conn, pack, tenant=tenant)
+
+    def population_misses(
+        self,
+        pack: str,
+        digests: Sequence[tuple[str, str]],
+        *,
+        tenant: str = DEFAULT_TENANT,
+        scorers: int,
+    ) -> set[str] | None:
+        """Of ``(entity, digest)`` pairs a population run computed, the entities it must still
+        write (:func:`rescore.db.bulk.digest_misses`); None when no score of the pack carries a
+        digest yet, so every entity must be written (a first run skips the lookups)."""
+        self.registry[pack]
+        with self.db.read() as conn:
+            if not bulk.has_digests(conn, tenant, pack):
+                return None
+            return bulk.digest_misses(conn, tenant, pack, digests, scorers)
 
     def event_watermarks(
         self, pack: str, *, tenant: str = DEFAULT_TENANT, entities: Sequence[str] | None = None

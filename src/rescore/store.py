@@ -107,6 +107,7 @@ class Computed:
     trigger: str = "event"  # what history records as the cause when event_ids is empty
     changes: list[Change] = field(default_factory=list)
     shadow: dict[str, tuple[str, ScoreResult]] = field(default_factory=dict)  # unserved
+    digest: str | None = None  # a population write's digest of what it scored (write_bulk)
 
 
 def _stored(row: Any) -> StoredScore:
@@ -293,6 +294,7 @@ class ScoreStore:
             "watermark": item.watermark,
             "changed_at": now,
             "computed_at": now,
+            "population_digest": None,  # this write was not a population's
         }
 
     @staticmethod
@@ -430,12 +432,13 @@ def _staged(item: Computed) -> Iterator[bulk.Staged]:
             json_dumps(list(r.reasons)),
             json_dumps(dict(r.features)),
             item.watermark,
+            item.digest,
         )
 
 
 def _touch(row: dict[str, Any]) -> dict[str, Any]:
     """An unchanged score: refresh its watermark, freshness, reasons and features only."""
-    keep = ("watermark", "computed_at", "reasons", "features")
+    keep = ("watermark", "computed_at", "reasons", "features", "population_digest")
     keys = (*_KEY, "watermark")
     return {"k_" + k: row[k] for k in keys} | {k: row[k] for k in keep}
 

@@ -156,6 +156,36 @@ def test_population_rescoring_writes_history_only_where_a_score_changed(
         assert stored[name].as_result() == result
 
 
+def test_an_unchanged_rerun_skips_entities_by_digest_until_something_else_writes_them(
+    leads: Engine,
+) -> None:
+    source = DatabaseSource(leads.source)
+    first = rescore_population(leads, "leads", pack(), source, chunk_size=1000)
+    assert (first.unchanged, first.changed) == (0, SIZE)
+    again = rescore_population(leads, "leads", pack(), source, chunk_size=1000)
+    assert (again.unchanged, again.changed) == (SIZE, 0)
+    # a manual recompute writes entity 7 (the same scores) and clears its digests; an event
+    # for entity 9 moves its watermark, so its digest changes: both are compared again
+    assert leads.recompute("leads", ["7"]).claimed == 1
+    event = {
+        "event_id": "d1",
+        "type": "validation_upserted",
+        "entity": "9",
+        "occurred_at": "2026-01-23T12:00:00Z",
+        "payload": {"platform": "facebook"},
+    }
+    assert leads.ingest([event]).accepted == 1
+    third = rescore_population(leads, "leads", pack(), source, chunk_size=1000)
+    assert (third.unchanged, third.changed) == (SIZE - 2, 0)
+    assert leads.current("leads", "9")["lead_score"].watermark > 0  # refreshed, not rewritten
+    # a source change the population sees is never skipped, whatever the digests say
+    with leads.source.begin() as conn:
+        conn.execute(platform_validations.delete().where(platform_validations.c.contact_id == 1))
+    fourth = rescore_population(leads, "leads", pack(), source, chunk_size=1000)
+    assert (fourth.unchanged, fourth.changed) == (SIZE - 1, 1)
+    assert leads.current("leads", "1")["lead_score"].value == 0.0
+
+
 def test_database_and_parquet_sources_score_the_same(leads: Engine, tmp_path: Path) -> None:
     write_parquet(tmp_path / "pop", contacts_total=500, seed=5, as_of=AS_OF, chunk_size=200)
     frames = list(pack().score_population(ParquetSource(tmp_path / "pop"), chunk_size=150))

@@ -37,7 +37,17 @@ from rescore.db.dialect import copy_rows
 from rescore.db.schema import UTCDateTime
 from rescore.exceptions import InvalidInput
 
-__all__ = ["STAGE_COLUMNS", "Staged", "apply", "changed", "stage", "stale_entities", "unstage"]
+__all__ = [
+    "STAGE_COLUMNS",
+    "Staged",
+    "apply",
+    "changed",
+    "digest_misses",
+    "has_digests",
+    "stage",
+    "stale_entities",
+    "unstage",
+]
 
 STAGE = "rescore_scores_in"
 STAGE_COLUMNS = (
@@ -49,9 +59,10 @@ STAGE_COLUMNS = (
     "reasons",
     "features",
     "watermark",
+    "digest",
 )
 #: One staged score: the values of :data:`STAGE_COLUMNS` (JSON fields as text).
-Staged = tuple[str, str, str, float, str, str, str, int]
+Staged = tuple[str, str, str, float, str, str, str, int, str | None]
 #: (value, components) stored before a change; None for a score written the first time.
 Before = tuple[float, dict[str, float]] | None
 
@@ -59,11 +70,11 @@ _CREATE = {
     "postgresql": (
         f"CREATE TEMP TABLE {STAGE} (entity text, scorer text, version text, "
         "value double precision, components json, reasons json, features json, "
-        "watermark bigint)"
+        "watermark bigint, digest varchar(32))"
     ),
     "sqlite": (
         f"CREATE TEMP TABLE {STAGE} (entity TEXT, scorer TEXT, version TEXT, value REAL, "
-        "components TEXT, reasons TEXT, features TEXT, watermark INTEGER, "
+        "components TEXT, reasons TEXT, features TEXT, watermark INTEGER, digest TEXT, "
         "PRIMARY KEY (entity, scorer))"
     ),
     "mysql": (
@@ -72,7 +83,7 @@ _CREATE = {
         "components LONGTEXT COLLATE utf8mb4_bin NOT NULL, "
         "reasons LONGTEXT COLLATE utf8mb4_bin NOT NULL, "
         "features LONGTEXT COLLATE utf8mb4_bin NOT NULL, watermark BIGINT NOT NULL, "
-        "PRIMARY KEY (entity, scorer)) DEFAULT CHARSET=utf8mb4"
+        "digest VARCHAR(32) NULL, PRIMARY KEY (entity, scorer)) DEFAULT CHARSET=utf8mb4"
     ),
 }
 _DROP = {
@@ -93,22 +104,80 @@ def _dialect(conn: Connection) -> str:
     return name
 
 
+DIGESTS = "rescore_digests_in"
+_CREATE_DIGESTS = {
+    "postgresql": f"CREATE TEMP TABLE {DIGESTS} (entity text, digest varchar(32))",
+    "sqlite": f"CREATE TEMP TABLE {DIGESTS} (entity TEXT PRIMARY KEY, digest TEXT)",
+    "mysql": (
+        f"CREATE TEMPORARY TABLE {DIGESTS} (entity VARCHAR(128) NOT NULL PRIMARY KEY, "
+        "digest VARCHAR(32) NOT NULL) DEFAULT CHARSET=utf8mb4"
+    ),
+}
+_DROP_DIGESTS = {
+    "postgresql": f"DROP TABLE IF EXISTS pg_temp.{DIGESTS}",
+    "sqlite": f"DROP TABLE IF EXISTS temp.{DIGESTS}",
+    "mysql": f"DROP TEMPORARY TABLE IF EXISTS {DIGESTS}",
+}
+
+
 def stage(conn: Connection, rows: Sequence[Staged]) -> None:
     """(Re)create the staging table and load ``rows`` into it."""
+    _load(conn, STAGE, STAGE_COLUMNS, rows, create=_CREATE, drop=_DROP)
+
+
+def _load(
+    conn: Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    create: Mapping[str, str],
+    drop: Mapping[str, str],
+) -> None:
+    """(Re)create a temporary table and load ``rows``: ``COPY`` on PostgreSQL, one
+    ``executemany`` elsewhere (PyMySQL sends multi-row ``INSERT`` statements)."""
     name = _dialect(conn)
-    conn.exec_driver_sql(_DROP[name])
-    conn.exec_driver_sql(_CREATE[name])
+    conn.exec_driver_sql(drop[name])
+    conn.exec_driver_sql(create[name])
     if not rows:
         return
     if name == "postgresql":
         # the per-row lookups look costly to the planner, which then compiles each statement
         # (about 0.4 s of a batch's few seconds); for this transaction only
         conn.exec_driver_sql("SET LOCAL jit = off")
-        copy_rows(conn, STAGE, STAGE_COLUMNS, rows)
+        copy_rows(conn, table, columns, rows)
         return
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    marks = ", ".join([mark] * len(STAGE_COLUMNS))
-    conn.exec_driver_sql(f"INSERT INTO {STAGE} VALUES ({marks})", list(rows))  # noqa: S608
+    marks = ", ".join([mark] * len(columns))
+    conn.exec_driver_sql(f"INSERT INTO {table} VALUES ({marks})", list(rows))  # noqa: S608
+
+
+def has_digests(conn: Connection, tenant: str, pack: str) -> bool:
+    """Whether any score of the pack carries a population digest (a first run has none, and
+    then skips :func:`digest_misses` altogether)."""
+    query = (
+        "SELECT 1 FROM rescore_scores WHERE tenant = :tenant AND pack = :pack "
+        "AND population_digest IS NOT NULL LIMIT 1"
+    )
+    return conn.execute(sa.text(query), {"tenant": tenant, "pack": pack}).first() is not None
+
+
+def digest_misses(
+    conn: Connection, tenant: str, pack: str, digests: Sequence[tuple[str, str]], scorers: int
+) -> set[str]:
+    """Of ``(entity, digest)`` pairs, the entities a population write must still look at: not
+    all ``scorers`` of their stored scores carry that digest (new, written by something else
+    since, or scored differently). One primary-key lookup per pair, like the stale check."""
+    _load(conn, DIGESTS, ("entity", "digest"), digests, create=_CREATE_DIGESTS, drop=_DROP_DIGESTS)
+    query = (
+        f"SELECT d.entity FROM {DIGESTS} d WHERE (SELECT COUNT(*) FROM rescore_scores s "  # noqa: S608
+        "WHERE s.tenant = :tenant AND s.pack = :pack AND s.entity = d.entity "
+        "AND s.population_digest = d.digest) <> :scorers"
+    )
+    params = {"tenant": tenant, "pack": pack, "scorers": scorers}
+    missed = {str(entity) for (entity,) in conn.execute(sa.text(query), params)}
+    conn.exec_driver_sql(_DROP_DIGESTS[_dialect(conn)])
+    return missed
 
 
 def unstage(conn: Connection) -> None:
@@ -146,10 +215,17 @@ def _sql(name: str) -> dict[str, str]:
         ),
         "refresh": (
             f"(s.watermark < t.watermark OR {_differ(name, 'reasons')} "
-            f"OR {_differ(name, 'features')})"
+            f"OR {_differ(name, 'features')} OR {_digest_differs(name)})"
         ),
         "text": "s.components::text" if name == "postgresql" else "s.components",
     }
+
+
+def _digest_differs(name: str) -> str:
+    """The stored population digest is not the staged one (NULL on either side differs)."""
+    if name == "mysql":
+        return "NOT (s.population_digest <=> t.digest)"
+    return "s.population_digest IS DISTINCT FROM t.digest"
 
 
 def _join(name: str) -> str:
@@ -197,8 +273,20 @@ def _loads(components: Any) -> dict[str, float]:
     return dict(loaded)
 
 
-_COLUMNS = "tenant, pack, entity, scorer, version, value, components, reasons, features, watermark"
-_UPDATED = ("version", "value", "components", "reasons", "features", "changed_at", "computed_at")
+_COLUMNS = (
+    "tenant, pack, entity, scorer, version, value, components, reasons, features, watermark, "
+    "population_digest"
+)
+_UPDATED = (
+    "version",
+    "value",
+    "components",
+    "reasons",
+    "features",
+    "changed_at",
+    "computed_at",
+    "population_digest",
+)
 
 
 def _upsert(name: str) -> str:

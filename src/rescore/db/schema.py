@@ -187,6 +187,10 @@ scores = Table(
     Column("watermark", Seq, nullable=False),
     Column("changed_at", UTCDateTime(), nullable=False),
     Column("computed_at", UTCDateTime(), nullable=False),
+    # set by a population write (a digest of the pack's scored row, its watermark and the
+    # scorers' versions), cleared by every other write: a re-run skips entities whose every
+    # score still carries the digest it computes (rescore.population)
+    Column("population_digest", String(32), nullable=True),
 )
 
 history = Table(
