@@ -125,8 +125,10 @@ class Snapshot:
 
 
 def snapshot(engine: Engine, now: datetime | None = None) -> Snapshot:
-    """What the gauges show, read now from ``suscriptores``."""
-    moment = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+    """What the gauges show, read now from ``suscriptores``; a subscription counts in the MRR
+    until ``vence_en`` passes by the pack's clock (its ``as_of``: the wall clock in service,
+    the demo's fixed "now" in a demo or a test, so its payments do not expire under it)."""
+    moment = (now or _pack_now(engine)).astimezone(UTC).replace(tzinfo=None)
     s = subscribers.c
     current = or_(s.vence_en.is_(None), s.vence_en > moment)
     with source_read(engine) as conn:
@@ -136,6 +138,12 @@ def snapshot(engine: Engine, now: datetime | None = None) -> Snapshot:
     by_tier = {t.name: 0 for t in tiers} | {str(t): int(n) for t, n in all_rows}
     prices = {t.name: t.price_clp for t in tiers}
     return Snapshot(by_tier=by_tier, mrr_clp=sum(prices.get(t, 0) * int(n) for t, n in paid))
+
+
+def _pack_now(engine: Engine) -> datetime:
+    as_of = getattr(engine.registry["tenders"], "as_of", None)
+    now = as_of() if callable(as_of) else datetime.now(UTC)
+    return now if now.tzinfo else now.replace(tzinfo=UTC)  # the pack's as_of is naive UTC
 
 
 class _Gauges(Collector):
