@@ -69,11 +69,13 @@ def test_two_pollers_ingest_every_row_once(
 
     settings = Settings(database_url=database_url, source_url=source_url, packs=["credit"])
     results: list[list[PollResult]] = [[], []]
+    ready = threading.Barrier(2)  # building an engine can outlast draining the whole queue
 
     def poller(n: int) -> None:
         engine = Engine.from_settings(settings)
         try:
             poll = OutboxPoller(engine, Database(source_url), batch_size=50)
+            ready.wait(60)
             while True:
                 result = poll.poll_once()
                 if not result.read:
