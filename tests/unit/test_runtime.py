@@ -180,3 +180,17 @@ def test_the_normal_flush_goes_in_slices_and_yields_to_critical_work(tmp_path: P
     flush.join(5)
     assert sizes == [10, 10, 10, 5]  # one claim and one write per slice
     engine.close()
+
+
+def test_settle_freezes_what_start_up_left_so_full_collections_skip_it() -> None:
+    import gc
+
+    from rescore.runtime.heap import settle
+
+    try:
+        frozen = settle()
+        assert frozen == gc.get_freeze_count()
+        assert frozen > 10_000  # the interpreter, the test run and rescore's modules
+        assert gc.isenabled()  # collection goes on, for objects made from now on
+    finally:
+        gc.unfreeze()

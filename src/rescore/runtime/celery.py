@@ -60,6 +60,7 @@ from rescore.engine import Engine
 from rescore.metrics import MetricsServer, serve_metrics
 from rescore.routing import Lane
 from rescore.runtime.embedded import every_schedule
+from rescore.runtime.heap import settle
 from rescore.runtime.heartbeat import Heartbeat, process_name
 from rescore.schedule import Due, Scheduler
 from rescore.settings import Settings
@@ -108,8 +109,9 @@ class _Worker:
         self.exporter: MetricsServer | None = None
 
     def process_started(self) -> None:
-        """A pool process starts: open its engine, load the packs' models."""
+        """A pool process starts: open its engine, load the packs' models, settle the heap."""
         self.engine().registry.prepare()
+        settle()
 
     def engine(self) -> Engine:
         with self._lock:

@@ -38,6 +38,7 @@ from rescore.engine import Engine, IngestResult, Observer
 from rescore.exceptions import StorageUnavailable, WriteConflict
 from rescore.retention import history_schedules
 from rescore.routing import Lane
+from rescore.runtime.heap import settle
 from rescore.runtime.heartbeat import Heartbeat
 from rescore.schedule import Schedule, Scheduler
 from rescore.settings import Settings
@@ -181,9 +182,7 @@ class EmbeddedRuntime:
         self.engine.observers.append(self._waker)
         self.heartbeat.start()  # first: takes back a dead predecessor's claims, then wakes us
         # models load beside the first work, in a thread of their own that ends when done
-        threading.Thread(
-            target=self.engine.registry.prepare, name="rescore-prepare", daemon=True
-        ).start()
+        threading.Thread(target=self._prepare, name="rescore-prepare", daemon=True).start()
         loops = {
             "critical": self._critical_loop,
             "normal": self._normal_loop,
@@ -215,6 +214,12 @@ class EmbeddedRuntime:
                 log.warning("could not release claimed work; it is given back once we are stale")
         if self._owns_heartbeat:
             self.heartbeat.stop()
+
+    def _prepare(self) -> None:
+        """Load the packs' models, then take start-up's objects out of the collector's full
+        passes (:mod:`rescore.runtime.heap`)."""
+        self.engine.registry.prepare()
+        settle()
 
     @property
     def alive(self) -> bool:
