@@ -164,11 +164,8 @@ RULES: tuple[Rule, ...] = (
         make=_fixed(ConfigurationError, _DB_DENIED),
     ),
     Rule(
-        kind="psycopg.errors.DeadlockDetected", pattern=None, make=_fixed(WriteConflict, _CONFLICT)
-    ),
-    Rule(
-        kind="psycopg.errors.SerializationFailure",
-        pattern=None,
+        kind="psycopg.OperationalError",
+        pattern=r"deadlock detected|could not serialize access",
         make=_fixed(WriteConflict, _CONFLICT),
     ),
     Rule(

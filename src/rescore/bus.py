@@ -29,11 +29,10 @@ import orjson
 from rescore.engine import Engine
 from rescore.events import parse_events
 from rescore.exceptions import (
+    STORAGE_RETRYABLE,
     InvalidEvent,
     ServiceUnavailable,
-    StorageUnavailable,
     UnknownEventType,
-    WriteConflict,
 )
 
 __all__ = ["BusConsumer", "ConsumeResult"]
@@ -146,7 +145,7 @@ class BusConsumer:
             result = await asyncio.to_thread(
                 self.engine.ingest, events, tenant=self.engine.settings.tenant
             )
-        except (StorageUnavailable, WriteConflict) as exc:
+        except STORAGE_RETRYABLE as exc:
             log.warning("bus: %s; %d messages come back later", exc, len(good))
             await asyncio.gather(*(m.nak(delay=2.0) for m in good))
             await asyncio.gather(*(m.term() for m in bad))

@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "STORAGE_RETRYABLE",
     "BackupError",
     "BackupMismatch",
     "ConfigurationError",
@@ -175,6 +176,11 @@ class WriteConflict(ServiceUnavailable):
     lock) on every attempt; nothing of it was written, and sending it again will succeed.
 
     Not a :class:`StorageUnavailable`: the database is up, so lookups do not turn stale."""
+
+
+#: What a worker loop waits out and tries again: the database is down, or it kept choosing
+#: the transaction as a deadlock victim.
+STORAGE_RETRYABLE = (StorageUnavailable, WriteConflict)
 
 
 class ScoringError(RescoreError):

@@ -421,6 +421,13 @@ class ScoreOperations(InsightOperations):
         with self.db.read() as conn:
             return self.store.count_entities(conn, pack, tenant=tenant)
 
+    def has_population_digests(self, pack: str, tenant: str = DEFAULT_TENANT) -> bool:
+        """Whether any stored score of the pack carries a population digest (none before a
+        pack's first population run: that run then skips :meth:`population_misses`)."""
+        self.registry[pack]
+        with self.db.read() as conn:
+            return bulk.has_digests(conn, tenant, pack)
+
     def population_misses(
         self,
         pack: str,
@@ -428,14 +435,11 @@ class ScoreOperations(InsightOperations):
         *,
         tenant: str = DEFAULT_TENANT,
         scorers: int,
-    ) -> set[str] | None:
+    ) -> set[str]:
         """Of ``(entity, digest)`` pairs a population run computed, the entities it must still
-        write (:func:`rescore.db.bulk.digest_misses`); None when no score of the pack carries a
-        digest yet, so every entity must be written (a first run skips the lookups)."""
+        write (:func:`rescore.db.bulk.digest_misses`)."""
         self.registry[pack]
         with self.db.read() as conn:
-            if not bulk.has_digests(conn, tenant, pack):
-                return None
             return bulk.digest_misses(conn, tenant, pack, digests, scorers)
 
     def event_watermarks(

@@ -31,12 +31,10 @@ Example::
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import itertools
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +44,7 @@ from rescore.db.engine import Database
 from rescore.db.schema import DEFAULT_TENANT
 from rescore.engine import Engine
 from rescore.exceptions import PluginError
+from rescore.heap import collector_paused
 from rescore.plugins import Pack
 from rescore.scoring import ScoreResult, check_result
 from rescore.store import Computed
@@ -163,7 +162,9 @@ def rescore_population(
         out.mkdir(parents=True, exist_ok=True)
     chunks = form.score_population(source, chunk_size=chunk_size)
     index, count = shard or (0, 1)
-    digested = store  # until a chunk finds that no stored score carries a digest
+    # chunks hold disjoint entities: digests written by this run never match a later chunk,
+    # so a pack with none when the run starts (a first run) needs no lookups at all
+    digested = store and engine is not None and engine.has_population_digests(pack_name, tenant)
     for ordinal in itertools.count():
         tick = time.perf_counter()
         scored = next(chunks, None)
@@ -180,29 +181,14 @@ def rescore_population(
             report.parquet_seconds += time.perf_counter() - tick
         if store and engine is not None:
             tick = time.perf_counter()
-            with _collector_paused():
-                digested = _write(engine, tenant, pack_name, form, scored, marks, digested, report)
+            with collector_paused():  # millions of young, acyclic objects: see rescore.heap
+                _write(engine, tenant, pack_name, form, scored, marks, digested, report)
             report.store_seconds += time.perf_counter() - tick
         report.entities += scored.height
         if progress is not None:
             progress(scored.height)
     report.total_seconds = time.perf_counter() - started
     return report
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a chunk's result objects are built and written:
-    millions of young, acyclic objects made each collection walk them all (a first run of
-    200k contacts into SQLite took 33.5 s with it, 26.0 s without). Reference counting still
-    frees them; the collector is back on, if it was, once the chunk is written."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _write(
@@ -214,21 +200,19 @@ def _write(
     marks: dict[str, int],
     digested: bool,
     report: PopulationReport,
-) -> bool:
-    """Write one scored chunk to the store, skipping the entities whose stored scores carry
-    this run's digest while ``digested`` (some stored score had one); returns whether the
-    next chunk should look them up too."""
+) -> None:
+    """Write one scored chunk to the store; when the pack's scores carry digests
+    (``digested``), skip the entities whose stored scores all carry this run's."""
     versions = _versions(engine, pack)
-    digests = dict(_digests(scored, marks, versions))
-    misses = None
+    digests = _digests(scored, marks, versions)
+    write = scored
     if digested:
         misses = engine.population_misses(
             pack, list(digests.items()), tenant=tenant, scorers=len(versions)
         )
-    write = scored if misses is None else scored.filter(pl.col("entity").is_in(list(misses)))
+        write = scored.filter(pl.col("entity").is_in(list(misses)))
     report.unchanged += scored.height - write.height
-    _store(engine, tenant, pack, form.results_of(write), marks, digests, report)
-    return misses is not None
+    _store(engine, tenant, pack, form.results_of(write), marks, versions, digests, report)
 
 
 def _versions(engine: Engine, pack: str) -> dict[str, str]:
@@ -238,8 +222,8 @@ def _versions(engine: Engine, pack: str) -> dict[str, str]:
 
 def _digests(
     scored: pl.DataFrame, marks: dict[str, int], versions: dict[str, str]
-) -> list[tuple[str, str]]:
-    """``(entity, digest)`` for each row: two 64-bit row hashes (seeded by the scorers'
+) -> dict[str, str]:
+    """``{entity: digest}`` for each row: two 64-bit row hashes (seeded by the scorers'
     versions) over the scored row and the entity's watermark, as 32 hex digits."""
     seed = hashlib.blake2b(repr(sorted(versions.items())).encode(), digest_size=16).digest()
     entities = scored.get_column("entity").to_list()
@@ -249,7 +233,7 @@ def _digests(
     high, low = (
         framed.hash_rows(seed=int.from_bytes(seed[i : i + 8], "big")).to_list() for i in (0, 8)
     )
-    return [(e, f"{h:016x}{lo:016x}") for e, h, lo in zip(entities, high, low, strict=True)]
+    return {e: f"{h:016x}{lo:016x}" for e, h, lo in zip(entities, high, low, strict=True)}
 
 
 def _watermarks(engine: Engine, tenant: str, pack: str) -> dict[str, int]:
@@ -263,12 +247,12 @@ def _store(
     pack: str,
     results: Iterable[tuple[str, dict[str, ScoreResult]]],
     marks: dict[str, int],
+    versions: dict[str, str],
     digests: dict[str, str],
     report: PopulationReport,
 ) -> None:
     graph = engine.registry.graph(pack)
     size = STORE_BATCH.get(engine.db.dialect, 20_000)
-    versions = _versions(engine, pack)
     batch: list[Computed] = []
 
     def flush() -> None:

@@ -36,6 +36,17 @@ def pack(**kwargs: object) -> LeadsPack:
     return LeadsPack(as_of=lambda: AS_OF, **kwargs)  # type: ignore[arg-type]
 
 
+def validation_upserted(event_id: str, contact: str) -> dict[str, object]:
+    """A contact's Facebook validation changed (a normal-lane event)."""
+    return {
+        "event_id": event_id,
+        "type": "validation_upserted",
+        "entity": contact,
+        "occurred_at": "2026-01-23T12:00:00Z",
+        "payload": {"platform": "facebook"},
+    }
+
+
 @pytest.fixture
 def leads(tmp_path: Path, clock: Clock) -> Iterator[Engine]:
     engine = make_engine(tmp_path / "leads.db", packs=[pack()], clock=clock)
@@ -105,13 +116,7 @@ def test_a_validation_event_rescored_through_the_engine(leads: Engine) -> None:
         conn.execute(
             contacts.update().where(contacts.c.id == 7).values(last_platform_validation=AS_OF)
         )
-    event = {
-        "event_id": "v1",
-        "type": "validation_upserted",
-        "entity": "7",
-        "occurred_at": "2026-01-23T12:00:00Z",
-        "payload": {"platform": "facebook"},
-    }
+    event = validation_upserted("v1", "7")
     assert leads.ingest([event]).queued["normal"] == 1
     report = leads.work("w1")
     assert report.claimed == 1
@@ -167,14 +172,7 @@ def test_an_unchanged_rerun_skips_entities_by_digest_until_something_else_writes
     # a manual recompute writes entity 7 (the same scores) and clears its digests; an event
     # for entity 9 moves its watermark, so its digest changes: both are compared again
     assert leads.recompute("leads", ["7"]).claimed == 1
-    event = {
-        "event_id": "d1",
-        "type": "validation_upserted",
-        "entity": "9",
-        "occurred_at": "2026-01-23T12:00:00Z",
-        "payload": {"platform": "facebook"},
-    }
-    assert leads.ingest([event]).accepted == 1
+    assert leads.ingest([validation_upserted("d1", "9")]).accepted == 1
     third = rescore_population(leads, "leads", pack(), source, chunk_size=1000)
     assert (third.unchanged, third.changed) == (SIZE - 2, 0)
     assert leads.current("leads", "9")["lead_score"].watermark > 0  # refreshed, not rewritten

@@ -185,7 +185,7 @@ def test_the_normal_flush_goes_in_slices_and_yields_to_critical_work(tmp_path: P
 def test_settle_freezes_what_start_up_left_so_full_collections_skip_it() -> None:
     import gc
 
-    from rescore.runtime.heap import settle
+    from rescore.heap import settle
 
     try:
         frozen = settle()

@@ -33,9 +33,9 @@ from rescore.api.telemetry import router as telemetry
 from rescore.bootstrap import open_engine
 from rescore.engine import Engine
 from rescore.exceptions import RescoreError, StorageUnavailable
+from rescore.heap import settle
 from rescore.metrics import Metrics, metrics_of
 from rescore.runtime.embedded import EmbeddedRuntime
-from rescore.runtime.heap import settle
 from rescore.runtime.heartbeat import Heartbeat
 from rescore.settings import Settings
 from rescore.ui import automations as automations_page
@@ -136,7 +136,7 @@ def _lifespan(state: ApiState):  # type: ignore[no-untyped-def]
         state.heartbeat.start()  # takes back a dead predecessor's claims before workers start
         # listen with the packs' models loaded: the first request must not wait for them
         await asyncio.to_thread(state.engine.registry.prepare)
-        settle()  # start-up's objects out of the collector's full passes (rescore.runtime.heap)
+        settle()  # start-up's objects out of the collector's full passes (rescore.heap)
         if state.runtime is not None:
             state.runtime.start()
         try:

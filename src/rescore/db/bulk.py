@@ -153,8 +153,7 @@ def _load(
 
 
 def has_digests(conn: Connection, tenant: str, pack: str) -> bool:
-    """Whether any score of the pack carries a population digest (a first run has none, and
-    then skips :func:`digest_misses` altogether)."""
+    """Whether any score of the pack carries a population digest."""
     query = (
         "SELECT 1 FROM rescore_scores WHERE tenant = :tenant AND pack = :pack "
         "AND population_digest IS NOT NULL LIMIT 1"

@@ -57,10 +57,10 @@ from rescore.dispatch import (
     celery_app,
 )
 from rescore.engine import Engine
+from rescore.heap import settle
 from rescore.metrics import MetricsServer, serve_metrics
 from rescore.routing import Lane
 from rescore.runtime.embedded import every_schedule
-from rescore.runtime.heap import settle
 from rescore.runtime.heartbeat import Heartbeat, process_name
 from rescore.schedule import Due, Scheduler
 from rescore.settings import Settings

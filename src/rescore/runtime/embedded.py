@@ -35,10 +35,10 @@ from rescore.automations.dispatcher import DeliveryDispatcher
 from rescore.automations.scheduling import RuleSchedules
 from rescore.db.dialect import WAKE_CHANNEL
 from rescore.engine import Engine, IngestResult, Observer
-from rescore.exceptions import StorageUnavailable, WriteConflict
+from rescore.exceptions import STORAGE_RETRYABLE
+from rescore.heap import settle
 from rescore.retention import history_schedules
 from rescore.routing import Lane
-from rescore.runtime.heap import settle
 from rescore.runtime.heartbeat import Heartbeat
 from rescore.schedule import Schedule, Scheduler
 from rescore.settings import Settings
@@ -210,14 +210,14 @@ class EmbeddedRuntime:
         for lane in Lane.CRITICAL, Lane.NORMAL:
             try:
                 self.engine.release(self._worker(lane))
-            except (StorageUnavailable, WriteConflict):
+            except STORAGE_RETRYABLE:
                 log.warning("could not release claimed work; it is given back once we are stale")
         if self._owns_heartbeat:
             self.heartbeat.stop()
 
     def _prepare(self) -> None:
         """Load the packs' models, then take start-up's objects out of the collector's full
-        passes (:mod:`rescore.runtime.heap`)."""
+        passes (:mod:`rescore.heap`)."""
         self.engine.registry.prepare()
         settle()
 
@@ -275,7 +275,7 @@ class EmbeddedRuntime:
                 try:
                     if listener.wait(min(1.0, self.settings.poll_interval)):
                         self.critical_ready.set()
-                except (StorageUnavailable, WriteConflict) as exc:
+                except STORAGE_RETRYABLE as exc:
                     log.warning("listen: %s; retrying", exc)
                     self._stopping.wait(self.settings.poll_interval)
         finally:
@@ -291,7 +291,7 @@ class EmbeddedRuntime:
             try:
                 for due in scheduler.tick():
                     self.job_runs.append((due.schedule.name, scheduler.run(due)))
-            except (StorageUnavailable, WriteConflict) as exc:
+            except STORAGE_RETRYABLE as exc:
                 log.warning("scheduler: %s; retrying", exc)
             self._stopping.wait(min(1.0, self.settings.poll_interval))
 
@@ -302,7 +302,7 @@ class EmbeddedRuntime:
             self.last_beat["dispatch"] = time.monotonic()
             try:
                 handled = dispatcher.run_once().handled
-            except (StorageUnavailable, WriteConflict) as exc:
+            except STORAGE_RETRYABLE as exc:
                 log.warning("dispatcher: %s; retrying", exc)
                 handled = 0
             except Exception:
@@ -332,7 +332,7 @@ class EmbeddedRuntime:
                 self._yield_to_critical()
             try:
                 report = self.engine.work(self._worker(lane), lane, limit)
-            except (StorageUnavailable, WriteConflict) as exc:
+            except STORAGE_RETRYABLE as exc:
                 log.warning("%s worker: %s; retrying", lane, exc)
                 self._stopping.wait(self.settings.poll_interval)
                 return

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 from rescore.engine import Engine
-from rescore.exceptions import RescoreError, StorageUnavailable, WriteConflict
+from rescore.exceptions import STORAGE_RETRYABLE, RescoreError
 from rescore.workers import Registration
 
 __all__ = ["Heartbeat", "process_name"]
@@ -107,7 +107,7 @@ class Heartbeat:
             self._register(sorted(self._names))
             self.take_back()
             self.last_beat = time.monotonic()
-        except (StorageUnavailable, WriteConflict) as exc:
+        except STORAGE_RETRYABLE as exc:
             log.warning("heartbeat: %s; registering on the next beat", exc)
         _RUNNING.add(self.process)
         self._thread = threading.Thread(target=self._loop, name="rescore-heartbeat", daemon=True)

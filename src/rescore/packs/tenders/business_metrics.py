@@ -27,7 +27,7 @@ import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -40,6 +40,7 @@ from rescore.packs.tenders.tier_table import catalog
 
 if TYPE_CHECKING:
     from rescore.engine import Engine
+    from rescore.packs.tenders.pack import TendersPack
 
 __all__ = ["attach", "count_blocked", "count_command", "count_used", "snapshot"]
 
@@ -141,9 +142,9 @@ def snapshot(engine: Engine, now: datetime | None = None) -> Snapshot:
 
 
 def _pack_now(engine: Engine) -> datetime:
-    as_of = getattr(engine.registry["tenders"], "as_of", None)
-    now = as_of() if callable(as_of) else datetime.now(UTC)
-    return now if now.tzinfo else now.replace(tzinfo=UTC)  # the pack's as_of is naive UTC
+    """The tenders pack's clock, its ``as_of`` (naive UTC), as an aware time."""
+    pack = cast("TendersPack", engine.registry["tenders"])
+    return pack.as_of().replace(tzinfo=UTC)
 
 
 class _Gauges(Collector):
