@@ -4,7 +4,8 @@ and MariaDB integration tests: each takes engines on empty, migrated databases o
 The comparison replays the same random rounds of results (new scores, unchanged ones, moved
 values, other components, another scorer version, reasons only, a risen watermark, stale
 writes, a scorer left out) through ``ScoreStore.write`` on one database and
-``ScoreStore.write_bulk`` on the other, and compares everything stored."""
+``ScoreStore.write_bulk`` on the other (the same results as the frame of JSON texts it
+stages, written by ``json_dumps``), and compares everything stored."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import polars as pl
 import sqlalchemy as sa
 
+from rescore.db.bulk import STAGE_COLUMNS
+from rescore.db.engine import json_dumps
 from rescore.db.schema import history, scores
 from rescore.engine import Engine
 from rescore.scoring import ScoreResult
@@ -123,12 +127,38 @@ def table_rows(engine: Engine, table: sa.Table, skip: Sequence[str]) -> list[tup
         return [tuple(r) for r in conn.execute(sa.select(*columns).order_by(*order))]
 
 
+def staged(batch: Sequence[Computed], digest: str | None = None) -> pl.DataFrame:
+    """A batch as the frame ``ScoreStore.write_bulk`` stages."""
+    rows = [
+        (
+            c.entity,
+            name,
+            c.versions[name],
+            r.value,
+            json_dumps(dict(r.components)),
+            json_dumps(list(r.reasons)),
+            json_dumps(dict(r.features)),
+            c.watermark,
+            digest,
+        )
+        for c in batch
+        for name, r in c.results.items()
+    ]
+    schema = dict.fromkeys(STAGE_COLUMNS, pl.String) | {"value": pl.Float64, "watermark": pl.Int64}
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
 def _write(engine: Engine, batch: Sequence[Computed], now: datetime, *, bulk: bool) -> Any:
+    """The changes each written entity got (a stale one is not written)."""
     fresh = [computed(c.entity, dict(c.results), c.watermark, dict(c.versions)) for c in batch]
     with engine.db.begin() as conn:
-        store = engine.store
-        written = (store.write_bulk if bulk else store.write)(conn, fresh, now)
-    return sorted((c.entity, tuple(c.changes)) for c in written)
+        if not bulk:
+            return sorted(
+                (c.entity, tuple(c.changes)) for c in engine.store.write(conn, fresh, now)
+            )
+        done = engine.store.write_bulk(conn, "default", "toy", staged(fresh), now)
+    written = {c.entity for c in fresh} - done.stale
+    return sorted((e, tuple(done.changes.get(e, ()))) for e in written)
 
 
 def check_bulk_equals_per_entity(per_entity: Engine, bulk: Engine, seed: int) -> None:
@@ -186,3 +216,19 @@ def check_an_entity_is_stale_whole(engine: Engine) -> None:
         "fit": (10.0, 5),
         "risk": (10.0, 3),
     }
+
+
+def check_awkward_text_round_trips(engine: Engine) -> None:
+    """Keys and texts with a tab, a newline, a backslash, quotes and accents are stored as
+    given (PostgreSQL stages through COPY's text format, which escapes them)."""
+    awkward = 'tab\there\nnew \\ back "quoted" ñandú\r'
+    result = ScoreResult(
+        value=1.5, components={"a\tb": 1.5}, reasons=(awkward, ""), features={"k": awkward}
+    )
+    entity = "key\twith\\odd\nchars"
+    _write(engine, [computed(entity, {"fit": result}, 1)], T0, bulk=True)
+    with engine.db.read() as conn:
+        stored = engine.store.current(conn, "toy", [entity])[entity]["fit"]
+        (logged,) = engine.store.history(conn, "toy", entity)
+    assert stored.as_result() == result
+    assert (logged.reasons, dict(logged.components)) == ((awkward, ""), {"a\tb": 1.5})

@@ -23,7 +23,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
@@ -60,8 +60,11 @@ from rescore.reports import (
 )
 from rescore.routing import Lane
 from rescore.settings import Settings
-from rescore.store import Computed, ScoreStore
+from rescore.store import BulkWritten, Computed, ScoreStore
 from rescore.workers import WorkerRegistry
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = [
     "BatchReport",
@@ -488,19 +491,47 @@ class Engine(
         with self.source.read() as conn:
             return self.registry[pack].known_entities(conn, entities)
 
-    def write_scores(self, batch: Sequence[Computed], *, bulk: bool = False) -> list[Computed]:
-        """Write scores computed outside the queue (population rescoring) through the same
-        watermark check as every other write; returns those written, changes filled in
-        (``bulk``: compared in the database by ``ScoreStore.write_bulk``, for big batches)."""
-        write = self.store.write_bulk if bulk else self.store.write
+    def write_scores(self, batch: Sequence[Computed]) -> list[Computed]:
+        """Write scores computed outside the queue through the same watermark check as every
+        other write; returns those written, changes filled in."""
         self.rulebook.take()
         with self.db.begin() as conn:
-            written = write(conn, batch, self.clock())
+            written = self.store.write(conn, batch, self.clock())
             committed = self.clock()
-            kept = [c for c in written if c.changes or not bulk]  # bulk: unchanged untouched
-            outcomes = tuple(self._outcome(c, None, [], False, committed) for c in kept)
+            outcomes = tuple(self._outcome(c, None, [], False, committed) for c in written)
             self._writing(conn, outcomes)
-        if kept:
+        if written:
+            self._emit("recomputed", outcomes)
+        self._fired()
+        return written
+
+    def write_population(
+        self, pack: str, rows: pl.DataFrame, *, tenant: str = DEFAULT_TENANT
+    ) -> BulkWritten:
+        """Write a population's scores in bulk (``rows``: see :meth:`ScoreStore.write_bulk`),
+        one transaction; the hooks hear of the entities whose scores changed, as after any
+        other write, and a stale entity is left alone whole."""
+        self.registry[pack]
+        self.rulebook.take()
+        with self.db.begin() as conn:
+            written = self.store.write_bulk(conn, tenant, pack, rows, self.clock())
+            committed = self.clock()
+            outcomes = tuple(
+                Outcome(
+                    tenant=tenant,
+                    pack=pack,
+                    entity=entity,
+                    lane=None,
+                    changes=tuple(changes),
+                    causes=(),
+                    stale=False,
+                    committed_at=committed,
+                    values=written.values[entity],
+                )
+                for entity, changes in written.changes.items()
+            )
+            self._writing(conn, outcomes)
+        if outcomes:
             self._emit("recomputed", outcomes)
         self._fired()
         return written

@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
     from rescore.automations.audience import Audience
     from rescore.population import Source
-    from rescore.scoring import ScoreResult
 
 __all__ = ["ENTRY_POINT_GROUP", "DemoSimulator", "Pack", "PackRegistry", "discover"]
 
@@ -173,7 +172,7 @@ class Pack(ABC):
     def population_size(self, source: Source) -> int:
         """How many entities ``source`` holds (for the progress bar of ``rescore rescore PACK
         --all``). A pack offers the vectorized form by overriding :meth:`score_population`
-        and :meth:`results_of`; without them it has none, and this says so."""
+        and :meth:`result_frames`; without them it has none, and this says so."""
         raise PluginError(f"pack {self.name!r} offers no vectorized form")
 
     def score_population(self, source: Source, *, chunk_size: int) -> Iterator[pl.DataFrame]:
@@ -183,9 +182,17 @@ class Pack(ABC):
         give the same numbers (a property test in the pack proves it); none by default."""
         raise PluginError(f"pack {self.name!r} offers no vectorized form")
 
-    def results_of(self, scored: pl.DataFrame) -> Iterator[tuple[str, dict[str, ScoreResult]]]:
-        """Each row of a frame :meth:`score_population` yielded, as ``(entity, {scorer:
-        ScoreResult})``: what the score store writes (in bulk) and reconciliation compares."""
+    def result_frames(self, scored: pl.DataFrame) -> Mapping[str, pl.DataFrame]:
+        """A frame :meth:`score_population` yielded, as each scorer's results: ``{scorer:
+        frame}`` for every scorer of the pack, each frame one row per row of ``scored``, in
+        its order, with the columns ``entity`` (string), ``value`` (float), ``components``
+        (a struct of floats, its fields in the order the scorer's ``score`` puts them),
+        ``reasons`` (a list of strings) and, when the scorer has any, ``features`` (a struct,
+        in the scorer's order). They must be the results the per-entity scorers give (prove
+        it with a property test). The score store writes them in bulk with no Python object
+        per entity: their JSON is written by Polars, as the per-entity path's would be
+        (``rescore.population.encoded``), and ``rescore.population.results_of`` reads them
+        back as :class:`ScoreResult` objects (reconciliation, tests)."""
         raise PluginError(f"pack {self.name!r} offers no vectorized form")
 
 

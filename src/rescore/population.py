@@ -4,22 +4,25 @@ The engine rescores entities one batch at a time through ``Scorer.score``. For a
 first-time rescoring of millions of entities a pack may also offer a vectorized form: it
 overrides the :class:`Pack` hooks ``population_size``, ``score_population`` (chunks of the
 population scored into Polars frames, one row per entity, an ``entity`` column first) and
-``results_of`` (such a frame back into the :class:`ScoreResult` objects its scorers would have
-produced; a property test in the pack proves they are the same).
+``result_frames`` (such a frame as each scorer's results: value, components, reasons and
+features as Polars columns; a property test in the pack proves they are what its scorers
+would have produced).
 
 :func:`rescore_population` drives it: chunk by chunk, it appends the scored frame to a Parquet
 folder (``part-NNNNN.parquet``), and writes the score store through the engine's bulk write
-(:meth:`ScoreStore.write_bulk`: staged and compared in the database, one transaction per
-store batch), so only changed scores are written and get a history row, an unchanged re-run
-writes nothing, and a write never hides a newer event's effect (each entity's watermark is its
-newest event, as in ``Engine.recompute``).
+(:meth:`Engine.write_population`: the result frames turned into the stored JSON texts by
+Polars (:func:`encoded`), staged and compared in the database, one transaction per store
+batch), so only changed scores are written and get a history row, an unchanged re-run
+writes nothing, and a write never hides a newer event's effect (each entity's watermark is
+its newest event, as in ``Engine.recompute``). No Python object is built per score but the
+:class:`~rescore.store.Change` the engine's hooks get for each changed one.
 
 Each written score also keeps a *population digest*: 128 bits of Polars' row hash over the
 entity's scored row and its watermark, seeded by the scorers' versions. Every other write
 clears it. A re-run computes the digests of each chunk first and builds results only for the
 entities whose stored scores do not all carry theirs, so an unchanged re-run costs the scoring
-and one primary-key lookup per entity instead of a result object, three JSON texts and a
-staged comparison per score (measured in ``rescore bench`` P4S). The hash is not stable
+and one primary-key lookup per entity instead of three JSON texts and a staged comparison
+per score (measured in ``rescore bench`` P4S). The hash is not stable
 across Polars versions or machines: a digest that does not match only sends the entity
 through the full comparison, which writes nothing when nothing changed.
 
@@ -34,20 +37,20 @@ from __future__ import annotations
 import hashlib
 import itertools
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from rescore.db.engine import Database
 from rescore.db.schema import DEFAULT_TENANT
 from rescore.engine import Engine
-from rescore.exceptions import PluginError
+from rescore.exceptions import PluginError, ScoringError
 from rescore.heap import collector_paused
 from rescore.plugins import Pack
-from rescore.scoring import ScoreResult, check_result
-from rescore.store import Computed
+from rescore.scoring import SUM_TOLERANCE, Scorer, ScoreResult, ScorerGraph, check_result
 
 __all__ = [
     "DatabaseSource",
@@ -55,7 +58,9 @@ __all__ = [
     "PopulationReport",
     "Shard",
     "Source",
+    "encoded",
     "rescore_population",
+    "results_of",
     "vectorized",
 ]
 
@@ -86,13 +91,13 @@ Shard = tuple[int, int]
 
 def vectorized(pack: Pack) -> Pack | None:
     """The pack if it offers the vectorized form (it overrides :meth:`Pack.score_population`
-    and :meth:`Pack.results_of`), or None; a pack that overrides only one of them is broken."""
+    and :meth:`Pack.result_frames`), or None; a pack that overrides only one is broken."""
     kind = type(pack)
     scores = kind.score_population is not Pack.score_population
-    results = kind.results_of is not Pack.results_of
+    results = kind.result_frames is not Pack.result_frames
     if scores != results:
         raise PluginError(
-            f"pack {pack.name!r} must override both score_population and results_of, or neither"
+            f"pack {pack.name!r} must override both score_population and result_frames, or neither"
         )
     return pack if scores else None
 
@@ -201,82 +206,156 @@ def _write(
     digested: bool,
     report: PopulationReport,
 ) -> None:
-    """Write one scored chunk to the store; when the pack's scores carry digests
-    (``digested``), skip the entities whose stored scores all carry this run's."""
-    versions = _versions(engine, pack)
-    digests = _digests(scored, marks, versions)
+    """Write one scored chunk to the store, a store batch per transaction; when the pack's
+    scores carry digests (``digested``), skip the entities whose stored scores all carry
+    this run's."""
+    graph = engine.registry.graph(pack)
+    versions = {name: graph[name].version for name in graph.order}
+    keys = _keys(scored, marks, versions)
     write = scored
     if digested:
-        misses = engine.population_misses(
-            pack, list(digests.items()), tenant=tenant, scorers=len(versions)
-        )
+        pairs = list(keys.select("entity", "digest").iter_rows())
+        misses = engine.population_misses(pack, pairs, tenant=tenant, scorers=len(versions))
         write = scored.filter(pl.col("entity").is_in(list(misses)))
     report.unchanged += scored.height - write.height
-    _store(engine, tenant, pack, form.results_of(write), marks, versions, digests, report)
+    size = STORE_BATCH.get(engine.db.dialect, 20_000)
+    for part in write.iter_slices(size):
+        rows = encoded(graph, form.result_frames(part), versions).join(
+            keys, on="entity", how="left"
+        )
+        done = engine.write_population(pack, rows, tenant=tenant)
+        report.stale += len(done.stale)
+        report.changed += len(done.changes)
 
 
-def _versions(engine: Engine, pack: str) -> dict[str, str]:
-    graph = engine.registry.graph(pack)
-    return {name: graph[name].version for name in graph.order}
-
-
-def _digests(
-    scored: pl.DataFrame, marks: dict[str, int], versions: dict[str, str]
-) -> dict[str, str]:
-    """``{entity: digest}`` for each row: two 64-bit row hashes (seeded by the scorers'
-    versions) over the scored row and the entity's watermark, as 32 hex digits."""
+def _keys(scored: pl.DataFrame, marks: dict[str, int], versions: dict[str, str]) -> pl.DataFrame:
+    """Each entity's watermark and digest: two 64-bit row hashes (seeded by the scorers'
+    versions) over the scored row and the watermark, as 32 hex digits."""
     seed = hashlib.blake2b(repr(sorted(versions.items())).encode(), digest_size=16).digest()
     entities = scored.get_column("entity").to_list()
-    framed = scored.with_columns(
-        pl.Series("__watermark", [marks.get(e, 0) for e in entities], dtype=pl.Int64)
-    )
+    watermarks = pl.Series("watermark", [marks.get(e, 0) for e in entities], dtype=pl.Int64)
+    framed = scored.with_columns(watermarks.alias("__watermark"))
     high, low = (
         framed.hash_rows(seed=int.from_bytes(seed[i : i + 8], "big")).to_list() for i in (0, 8)
     )
-    return {e: f"{h:016x}{lo:016x}" for e, h, lo in zip(entities, high, low, strict=True)}
+    digests = [f"{h:016x}{lo:016x}" for h, lo in zip(high, low, strict=True)]
+    return pl.DataFrame({"entity": entities, "watermark": watermarks, "digest": digests})
+
+
+def encoded(
+    graph: ScorerGraph, frames: Mapping[str, pl.DataFrame], versions: Mapping[str, str]
+) -> pl.DataFrame:
+    """A pack's :meth:`Pack.result_frames` as the rows the score store stages (entity, scorer,
+    version, value and the JSON texts), checked against each scorer's contract as
+    :func:`rescore.scoring.check_result` checks one result. Polars writes JSON as orjson
+    does (``json_dumps``, the per-entity path), field for field, so both paths store the
+    same text for the same results."""
+    parts = []
+    for name, frame in _checked(graph, frames).items():
+        features = (
+            pl.col("features").struct.json_encode() if "features" in frame.columns else pl.lit("{}")
+        )
+        parts.append(
+            frame.select(
+                pl.col("entity"),
+                pl.lit(name).alias("scorer"),
+                pl.lit(versions[name]).alias("version"),
+                pl.col("value").cast(pl.Float64),
+                pl.col("components").struct.json_encode(),
+                _json_list(pl.col("reasons")).alias("reasons"),
+                features.alias("features"),
+            )
+        )
+    return pl.concat(parts)
+
+
+def _json_list(strings: pl.Expr) -> pl.Expr:
+    """A list-of-strings column as JSON arrays (Polars encodes structs only: wrap, then cut
+    the ``{"r":`` before the array and the ``}`` after it)."""
+    wrapped = pl.struct(strings.fill_null([]).alias("r")).struct.json_encode()
+    return wrapped.str.slice(5).str.strip_suffix("}")
+
+
+def _checked(graph: ScorerGraph, frames: Mapping[str, pl.DataFrame]) -> Mapping[str, pl.DataFrame]:
+    """``frames`` if they hold every scorer of the pack, rows aligned, within each scorer's
+    contract; else a :class:`PluginError` or :class:`ScoringError` naming the first fault."""
+    if sorted(frames) != sorted(graph.order):
+        raise PluginError(
+            f"pack {graph.pack!r}: result_frames gave {sorted(frames)}, "
+            f"not its scorers {sorted(graph.order)}"
+        )
+    entities = None
+    for name, frame in frames.items():
+        if entities is None:
+            entities = frame.get_column("entity")
+        elif not frame.get_column("entity").equals(entities):
+            raise PluginError(f"pack {graph.pack!r}: result frame {name!r} is not row-aligned")
+        _check_frame(graph[name], frame)
+    return frames
+
+
+def _check_frame(scorer: Scorer, frame: pl.DataFrame) -> None:
+    value = pl.col("value").cast(pl.Float64)
+    fields = frame.schema["components"]
+    total = (
+        pl.sum_horizontal(pl.col("components").struct.unnest())
+        if isinstance(fields, pl.Struct) and fields.fields
+        else value
+    )
+    bad = frame.filter(
+        value.is_null()
+        | ~value.is_finite()
+        | (value < scorer.min_value - SUM_TOLERANCE)
+        | (value > scorer.max_value + SUM_TOLERANCE)
+        | ((total - value).abs() > SUM_TOLERANCE)
+    )
+    if bad.is_empty():
+        return
+    first = bad.head(1)  # the first offender, judged and worded as one result would be
+    if first.item(0, "value") is None:
+        raise ScoringError(f"scorer {scorer.name!r} returned no value for {first.item(0, 0)!r}")
+    _, result = next(results_of({scorer.name: first}))
+    check_result(scorer, result[scorer.name])
+
+
+def results_of(
+    frames: Mapping[str, pl.DataFrame],
+) -> Iterator[tuple[str, dict[str, ScoreResult]]]:
+    """:meth:`Pack.result_frames` read back as ``(entity, {scorer: ScoreResult})`` per row
+    (reconciliation compares them with the store; the packs' property tests with their
+    per-entity scorers)."""
+    columns = {name: _columns(frame) for name, frame in frames.items()}
+    first = next(iter(frames.values()), None)
+    entities = [] if first is None else first.get_column("entity").to_list()
+    for i, entity in enumerate(entities):
+        yield (
+            entity,
+            {
+                name: ScoreResult(
+                    value=float(values[i]),
+                    components=components[i],
+                    reasons=tuple(reasons[i] or ()),
+                    features=features[i],
+                )
+                for name, (values, components, reasons, features) in columns.items()
+            },
+        )
+
+
+def _columns(frame: pl.DataFrame) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
+    features = (
+        frame.get_column("features").to_list()
+        if "features" in frame.columns
+        else [{}] * frame.height
+    )
+    return (
+        frame.get_column("value").to_list(),
+        frame.get_column("components").to_list(),
+        frame.get_column("reasons").to_list(),
+        features,
+    )
 
 
 def _watermarks(engine: Engine, tenant: str, pack: str) -> dict[str, int]:
     """Each entity's newest event (one grouped query for the whole pack)."""
     return engine.event_watermarks(pack, tenant=tenant)
-
-
-def _store(
-    engine: Engine,
-    tenant: str,
-    pack: str,
-    results: Iterable[tuple[str, dict[str, ScoreResult]]],
-    marks: dict[str, int],
-    versions: dict[str, str],
-    digests: dict[str, str],
-    report: PopulationReport,
-) -> None:
-    graph = engine.registry.graph(pack)
-    size = STORE_BATCH.get(engine.db.dialect, 20_000)
-    batch: list[Computed] = []
-
-    def flush() -> None:
-        written = engine.write_scores(batch, bulk=True)
-        report.stale += len(batch) - len(written)
-        report.changed += sum(1 for c in written if c.changes)
-        batch.clear()
-
-    for entity, found in results:
-        for name, result in found.items():
-            check_result(graph[name], result)
-        batch.append(
-            Computed(
-                tenant=tenant,
-                pack=pack,
-                entity=entity,
-                results=found,
-                versions=versions,  # one mapping for all: results name only the pack's scorers
-                watermark=marks.get(entity, 0),
-                trigger="population",
-                digest=digests[entity],
-            )
-        )
-        if len(batch) >= size:
-            flush()
-    if batch:
-        flush()

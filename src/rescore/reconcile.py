@@ -111,12 +111,12 @@ def _fresh_results(
 ) -> Iterator[Fresh]:
     """Every entity's recomputed scores: the pack's vectorized form when it has one (the
     property tests prove it gives the same numbers), else the engine's batch scoring."""
-    from rescore.population import DatabaseSource, vectorized
+    from rescore.population import DatabaseSource, results_of, vectorized
 
     form = vectorized(engine.registry[pack])
     if form is not None:
         for frame in form.score_population(DatabaseSource(engine.source), chunk_size=50_000):
-            yield from form.results_of(frame)
+            yield from results_of(form.result_frames(frame))
         return
     keys = iter(engine.entity_keys(pack))
     while part := list(islice(keys, BATCH)):

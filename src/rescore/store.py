@@ -15,16 +15,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
+import polars as pl
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from rescore.db import bulk
 from rescore.db.dialect import bulk_insert
-from rescore.db.engine import json_dumps
 from rescore.db.schema import DEFAULT_TENANT, history, pending, scores
 from rescore.scoring import Feature, ScoreResult
 
-__all__ = ["Change", "Computed", "HistoryEntry", "ScoreStore", "StoredScore", "chunks"]
+__all__ = [
+    "BulkWritten",
+    "Change",
+    "Computed",
+    "HistoryEntry",
+    "ScoreStore",
+    "StoredScore",
+    "chunks",
+]
 
 #: Bound parameters per ``IN (...)`` list; well under every dialect's limit.
 IN_CHUNK = 500
@@ -107,7 +116,6 @@ class Computed:
     trigger: str = "event"  # what history records as the cause when event_ids is empty
     changes: list[Change] = field(default_factory=list)
     shadow: dict[str, tuple[str, ScoreResult]] = field(default_factory=dict)  # unserved
-    digest: str | None = None  # a population write's digest of what it scored (write_bulk)
 
 
 def _stored(row: Any) -> StoredScore:
@@ -124,11 +132,13 @@ def _stored(row: Any) -> StoredScore:
     )
 
 
-def _deltas(old: Mapping[str, float], after: ScoreResult) -> dict[str, float]:
-    if not old:  # a first score: its components are the deltas (most rows of a first run)
-        return {n: round(v, 6) for n, v in sorted(after.components.items())}
-    names = sorted(set(old) | set(after.components))
-    return {n: round(after.components.get(n, 0.0) - old.get(n, 0.0), 6) for n in names}
+def _deltas(old: Mapping[str, float], after: Mapping[str, float]) -> dict[str, float]:
+    """How each component moved (rounded to 6 decimals); a first score's deltas are its
+    components, as they are (the bulk write copies them in SQL)."""
+    if not old:
+        return dict(after)
+    names = sorted(set(old) | set(after))
+    return {n: round(after.get(n, 0.0) - old.get(n, 0.0), 6) for n in names}
 
 
 def _changed(before: StoredScore | None, after: ScoreResult, version: str) -> bool:
@@ -189,52 +199,34 @@ class ScoreStore:
         return written
 
     def write_bulk(
-        self, conn: Connection, batch: Sequence[Computed], now: datetime
-    ) -> list[Computed]:
-        """:meth:`write` for big batches (population rescoring), with the same result: stale
-        entities dropped whole, changes filled in, the same history rows. The batch is staged
-        in a temporary table and compared in the database (:mod:`rescore.db.bulk`), so only
-        changed scores cross back and are written, and an unchanged re-run writes nothing.
+        self,
+        conn: Connection,
+        tenant: str,
+        pack: str,
+        rows: pl.DataFrame,
+        now: datetime,
+        *,
+        trigger: str = "population",
+    ) -> BulkWritten:
+        """:meth:`write` for a population's scores: ``rows``, a Polars frame of
+        :data:`rescore.db.bulk.STAGE_COLUMNS` (one row per entity and scorer, JSON as text
+        written by :func:`rescore.db.engine.json_dumps` or Polars, which write the same), with
+        the same result as :meth:`write`: stale entities dropped whole, the same history rows.
+        The frame is staged in a temporary table and compared in the database
+        (:mod:`rescore.db.bulk`); a first score's history row is written there too, so a
+        first run builds no Python object per score but the :class:`Change` its observers
+        get, and an unchanged re-run writes nothing.
 
         Unlike :meth:`write` it does not touch a score it found unchanged: its
         ``computed_at`` stays the time it was last written (or refreshed, when its reasons,
         features or watermark moved)."""
-        groups: dict[tuple[str, str], list[Computed]] = defaultdict(list)
-        for item in batch:
-            groups[(item.tenant, item.pack)].append(item)
-        written: list[Computed] = []
-        for (tenant, pack), items in groups.items():
-            written.extend(self._write_bulk_pack(conn, tenant, pack, items, now))
-        return written
-
-    def _write_bulk_pack(
-        self, conn: Connection, tenant: str, pack: str, items: Sequence[Computed], now: datetime
-    ) -> list[Computed]:
-        bulk.stage(conn, [row for item in items for row in _staged(item)])
+        bulk.stage(conn, rows)
         stale = bulk.stale_entities(conn, tenant, pack)
         found = bulk.changed(conn, tenant, pack)
-        entries: list[dict[str, Any]] = []
-        written: list[Computed] = []
-        for item in items:
-            if item.entity in stale:
-                continue
-            for name, result in item.results.items():
-                key = (item.entity, name)
-                if key not in found:
-                    continue
-                before = found[key]
-                change = Change(
-                    scorer=name,
-                    version=item.versions[name],
-                    before=before[0] if before else None,
-                    after=result.value,
-                    deltas=_deltas(before[1] if before else {}, result),
-                    components=dict(result.components),
-                )
-                item.changes.append(change)
-                entries.append(self._entry(item, change, result, now))
-            written.append(item)
-        bulk_insert(conn, history, entries)
+        written, moved = _changes(rows, stale, found)
+        bulk.first_history(conn, tenant, pack, now, trigger)
+        common = {"tenant": tenant, "pack": pack, "changed_at": now, "trigger": trigger}
+        bulk_insert(conn, history, [common | entry for entry in moved])
         bulk.apply(conn, tenant, pack, now)
         bulk.unstage(conn)
         return written
@@ -266,7 +258,7 @@ class ScoreStore:
                     version=item.versions[name],
                     before=before.value if before else None,
                     after=result.value,
-                    deltas=_deltas(before.components if before else {}, result),
+                    deltas=_deltas(before.components if before else {}, result.components),
                     components=dict(result.components),
                 )
                 item.changes.append(change)
@@ -419,21 +411,63 @@ def _of_entity(tenant: str, pack: str, entity: str) -> sa.ColumnElement[bool]:
     return sa.and_(history.c.tenant == tenant, history.c.pack == pack, history.c.entity == entity)
 
 
-def _staged(item: Computed) -> Iterator[bulk.Staged]:
-    """The item's scores as staged rows, JSON written as the database layer writes it, so a
-    bulk-written score and a per-entity one compare equal when their results do."""
-    for name, r in item.results.items():
-        yield (
-            item.entity,
-            name,
-            item.versions[name],
-            r.value,
-            json_dumps(dict(r.components)),
-            json_dumps(list(r.reasons)),
-            json_dumps(dict(r.features)),
-            item.watermark,
-            item.digest,
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BulkWritten:
+    """What :meth:`ScoreStore.write_bulk` did: the entities it found stale (not written), and
+    for each entity with a changed score its changes and every staged scorer's value."""
+
+    stale: frozenset[str]
+    changes: dict[str, list[Change]]
+    values: dict[str, dict[str, float]]
+
+
+def _changes(
+    rows: pl.DataFrame, stale: set[str], found: Mapping[tuple[str, str], bulk.Before]
+) -> tuple[BulkWritten, list[dict[str, Any]]]:
+    """The changes ``found`` in the database, in ``rows``' order, and the history rows of
+    those that replace a stored score (a first score's is written in SQL)."""
+    changes: dict[str, list[Change]] = {}
+    values: dict[str, dict[str, float]] = defaultdict(dict)
+    moved: list[dict[str, Any]] = []
+    picked = ("entity", "scorer", "version", "value", "components", "reasons", "watermark")
+    for entity, scorer, version, value, text, reasons, watermark in rows.select(picked).iter_rows():
+        if entity in stale:
+            continue
+        values[entity][scorer] = value
+        key = (entity, scorer)
+        if key not in found:
+            continue
+        before = found[key]
+        after = orjson.loads(text)
+        change = Change(
+            scorer=scorer,
+            version=version,
+            before=before[0] if before else None,
+            after=value,
+            deltas=_deltas(before[1] if before else {}, after),
+            components=after,
         )
+        changes.setdefault(entity, []).append(change)
+        if before is not None:
+            moved.append(_moved(entity, change, orjson.loads(reasons), watermark))
+    kept = {e: values[e] for e in changes}
+    return BulkWritten(stale=frozenset(stale), changes=changes, values=kept), moved
+
+
+def _moved(entity: str, change: Change, reasons: list[str], watermark: int) -> dict[str, Any]:
+    """A history row of a bulk-written change, but for the columns every row shares."""
+    return {
+        "entity": entity,
+        "scorer": change.scorer,
+        "version": change.version,
+        "before_value": change.before,
+        "after_value": change.after,
+        "deltas": dict(change.deltas),
+        "components": dict(change.components),
+        "reasons": reasons,
+        "event_ids": [],
+        "watermark": watermark,
+    }
 
 
 def _touch(row: dict[str, Any]) -> dict[str, Any]:

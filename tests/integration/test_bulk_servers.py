@@ -11,6 +11,7 @@ import servers
 
 from bulk_checks import (
     check_an_entity_is_stale_whole,
+    check_awkward_text_round_trips,
     check_bulk_equals_per_entity,
     check_newer_watermark_is_never_overwritten,
     check_unchanged_rerun_writes_nothing,
@@ -54,6 +55,10 @@ def test_bulk_and_per_entity_writes_store_the_same(
 
 def test_an_unchanged_rerun_writes_nothing(engine: Engine) -> None:
     check_unchanged_rerun_writes_nothing(engine)
+
+
+def test_awkward_keys_and_texts_round_trip(engine: Engine) -> None:
+    check_awkward_text_round_trips(engine)
 
 
 def test_a_newer_watermark_is_never_overwritten(engine: Engine) -> None:

@@ -8,22 +8,26 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import polars as pl
 import pytest
 from sqlalchemy import Connection
 
 from bulk_checks import (
     check_an_entity_is_stale_whole,
+    check_awkward_text_round_trips,
     check_bulk_equals_per_entity,
     check_newer_watermark_is_never_overwritten,
     check_unchanged_rerun_writes_nothing,
     computed,
     rounds,
+    staged,
 )
 from conftest import make_engine
+from rescore.db.engine import json_dumps
 from rescore.engine import Engine
-from rescore.exceptions import PluginError
+from rescore.exceptions import PluginError, ScoringError
 from rescore.plugins import Pack
-from rescore.population import vectorized
+from rescore.population import encoded, results_of, vectorized
 from rescore.reports import Observer, Outcome
 from rescore.scoring import ScoreResult
 
@@ -47,6 +51,10 @@ def test_an_unchanged_rerun_writes_nothing(store: Engine) -> None:
     check_unchanged_rerun_writes_nothing(store)
 
 
+def test_awkward_keys_and_texts_round_trip(store: Engine) -> None:
+    check_awkward_text_round_trips(store)
+
+
 def test_a_newer_watermark_is_never_overwritten(store: Engine) -> None:
     check_newer_watermark_is_never_overwritten(store)
 
@@ -68,14 +76,14 @@ def test_the_write_and_commit_hooks_see_the_entities_that_changed(store: Engine)
 
     store.observers.append(Seen())
     batch = rounds(3, 1)[0]
-    store.write_scores(batch, bulk=True)
+    store.write_population("toy", staged(batch))
     assert sorted(seen) == sorted(c.entity for c in batch)
     assert sorted(within) == sorted((c.entity, True) for c in batch)  # the automations' hook
     seen.clear()
     within.clear()
     again = [computed(c.entity, dict(c.results), c.watermark, dict(c.versions)) for c in batch]
     again[0] = computed(again[0].entity, {"fit": ScoreResult(value=1.0)}, again[0].watermark)
-    assert len(store.write_scores(again, bulk=True)) == len(batch)  # none stale
+    assert not store.write_population("toy", staged(again)).stale
     assert seen == [again[0].entity]  # only the one that changed
     assert within == [(again[0].entity, True)]
 
@@ -88,6 +96,52 @@ def test_a_pack_without_the_vectorized_hooks_has_none(store: Engine) -> None:
 
 
 def test_a_pack_with_only_one_vectorized_hook_is_refused(store: Engine) -> None:
-    half = type("Half", (type(store.registry["toy"]),), {"results_of": Pack.score_population})
-    with pytest.raises(PluginError, match="both score_population and results_of"):
+    half = type("Half", (type(store.registry["toy"]),), {"result_frames": Pack.score_population})
+    with pytest.raises(PluginError, match="both score_population and result_frames"):
         vectorized(half())
+
+
+def _frames(values: list[float], **columns: object) -> dict[str, pl.DataFrame]:
+    def frame(name: str) -> pl.DataFrame:
+        data = {
+            "entity": [f"e{i}" for i in range(len(values))],
+            "value": values,
+            "components": [{"x": v} for v in values],
+            "reasons": [["why"]] * len(values),
+        }
+        return pl.DataFrame(data | dict(columns))
+
+    return {name: frame(name) for name in ("a_score", "b_score", "total")}
+
+
+def test_result_frames_are_encoded_as_the_per_entity_path_writes_them(store: Engine) -> None:
+    graph = store.registry.graph("toy")
+    frames = _frames([1.0, 2.5], features=[{"t": "é\n", "n": 1}, {"t": None, "n": 2}])
+    rows = encoded(graph, frames, dict.fromkeys(frames, "1"))
+    first = rows.filter(pl.col("entity") == "e1").row(0, named=True)
+    assert (first["components"], first["reasons"]) == ('{"x":2.5}', '["why"]')
+    assert first["features"] == json_dumps({"t": None, "n": 2})
+    assert rows.height == 6
+    back = dict(results_of(frames))
+    assert back["e0"]["a_score"] == ScoreResult(
+        value=1.0, components={"x": 1.0}, reasons=("why",), features={"t": "é\n", "n": 1}
+    )
+
+
+def test_result_frames_outside_the_contract_are_refused(store: Engine) -> None:
+    graph = store.registry.graph("toy")
+    versions = dict.fromkeys(graph.order, "1")
+    with pytest.raises(PluginError, match="not its scorers"):
+        encoded(graph, {"a_score": _frames([1.0])["a_score"]}, versions)
+    shuffled = _frames([1.0, 2.0])
+    shuffled["b_score"] = shuffled["b_score"].reverse()
+    with pytest.raises(PluginError, match="not row-aligned"):
+        encoded(graph, shuffled, versions)
+    off = _frames([1.0, 2.0])
+    off["a_score"] = off["a_score"].with_columns(pl.Series("components", [{"x": 1.0}, {"x": 9.0}]))
+    with pytest.raises(
+        ScoringError, match=r"components add up to 9\.0000, not to the value 2\.0000"
+    ):
+        encoded(graph, off, versions)
+    with pytest.raises(ScoringError, match="non-finite"):
+        encoded(graph, _frames([float("nan")]), versions)

@@ -10,10 +10,13 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rescore import population
+from rescore.db.engine import json_dumps
 from rescore.packs.leads import PLATFORMS, record_of, score_contact, score_frame
 from rescore.packs.leads.frame import CONTACT_SCHEMA, RECORD_COLUMNS, VALIDATION_SCHEMA
 from rescore.packs.leads.ladas import reference_pairs
-from rescore.packs.leads.scorers import results_of
+from rescore.packs.leads.scorers import result_frames, results_of, scorers
+from rescore.scoring import ScorerGraph
 
 AS_OF = datetime(2026, 1, 23, 12)
 LADAS = reference_pairs()
@@ -89,6 +92,26 @@ def test_vectorized_equals_per_contact(
         got = {k: row[k] for k in RECORD_COLUMNS}
         assert got == expected  # == on floats: exactly the same numbers
         assert results_of(got) == results_of(expected)
+    _check_result_frames(scored, quality_factors)
+
+
+def _check_result_frames(scored: pl.DataFrame, quality_factors: bool) -> None:
+    """The bulk store's form of the results (``result_frames``, JSON written by Polars) is
+    the per-contact results, texts included, so both paths store the same bytes."""
+    scored = scored.with_columns(pl.col("contact_id").cast(pl.String).alias("entity"))
+    frames = result_frames(scored)
+    expected = [results_of(row) for row in scored.iter_rows(named=True)]
+    read_back = [found for _, found in population.results_of(frames)]
+    assert read_back == expected
+    graph = ScorerGraph("leads", scorers(quality_factors=quality_factors))
+    rows = population.encoded(graph, frames, dict.fromkeys(graph.order, "1.0.0"))
+    texts = {(r["entity"], r["scorer"]): r for r in rows.iter_rows(named=True)}
+    for entity, found in zip(scored.get_column("entity"), expected, strict=True):
+        for name, result in found.items():
+            text = texts[(entity, name)]
+            assert text["components"] == json_dumps(dict(result.components))
+            assert text["reasons"] == json_dumps(list(result.reasons))
+            assert text["features"] == json_dumps(dict(result.features))
 
 
 def test_scored_columns_are_stable() -> None:

@@ -3,16 +3,20 @@
 :meth:`rescore.store.ScoreStore.write_bulk` writes a population chunk (one tenant and pack)
 through this module, inside the caller's transaction:
 
-1. :func:`stage` loads the chunk into the temporary table ``rescore_scores_in`` (``COPY`` on
-   PostgreSQL, one ``executemany`` elsewhere: PyMySQL sends it as multi-row ``INSERT``
-   statements, SQLite runs it in process);
+1. :func:`stage` loads the chunk, a Polars frame of :data:`STAGE_COLUMNS` (JSON already
+   text), into the temporary table ``rescore_scores_in`` (``COPY ... (FORMAT csv)`` of the
+   frame's CSV on PostgreSQL, one ``executemany`` elsewhere: PyMySQL sends it as multi-row
+   ``INSERT`` statements, SQLite runs it in process);
 2. :func:`stale_entities` takes out of the staging table the entities a newer event already
    reached (a stored watermark above the write's): they are left alone, whole, as
    ``ScoreStore.write`` does;
 3. :func:`changed` returns only the staged scores that changed (new, another scorer version,
    a value beyond ``math.isclose``, other components) with the value and components stored
    before, so the store builds their history rows with the same code as every other write;
-4. :func:`apply` is one ``INSERT ... SELECT`` upsert from the staging table that writes the
+4. :func:`first_history` writes the history rows of the scores stored for the first time in
+   one ``INSERT ... SELECT`` (a first score's deltas are its components), so a first run
+   builds no history row in Python; the store builds the others (changed scores) itself;
+5. :func:`apply` is one ``INSERT ... SELECT`` upsert from the staging table that writes the
    changed scores, and refreshes the ones whose reasons, features or watermark moved, never
    overwriting a newer watermark. Unchanged scores are not touched at all: an unchanged
    re-run writes nothing but the staging table.
@@ -30,19 +34,20 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+import polars as pl
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from rescore.db.dialect import copy_rows
-from rescore.db.schema import UTCDateTime
+from rescore.db.schema import UTCDateTime, history
 from rescore.exceptions import InvalidInput
 
 __all__ = [
     "STAGE_COLUMNS",
-    "Staged",
     "apply",
     "changed",
     "digest_misses",
+    "first_history",
     "has_digests",
     "stage",
     "stale_entities",
@@ -61,8 +66,6 @@ STAGE_COLUMNS = (
     "watermark",
     "digest",
 )
-#: One staged score: the values of :data:`STAGE_COLUMNS` (JSON fields as text).
-Staged = tuple[str, str, str, float, str, str, str, int, str | None]
 #: (value, components) stored before a change; None for a score written the first time.
 Before = tuple[float, dict[str, float]] | None
 
@@ -120,9 +123,32 @@ _DROP_DIGESTS = {
 }
 
 
-def stage(conn: Connection, rows: Sequence[Staged]) -> None:
-    """(Re)create the staging table and load ``rows`` into it."""
-    _load(conn, STAGE, STAGE_COLUMNS, rows, create=_CREATE, drop=_DROP)
+def stage(conn: Connection, rows: pl.DataFrame) -> None:
+    """(Re)create the staging table and load ``rows`` (the columns of :data:`STAGE_COLUMNS`)
+    into it."""
+    frame = rows.select(STAGE_COLUMNS)
+    if _dialect(conn) != "postgresql" or frame.is_empty():
+        _load(conn, STAGE, STAGE_COLUMNS, frame.rows(), create=_CREATE, drop=_DROP)
+        return
+    conn.exec_driver_sql(_DROP["postgresql"])
+    conn.exec_driver_sql(_CREATE["postgresql"])
+    conn.exec_driver_sql("SET LOCAL jit = off")  # see _load
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    text = f"COPY {STAGE} ({', '.join(STAGE_COLUMNS)}) FROM STDIN"
+    # COPY's text format (faster to parse than csv): tab-separated, NULL as \N, a
+    # backslash, tab, newline or carriage return inside a value escaped
+    escaped = frame.with_columns(pl.col(pl.String).str.replace_many(_RAW, _ESCAPED))
+    with raw.cursor() as cursor, cursor.copy(text) as copy:
+        for part in escaped.iter_slices(20_000):  # a bounded text at a time
+            csv = part.write_csv(
+                include_header=False, separator="\t", quote_style="never", null_value="\\N"
+            )
+            copy.write(csv.encode())
+
+
+_RAW = ["\\", "\t", "\n", "\r"]
+_ESCAPED = ["\\\\", "\\t", "\\n", "\\r"]
 
 
 def _load(
@@ -265,6 +291,43 @@ def changed(conn: Connection, tenant: str, pack: str) -> dict[tuple[str, str], B
     ):
         found[(entity, scorer)] = None if value is None else (value, _loads(components))
     return found
+
+
+def first_history(conn: Connection, tenant: str, pack: str, now: datetime, trigger: str) -> int:
+    """Write the history rows of the staged scores the store does not hold yet (call it after
+    :func:`stale_entities` and before :func:`apply`): one ``INSERT ... SELECT``, a first
+    score's deltas being its components, as in ``ScoreStore.write``. Returns the rows."""
+    staged = sa.table(STAGE, *(sa.column(c) for c in STAGE_COLUMNS))
+    stored = sa.table("rescore_scores", *(sa.column(c) for c in _KEY))
+    known = sa.exists().where(
+        stored.c.tenant == tenant,
+        stored.c.pack == pack,
+        stored.c.entity == staged.c.entity,
+        stored.c.scorer == staged.c.scorer,
+    )
+    h = history.c
+    columns = {
+        h.tenant: sa.literal(tenant, h.tenant.type),
+        h.pack: sa.literal(pack, h.pack.type),
+        h.entity: staged.c.entity,
+        h.scorer: staged.c.scorer,
+        h.version: staged.c.version,
+        h.before_value: sa.null(),
+        h.after_value: staged.c.value,
+        h.deltas: staged.c.components,
+        h.components: staged.c.components,
+        h.reasons: staged.c.reasons,
+        h.event_ids: sa.literal([], h.event_ids.type),
+        h.watermark: staged.c.watermark,
+        h.changed_at: sa.literal(now, h.changed_at.type),
+        h.trigger: sa.literal(trigger, h.trigger.type),
+    }
+    select = sa.select(*columns.values()).where(~known)
+    result = conn.execute(history.insert().from_select(list(columns), select))
+    return int(result.rowcount or 0)
+
+
+_KEY = ("tenant", "pack", "entity", "scorer")
 
 
 def _loads(components: Any) -> dict[str, float]:

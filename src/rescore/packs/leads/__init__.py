@@ -15,7 +15,13 @@ from rescore.packs.leads.algorithm import (
 from rescore.packs.leads.analytics import LeadAnalytics, analytics
 from rescore.packs.leads.frame import score_frame
 from rescore.packs.leads.pack import EVENT_ROUTES, LeadsPack, LeadsSettings
-from rescore.packs.leads.scorers import LeadConfidence, LeadScore, record_of, results_of
+from rescore.packs.leads.scorers import (
+    LeadConfidence,
+    LeadScore,
+    record_of,
+    result_frames,
+    results_of,
+)
 from rescore.packs.leads.simulator import LeadsSimulator
 
 __all__ = [
@@ -34,6 +40,7 @@ __all__ = [
     "calculate_quality_factors",
     "determine_quality_tier",
     "record_of",
+    "result_frames",
     "results_of",
     "score_contact",
     "score_frame",

@@ -33,13 +33,13 @@ from sqlalchemy import Connection, MetaData
 from rescore.packs.leads import loader, schema
 from rescore.packs.leads.frame import score_frame
 from rescore.packs.leads.generator import insert_demo
-from rescore.packs.leads.scorers import results_of, scorers
+from rescore.packs.leads.scorers import result_frames, scorers
 from rescore.packs.leads.simulator import LeadsSimulator
 from rescore.plugins import Pack
 from rescore.population import DatabaseSource, ParquetSource, Source
 from rescore.routing import Lane, Route
 from rescore.schedule import Schedule
-from rescore.scoring import Scorer, ScoreResult
+from rescore.scoring import Scorer
 
 if TYPE_CHECKING:
     import click
@@ -216,9 +216,8 @@ class LeadsPack(Pack):
             for people, checks in loader.database_chunks(conn, chunk_size):
                 yield people, checks, ladas
 
-    def results_of(self, scored: pl.DataFrame) -> Iterator[tuple[str, dict[str, ScoreResult]]]:
-        for record in scored.iter_rows(named=True):
-            yield record["entity"], results_of(record)
+    def result_frames(self, scored: pl.DataFrame) -> dict[str, pl.DataFrame]:
+        return result_frames(scored)
 
     # ML ---------------------------------------------------------------------------------
 
