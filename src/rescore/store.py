@@ -429,8 +429,11 @@ def _changes(
     changes: dict[str, list[Change]] = {}
     values: dict[str, dict[str, float]] = defaultdict(dict)
     moved: list[dict[str, Any]] = []
-    picked = ("entity", "scorer", "version", "value", "components", "reasons", "watermark")
-    for entity, scorer, version, value, text, reasons, watermark in rows.select(picked).iter_rows():
+    picked = ("entity", "scorer", "version", "value", "components", "watermark")
+    reasons = rows.get_column("reasons")  # read only for the few changes that replace a score
+    for i, (entity, scorer, version, value, text, watermark) in enumerate(
+        rows.select(picked).iter_rows()
+    ):
         if entity in stale:
             continue
         values[entity][scorer] = value
@@ -444,12 +447,12 @@ def _changes(
             version=version,
             before=before[0] if before else None,
             after=value,
-            deltas=_deltas(before[1] if before else {}, after),
+            deltas=_deltas(before[1], after) if before else after,
             components=after,
         )
         changes.setdefault(entity, []).append(change)
         if before is not None:
-            moved.append(_moved(entity, change, orjson.loads(reasons), watermark))
+            moved.append(_moved(entity, change, orjson.loads(reasons[i]), watermark))
     kept = {e: values[e] for e in changes}
     return BulkWritten(stale=frozenset(stale), changes=changes, values=kept), moved
 
