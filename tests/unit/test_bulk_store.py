@@ -145,3 +145,38 @@ def test_result_frames_outside_the_contract_are_refused(store: Engine) -> None:
         encoded(graph, off, versions)
     with pytest.raises(ScoringError, match="non-finite"):
         encoded(graph, _frames([float("nan")]), versions)
+
+
+def test_the_hooks_get_each_changed_entity_with_its_changes_and_values(store: Engine) -> None:
+    outcomes: list[Outcome] = []
+
+    class Seen(Observer):
+        def recomputed(self, found: Sequence[Outcome]) -> None:
+            outcomes.extend(found)
+
+    store.observers.append(Seen())
+    first = ScoreResult(value=3.0, components={"base": 1.0, "bonus": 2.0})
+    store.write_population("toy", staged([computed("c1", {"fit": first, "risk": first}, 2)]))
+    moved = ScoreResult(value=5.0, components={"base": 1.0, "bonus": 4.0})
+    store.write_population("toy", staged([computed("c1", {"fit": moved, "risk": first}, 3)]))
+    new, again = outcomes
+    assert (new.entity, new.values, new.lane, new.stale) == (
+        "c1",
+        {"fit": 3.0, "risk": 3.0},
+        None,
+        False,
+    )
+    assert [(c.scorer, c.before, c.after, dict(c.deltas)) for c in new.changes] == [
+        ("fit", None, 3.0, {"base": 1.0, "bonus": 2.0}),
+        ("risk", None, 3.0, {"base": 1.0, "bonus": 2.0}),
+    ]
+    assert again.values == {"fit": 5.0, "risk": 3.0}  # every scorer's, not only the changed
+    assert [(c.scorer, c.before, c.after, dict(c.deltas)) for c in again.changes] == [
+        ("fit", 3.0, 5.0, {"base": 0.0, "bonus": 2.0})
+    ]
+    with store.db.read() as conn:
+        logged = store.store.history(conn, "toy", "c1", scorer="fit")
+    assert [(h.before, h.after, dict(h.deltas), h.trigger) for h in logged] == [
+        (3.0, 5.0, {"base": 0.0, "bonus": 2.0}, "population"),
+        (None, 3.0, {"base": 1.0, "bonus": 2.0}, "population"),
+    ]
