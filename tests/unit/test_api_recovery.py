@@ -64,7 +64,7 @@ def test_wait_for_an_unknown_entity_answers_at_once_and_truthfully(knowing: Engi
     elapsed = time.monotonic() - started
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert elapsed < 2.0, f"answered after {elapsed:.1f} s"
+    assert elapsed < 5.0, f"answered after {elapsed:.1f} s"  # half the timeout it would wait
     assert body["accepted"] == 2, "the event is stored: the answer says so"
     assert body["fresh"] is False
     assert [s["entity"] for s in body["scores"]] == ["x"]

@@ -180,11 +180,12 @@ def test_a_restarted_runtime_rescores_the_dead_ones_critical_work_at_once(
     claim_as(engine, "dead-critical", process="dead", pid=dead_pid())
     started = time.monotonic()
     with EmbeddedRuntime(engine):  # polls every 30 s: only the take-back can wake it
-        while engine.pending_counts()["critical"] and time.monotonic() - started < 10:
+        while engine.pending_counts()["critical"] and time.monotonic() - started < 20:
             time.sleep(0.01)
         elapsed = time.monotonic() - started
     assert engine.pending_counts()["critical"] == 0
-    assert elapsed < 2.0, f"took {elapsed:.2f} s"
+    # well before the first poll (30 s): about 1-2 s, more on a slow or busy machine
+    assert elapsed < 10.0, f"took {elapsed:.2f} s"
     assert {k for k in keys if engine.current("toy", k)} == set(keys)
     engine.close()
 
