@@ -19,15 +19,17 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
+from starlette.routing import BaseRoute
 
 from rescore import __version__
 from rescore.api.automations import router as automations
 from rescore.api.deps import ApiState
 from rescore.api.guard import BodyGuard, rescore_error, validation_error
+from rescore.api.hits import CachedHits
 from rescore.api.lookup import Lookup
 from rescore.api.mount import mount_packs
 from rescore.api.openapi import build_openapi
-from rescore.api.routes import router
+from rescore.api.routes import LOOKUP_PATH, router
 from rescore.api.telemetry import RequestTimer
 from rescore.api.telemetry import router as telemetry
 from rescore.bootstrap import open_engine
@@ -96,14 +98,20 @@ def create_app(
     app.openapi = lambda: build_openapi(app, engine.registry)  # type: ignore[method-assign]
     app.add_exception_handler(RescoreError, rescore_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.include_router(router)
+    app.add_middleware(CachedHits, state=state, route=_lookup_route())
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestTimer, metrics=metrics)  # outermost: times the guard's 413s too
-    app.include_router(router)
     app.include_router(automations)
     app.include_router(telemetry)
     mount_packs(app, engine.registry)
     mount_ui(app, engine, pages=[(automations_page.NAV, automations_page.router)])
     return app
+
+
+def _lookup_route() -> BaseRoute:
+    """The route :class:`CachedHits` answers the hits of."""
+    return next(r for r in router.routes if getattr(r, "path", None) == LOOKUP_PATH)
 
 
 def _metrics(engine: Engine) -> Metrics:

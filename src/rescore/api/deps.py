@@ -16,6 +16,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 
 from rescore.api.lookup import Lookup
 from rescore.engine import Engine
@@ -33,6 +34,7 @@ __all__ = [
     "Writer",
     "app_state",
     "state_of",
+    "token",
 ]
 
 #: OpenAPI security schemes, declared on every operation that needs a key.
@@ -65,12 +67,13 @@ def state_of(request: Request) -> ApiState:
     return state
 
 
-def _token(request: Request) -> str | None:
-    authorization = request.headers.get("authorization")
+def token(headers: Headers) -> str | None:
+    """The API key a request presents: ``Authorization: Bearer <key>`` or ``X-API-Key``."""
+    authorization = headers.get("authorization")
     if authorization:
         scheme, _, credentials = authorization.partition(" ")
         return credentials.strip() if scheme.lower() == "bearer" else None
-    return request.headers.get("x-api-key")
+    return headers.get("x-api-key")
 
 
 def _needs(scope: Scope) -> Callable[[Request], Awaitable[Principal]]:
@@ -80,11 +83,11 @@ def _needs(scope: Scope) -> Callable[[Request], Awaitable[Principal]]:
     lookup; the OpenAPI security schemes are declared once in ``create_app`` instead."""
 
     async def check(request: Request) -> Principal:
-        token = _token(request)
+        presented = token(request.headers)
         keys = state_of(request).keys
-        who = keys.cached(token)
+        who = keys.cached(presented)
         if who is None:
-            who = await run_in_threadpool(keys.verify, token)
+            who = await run_in_threadpool(keys.verify, presented)
         who.require(scope)
         return who
 

@@ -14,13 +14,13 @@ import binascii
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from rescore.api import examples as ex
 from rescore.api.deps import Admin, ApiState, Reader, State, Writer, state_of
 from rescore.api.guard import MalformedBody, fields_as_sent, strict_json
+from rescore.api.hits import cached_response, json_response
 from rescore.api.lookup import score_dict, view
 from rescore.api.models import (
     MAX_BATCH,
@@ -42,7 +42,7 @@ from rescore.engine import IngestResult
 from rescore.exceptions import InvalidEvent, InvalidInput, TooLarge
 from rescore.queue import DEAD
 
-__all__ = ["router"]
+__all__ = ["LOOKUP_PATH", "router"]
 
 router = APIRouter()
 
@@ -202,8 +202,12 @@ def _pubsub_data(data: str) -> dict[str, Any]:
 # scores ------------------------------------------------------------------------------------
 
 
+#: The lookup route's path (:class:`rescore.api.hits.CachedHits` answers its cache hits).
+LOOKUP_PATH = "/v1/scores/{pack}/{entity}"
+
+
 @router.get(
-    "/v1/scores/{pack}/{entity}",
+    LOOKUP_PATH,
     response_model=ScoreView,
     tags=["scores"],
     summary="Current scores with breakdown and freshness, or as of a past time",
@@ -219,14 +223,13 @@ async def get_scores(
     """Answers from the in-process cache, else the database; when the database is unreachable,
     from the cache or the last snapshot with ``stale: true`` (never a 500)."""
     key = (who.tenant, pack, entity)
-    if as_of is None:
-        view = state.lookup.cached(key)
-        if view is None:
-            state.engine.registry[pack]
-            view = await run_in_threadpool(state.lookup.get, key)
-    else:
-        view = await run_in_threadpool(_as_of_view, state, key, _utc(as_of))
-    return Response(orjson.dumps(view), media_type="application/json")
+    if as_of is not None:
+        return json_response(await run_in_threadpool(_as_of_view, state, key, _utc(as_of)))
+    hit = cached_response(state, key)  # CachedHits answers most hits before routing
+    if hit is not None:
+        return hit
+    state.engine.registry[pack]
+    return json_response(await run_in_threadpool(state.lookup.get, key))
 
 
 def _utc(at: datetime) -> datetime:
