@@ -15,19 +15,27 @@ freed by reference counting, only a cycle among them would outlive its use.
 
 :func:`collector_paused` turns the collector off while a bulk job builds millions of young,
 acyclic objects that every pass would otherwise walk again (population rescoring).
+
+:func:`keep_freed_pages` tunes the other heap in the process: jemalloc, Polars' allocator.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["collector_paused", "settle"]
+__all__ = ["JEMALLOC_CONF", "collector_paused", "keep_freed_pages", "settle"]
 
 log = logging.getLogger(__name__)
+
+#: The environment variable Polars' jemalloc reads its options from, once, at its first
+#: allocation, and the options :func:`keep_freed_pages` gives it.
+JEMALLOC_CONF = "_RJEM_MALLOC_CONF"
+KEEP_FREED = "dirty_decay_ms:60000,muzzy_decay_ms:60000"
 
 
 def settle() -> int:
@@ -55,3 +63,16 @@ def collector_paused() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
+
+
+def keep_freed_pages() -> None:
+    """Let Polars' allocator keep freed pages for a minute before it returns them to the
+    system, unless the environment already says otherwise.
+
+    A population run scores chunk after chunk of the same size. Returned at once, the pages
+    each chunk freed are faulted in again, zeroed, by the next: at 10M leads contacts that was
+    5.4 s of system time in a 14.5 s run; kept, 2.6 s, and the run took 12.5 -> 10.2 s. The
+    cost is memory: a process holds its peak for a minute after it. It must run before Polars
+    is imported (the ``rescore`` command calls it first); later it changes nothing.
+    """
+    os.environ.setdefault(JEMALLOC_CONF, KEEP_FREED)

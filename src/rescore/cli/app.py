@@ -136,8 +136,10 @@ def main(ctx: click.Context, /, debug: bool, **options: Any) -> None:
     The options above go before the command, e.g.
     `rescore --database-url sqlite:///scores.db pending`.
     """
+    from rescore.heap import keep_freed_pages
     from rescore.logs import configure
 
+    keep_freed_pages()  # before any command imports Polars
     quiet = "info" if ctx.invoked_subcommand in SERVICES else "warning"
     configure(fmt=options["log_format"] or "text", level=options["log_level"] or quiet)
     ctx.obj = Session(options=options, debug=debug)

@@ -153,6 +153,13 @@ def _scans(path: Path) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     return pl.scan_parquet(people / "*.parquet"), pl.scan_parquet(checks / "*.parquet")
 
 
+def _projected(path: Path) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """The scans with only the columns ``database_chunks`` reads: the same frames from either
+    source, and a validation's other columns (its timestamp, its latency) are never decoded."""
+    people, checks = _scans(path)
+    return people.select(*CONTACT_SCHEMA), checks.select(*_VALIDATION_COLUMNS)
+
+
 def parquet_size(path: Path) -> int:
     """How many contacts a Parquet population holds (from the files' metadata)."""
     people, _ = _scans(path)
@@ -174,7 +181,7 @@ def parquet_chunks(path: Path, chunk_size: int) -> Iterator[Chunk]:
     Files sorted by id (as the generator writes them) let Parquet statistics skip every file
     but the ones a range touches.
     """
-    people, checks = _scans(path)
+    people, checks = _projected(path)
     bounds = people.select(pl.col("id").min().alias("lo"), pl.col("id").max().alias("hi"))
     lo, hi = bounds.collect().row(0)
     if lo is None:
