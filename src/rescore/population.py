@@ -166,7 +166,7 @@ def rescore_population(
         raise PluginError("writing the score store needs an engine")
     report = PopulationReport()
     started = time.perf_counter()
-    marks = _watermarks(engine, tenant, pack_name) if store and engine is not None else {}
+    marks = engine.event_watermarks(pack_name, tenant=tenant) if store and engine else {}
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     chunks = form.score_population(source, chunk_size=chunk_size)
@@ -358,8 +358,3 @@ def _columns(frame: pl.DataFrame) -> tuple[list[Any], list[Any], list[Any], list
         frame.get_column("reasons").to_list(),
         features,
     )
-
-
-def _watermarks(engine: Engine, tenant: str, pack: str) -> dict[str, int]:
-    """Each entity's newest event (one grouped query for the whole pack)."""
-    return engine.event_watermarks(pack, tenant=tenant)

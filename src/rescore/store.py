@@ -425,18 +425,16 @@ def _changes(
     rows: pl.DataFrame, stale: set[str], found: Mapping[tuple[str, str], bulk.Before]
 ) -> tuple[BulkWritten, list[dict[str, Any]]]:
     """The changes ``found`` in the database, in ``rows``' order, and the history rows of
-    those that replace a stored score (a first score's is written in SQL)."""
+    those that replace a stored score (a first score's is written in SQL). Only the rows of
+    changed entities are read into Python: on a re-run that changes few, a few."""
     changes: dict[str, list[Change]] = {}
     values: dict[str, dict[str, float]] = defaultdict(dict)
     moved: list[dict[str, Any]] = []
-    picked = ("entity", "scorer", "version", "value", "components", "watermark")
-    reasons = rows.get_column("reasons")  # read only for the few changes that replace a score
-    for i, (entity, scorer, version, value, text, watermark) in enumerate(
-        rows.select(picked).iter_rows()
-    ):
-        if entity in stale:
-            continue
-        values[entity][scorer] = value
+    changed = {entity for entity, _ in found} - stale
+    picked = ("entity", "scorer", "version", "value", "components", "watermark", "reasons")
+    touched = rows.filter(pl.col("entity").is_in(list(changed))).select(picked)
+    for entity, scorer, version, value, text, watermark, reasons in touched.iter_rows():
+        values[entity][scorer] = value  # the hooks hear every scorer's value of a changed one
         key = (entity, scorer)
         if key not in found:
             continue
@@ -452,9 +450,8 @@ def _changes(
         )
         changes.setdefault(entity, []).append(change)
         if before is not None:
-            moved.append(_moved(entity, change, orjson.loads(reasons[i]), watermark))
-    kept = {e: values[e] for e in changes}
-    return BulkWritten(stale=frozenset(stale), changes=changes, values=kept), moved
+            moved.append(_moved(entity, change, orjson.loads(reasons), watermark))
+    return BulkWritten(stale=frozenset(stale), changes=changes, values=dict(values)), moved
 
 
 def _moved(entity: str, change: Change, reasons: list[str], watermark: int) -> dict[str, Any]:

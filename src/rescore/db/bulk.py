@@ -130,9 +130,7 @@ def stage(conn: Connection, rows: pl.DataFrame) -> None:
     if _dialect(conn) != "postgresql" or frame.is_empty():
         _load(conn, STAGE, STAGE_COLUMNS, frame.rows(), create=_CREATE, drop=_DROP)
         return
-    conn.exec_driver_sql(_DROP["postgresql"])
-    conn.exec_driver_sql(_CREATE["postgresql"])
-    conn.exec_driver_sql("SET LOCAL jit = off")  # see _load
+    _recreate(conn, create=_CREATE, drop=_DROP, filled=True)
     raw = conn.connection.driver_connection
     assert raw is not None
     text = f"COPY {STAGE} ({', '.join(STAGE_COLUMNS)}) FROM STDIN"
@@ -162,20 +160,30 @@ def _load(
 ) -> None:
     """(Re)create a temporary table and load ``rows``: ``COPY`` on PostgreSQL, one
     ``executemany`` elsewhere (PyMySQL sends multi-row ``INSERT`` statements)."""
-    name = _dialect(conn)
-    conn.exec_driver_sql(drop[name])
-    conn.exec_driver_sql(create[name])
+    name = _recreate(conn, create=create, drop=drop, filled=bool(rows))
     if not rows:
         return
     if name == "postgresql":
-        # the per-row lookups look costly to the planner, which then compiles each statement
-        # (about 0.4 s of a batch's few seconds); for this transaction only
-        conn.exec_driver_sql("SET LOCAL jit = off")
         copy_rows(conn, table, columns, rows)
         return
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     marks = ", ".join([mark] * len(columns))
     conn.exec_driver_sql(f"INSERT INTO {table} VALUES ({marks})", list(rows))  # noqa: S608
+
+
+def _recreate(
+    conn: Connection, *, create: Mapping[str, str], drop: Mapping[str, str], filled: bool
+) -> str:
+    """Drop and create a temporary table; returns the dialect's name. On PostgreSQL, about to
+    be ``filled``: the per-row lookups that follow look costly to the planner, which then
+    JIT-compiles each statement (about 0.4 s of a batch's few seconds), so JIT is off for
+    this transaction only."""
+    name = _dialect(conn)
+    conn.exec_driver_sql(drop[name])
+    conn.exec_driver_sql(create[name])
+    if filled and name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL jit = off")
+    return name
 
 
 def has_digests(conn: Connection, tenant: str, pack: str) -> bool:
