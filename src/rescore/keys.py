@@ -66,8 +66,11 @@ class Principal:
     tenant: str
     scope: Scope
 
+    def allows(self, needed: Scope) -> bool:
+        return self.scope >= needed
+
     def require(self, needed: Scope) -> None:
-        if self.scope < needed:
+        if not self.allows(needed):
             raise Forbidden(
                 f"this key has scope {self.scope.name.lower()}; "
                 f"this operation needs {needed.name.lower()}"

@@ -166,7 +166,9 @@ def rescore_population(
         raise PluginError("writing the score store needs an engine")
     report = PopulationReport()
     started = time.perf_counter()
-    marks = engine.event_watermarks(pack_name, tenant=tenant) if store and engine else {}
+    marks = (
+        engine.event_watermarks(pack_name, tenant=tenant) if store and engine is not None else {}
+    )
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     chunks = form.score_population(source, chunk_size=chunk_size)

@@ -51,31 +51,30 @@ class CachedHits:
         self.route = route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = self._hit(scope) if _is_lookup(scope) else None
+        found = _lookup(scope)
+        response = self._hit(scope, *found) if found else None
         if response is None:
             await self.app(scope, receive, send)
             return
         scope["route"] = self.route
         await response(scope, receive, send)
 
-    def _hit(self, scope: Scope) -> Response | None:
+    def _hit(self, scope: Scope, pack: str, entity: str) -> Response | None:
         who = self.state.keys.cached(token(Headers(scope=scope)))
-        if who is None or who.scope < KeyScope.READ:
+        if who is None or not who.allows(KeyScope.READ):
             return None
-        _, _, _, pack, entity = scope["path"].split("/")
         return cached_response(self.state, (who.tenant, pack, entity))
 
 
-def _is_lookup(scope: Scope) -> bool:
-    """A plain ``GET /v1/scores/{pack}/{entity}`` (a path segment is never empty, as in the
-    router's own pattern; any query goes to the route, which validates it)."""
+def _lookup(scope: Scope) -> tuple[str, str] | None:
+    """``(pack, entity)`` of a plain ``GET /v1/scores/{pack}/{entity}``, else None (a path
+    segment is never empty, as in the router's own pattern; any query goes to the route,
+    which validates it)."""
     if scope["type"] != "http" or scope["method"] != "GET" or scope["query_string"]:
-        return False
+        return None
+    if scope.get("root_path"):
+        return None
     parts = scope["path"].split("/")
-    return (
-        len(parts) == SEGMENTS
-        and parts[1] == "v1"
-        and parts[2] == "scores"
-        and all(parts[3:])
-        and not scope.get("root_path")
-    )
+    if len(parts) != SEGMENTS or parts[1:3] != ["v1", "scores"] or not all(parts[3:]):
+        return None
+    return parts[3], parts[4]
