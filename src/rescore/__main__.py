@@ -2,4 +2,5 @@
 
 from rescore.cli import main
 
-main()
+if __name__ == "__main__":  # not when a spawned companion process imports it
+    main()

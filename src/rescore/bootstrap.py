@@ -24,14 +24,19 @@ __all__ = ["adapters_for", "open_engine"]
 
 
 def open_engine(
-    settings: Settings, *, observers: Iterable[Observer] = (), create: bool = False
+    settings: Settings,
+    *,
+    observers: Iterable[Observer] = (),
+    create: bool = False,
+    metrics: bool = True,
 ) -> Engine:
     """The engine for ``settings`` with its adapters attached, then ``observers``.
 
     ``create=False`` (every command but ``init`` and the demo) refuses a SQLite file that does
-    not exist instead of creating an empty one."""
+    not exist instead of creating an empty one. ``metrics=False``: no Prometheus registry (a
+    companion process relays its hooks to the API's process, whose metrics count them)."""
     engine = Engine.from_settings(settings, create=create)
-    adapters = adapters_for(settings)
+    adapters = adapters_for(settings, metrics=metrics)
     for adapter in adapters:
         if isinstance(adapter, Metrics):
             adapter.watch(engine)  # queue depth and lane lag, read at scrape time
@@ -40,11 +45,12 @@ def open_engine(
     return engine
 
 
-def adapters_for(settings: Settings) -> list[Observer]:
+def adapters_for(settings: Settings, *, metrics: bool = True) -> list[Observer]:
     """What the configured services need to hear of every ingest and rescore: the Celery
-    dispatcher when a broker is set, the shared-cache invalidator when a Redis cache is, and
-    always the Prometheus metrics (in a registry of their own) and the log journal."""
-    found: list[Observer] = [Metrics(), Journal()]
+    dispatcher when a broker is set, the shared-cache invalidator when a Redis cache is, the
+    log journal always, and the Prometheus metrics (in a registry of their own) unless
+    ``metrics=False``."""
+    found: list[Observer] = [Metrics(), Journal()] if metrics else [Journal()]
     if settings.broker_url:
         from rescore.dispatch import Dispatcher
 

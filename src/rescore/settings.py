@@ -64,6 +64,12 @@ class Settings(BaseSettings):
         gt=0,
         description="A worker silent this long is pruned and its claims are given back at once.",
     )
+    split_workers: bool = Field(
+        True,
+        description="`rescore serve`: rescore critical events in the API's process and run "
+        "the normal lane, schedules and deliveries in a companion process beside it, so a "
+        "flush never holds the interpreter a critical rescore needs; false: one process.",
+    )
     poll_interval: float = Field(
         0.5, gt=0, description="How often workers look for work queued by other processes."
     )

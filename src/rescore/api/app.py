@@ -37,6 +37,8 @@ from rescore.engine import Engine
 from rescore.exceptions import RescoreError, StorageUnavailable
 from rescore.heap import settle
 from rescore.metrics import Metrics, metrics_of
+from rescore.reports import Observer
+from rescore.runtime.companion import Companion
 from rescore.runtime.embedded import EmbeddedRuntime
 from rescore.runtime.heartbeat import Heartbeat
 from rescore.settings import Settings
@@ -62,10 +64,16 @@ reads and writes.
 
 
 def create_app(
-    settings: Settings | None = None, *, engine: Engine | None = None, workers: bool = True
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    workers: bool = True,
+    companion: bool = False,
 ) -> FastAPI:
     """Build the app. ``workers=False`` serves without rescoring in this process (when
-    separate workers run)."""
+    separate workers run); ``companion=True`` (``rescore serve`` with
+    ``RESCORE_SPLIT_WORKERS``) rescores critical work here and the rest in a companion
+    process (:mod:`rescore.runtime.companion`)."""
     settings = settings or Settings()
     engine = engine or open_engine(settings)
     metrics = _metrics(engine)
@@ -83,7 +91,7 @@ def create_app(
         settings=settings,
         keys=engine.keys,
         lookup=lookup,
-        runtime=EmbeddedRuntime(engine, heartbeat=heartbeat) if workers else None,
+        runtime=_runtime(engine, heartbeat, companion, [lookup, metrics]) if workers else None,
         heartbeat=heartbeat,
     )
     app = FastAPIOffline(
@@ -107,6 +115,15 @@ def create_app(
     mount_packs(app, engine.registry)
     mount_ui(app, engine, pages=[(automations_page.NAV, automations_page.router)])
     return app
+
+
+def _runtime(
+    engine: Engine, heartbeat: Heartbeat, companion: bool, replay_to: list[Observer]
+) -> EmbeddedRuntime:
+    """The embedded runtime, with a companion process for all but the critical lane when
+    asked (its hooks replayed to this process's lookup cache and metrics)."""
+    beside = Companion(engine.settings, replay_to=replay_to) if companion else None
+    return EmbeddedRuntime(engine, heartbeat=heartbeat, companion=beside)
 
 
 def _lookup_route() -> BaseRoute:

@@ -78,7 +78,8 @@ def lookup_load(seconds: float, connections: int = 8, hot: int = 200) -> Measure
             f"{tool} from a separate process, {connections} connections, {seconds:g} s of "
             f"GET /v1/scores/credit/{{cedula}} over {hot} clients (cache warm, TTL {ttl:g} s, "
             "so the run crosses three expiries) against rescore serve (one uvicorn process "
-            "with its embedded workers); both share the machine's cores"
+            "with the critical lane, its companion process with the normal lane); all share "
+            "the machine's cores"
         ),
         numbers=numbers,
         goal=">= 5,000 req/s with p99 <= 10 ms",

@@ -61,7 +61,8 @@ def http_ingest(seconds: float, clients: int = 2) -> Measurement:
         id="P7",
         title="HTTP ingest, batches of 500 normal events (credit)",
         method=(
-            f"rescore serve (API + embedded workers, SQLite) on the credit demo clients; "
+            f"rescore serve (API + embedded workers: critical lane beside the API, normal lane in "
+            f"its companion process; SQLite) on the credit demo clients; "
             f"{clients} client threads in another process POST batches of {BATCH} payment_made "
             f"events for {seconds:g} s; accepted/s = events answered 200 / posting time; "
             "stream/s = events / (first POST to the queue empty, every score fresh)"

@@ -80,7 +80,8 @@ def critical_latency(samples: int, load_rate: int = 500) -> Measurement:
         id="P1",
         title="critical event -> score visible through the lookup API (HTTP)",
         method=(
-            f"rescore serve (API + embedded workers, SQLite, normal flush 1 s) with a "
+            f"rescore serve (API and critical lane in one process, normal lane in its companion "
+            f"process, SQLite, normal flush 1 s) with a "
             f"background load of {load_rate} normal events/s (achieved {achieved:.0f}/s) posted "
             f"in batches of {max(1, load_rate // 10)}; for each of {samples} clients: POST one "
             "critical event, then GET /v1/scores until its watermark moves; latency = POST "

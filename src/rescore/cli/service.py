@@ -48,12 +48,12 @@ def serve(session: Session, /, no_workers: bool, **options: Any) -> None:
 
     settings = session.settings(**options)
     session.require_database(**options)
-    app = create_app(settings, workers=not no_workers)
+    app = create_app(settings, workers=not no_workers, companion=settings.split_workers)
     log.info(
         "serving http://%s:%d (workers: %s) on %s; cache: %s; broker: %s",
         settings.host,
         settings.port,
-        "embedded" if not no_workers else "elsewhere",
+        _workers_where(no_workers, settings.split_workers),
         settings.database_url,  # the log handler masks its password (rescore.logs)
         settings.cache_url or "in-process",
         settings.broker_url or "none",
@@ -62,6 +62,12 @@ def serve(session: Session, /, no_workers: bool, **options: Any) -> None:
     uvicorn.run(
         app, host=settings.host, port=settings.port, log_config=None, log_level=settings.log_level
     )
+
+
+def _workers_where(no_workers: bool, split: bool) -> str:
+    if no_workers:
+        return "elsewhere"
+    return "critical here, the rest in a companion process" if split else "embedded"
 
 
 @click.command()

@@ -27,9 +27,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
+from typing import TYPE_CHECKING, Protocol
 
 from rescore.automations.dispatcher import DeliveryDispatcher
 from rescore.automations.scheduling import RuleSchedules
@@ -43,12 +44,30 @@ from rescore.runtime.heartbeat import Heartbeat
 from rescore.schedule import Schedule, Scheduler
 from rescore.settings import Settings
 
+if TYPE_CHECKING:
+    from rescore.runtime.companion import Companion
+
 __all__ = ["EmbeddedRuntime"]
 
 log = logging.getLogger(__name__)
 
 #: Longest a normal-lane slice waits for critical work to finish (seconds).
 YIELD_LIMIT = 0.5
+
+#: Every loop a runtime can run; the listen loop only on PostgreSQL.
+LOOPS = frozenset({"critical", "normal", "schedule", "dispatch", "listen"})
+#: What the API's process runs when a companion process runs the rest.
+CRITICAL_LOOPS = frozenset({"critical", "listen"})
+
+
+class Flag(Protocol):
+    """A ``threading.Event`` or, shared with a companion process, a ``multiprocessing``
+    one."""
+
+    def set(self) -> None: ...
+    def clear(self) -> None: ...
+    def is_set(self) -> bool: ...
+    def wait(self, timeout: float | None = None) -> bool: ...
 
 
 class _Waker(Observer):
@@ -62,7 +81,7 @@ class _Waker(Observer):
 
     def requeued(self, queued: Mapping[str, int]) -> None:
         if queued.get("critical"):
-            self.runtime.critical_ready.set()
+            self.runtime.critical_is_coming()
         if queued.get("normal"):
             self.runtime.note_normal(queued["normal"])
 
@@ -141,19 +160,40 @@ class EmbeddedRuntime:
     """Start with ``start()`` or as a context manager; ``stop()`` to shut down cleanly."""
 
     def __init__(
-        self, engine: Engine, *, name: str | None = None, heartbeat: Heartbeat | None = None
+        self,
+        engine: Engine,
+        *,
+        name: str | None = None,
+        heartbeat: Heartbeat | None = None,
+        loops: Collection[str] = LOOPS,
+        critical_idle: Flag | None = None,
+        companion: Companion | None = None,
     ) -> None:
         """``heartbeat``: the process's heartbeat when another part of it (the API) shares it;
-        by default the runtime has its own, started and stopped with it."""
+        by default the runtime has its own, started and stopped with it.
+
+        ``companion``: run only the critical lane here and the rest (normal lane, schedules,
+        deliveries) in that companion process (:mod:`rescore.runtime.companion`).
+        ``loops`` and ``critical_idle`` are how the companion's own runtime is built: the
+        loops it runs, and the flag, shared with the API's process, that says no critical
+        work is in hand there (the normal lane yields while it is clear)."""
         self.engine = engine
         self.settings = engine.settings
         self._owns_heartbeat = heartbeat is None
         self.heartbeat = heartbeat or Heartbeat(engine, process=name)
         self.name = self.heartbeat.process
+        self.companion = companion
+        self._loops = CRITICAL_LOOPS if companion is not None else frozenset(loops)
         lanes = (Lane.CRITICAL, Lane.NORMAL)
         self._workers = {lane: self.heartbeat.claimant(lane.value) for lane in lanes}
         self.critical_ready = threading.Event()
-        self._critical_idle = threading.Event()
+        self._critical_idle: Flag = (
+            companion.critical_idle
+            if companion is not None
+            else critical_idle
+            if critical_idle is not None
+            else threading.Event()
+        )
         self._critical_idle.set()
         self._normal_due = threading.Condition()
         self._normal_waiting = 0
@@ -188,13 +228,17 @@ class EmbeddedRuntime:
             "normal": self._normal_loop,
             "schedule": self._schedule_loop,
             "dispatch": self._dispatch_loop,
+            "listen": self._listen_loop,
         }
-        if self.engine.db.dialect == "postgresql":
-            loops["listen"] = self._listen_loop
+        if self.engine.db.dialect != "postgresql":
+            del loops["listen"]  # LISTEN/NOTIFY is PostgreSQL's
         for label, loop in loops.items():
-            thread = threading.Thread(target=loop, name=f"rescore-{label}", daemon=True)
-            self._threads.append(thread)
-            thread.start()
+            if label in self._loops:
+                thread = threading.Thread(target=loop, name=f"rescore-{label}", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+        if self.companion is not None:
+            self.companion.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Finish the batch in hand, then release any claimed work back to the queue."""
@@ -202,6 +246,8 @@ class EmbeddedRuntime:
         self.critical_ready.set()
         with self._normal_due:
             self._normal_due.notify_all()
+        if self.companion is not None:
+            self.companion.stop(timeout)  # first: it may be waiting for our critical work
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
@@ -224,13 +270,23 @@ class EmbeddedRuntime:
     @property
     def alive(self) -> bool:
         threads = bool(self._threads) and all(t.is_alive() for t in self._threads)
-        return threads and self.heartbeat.running
+        companion = self.companion is None or self.companion.alive
+        return threads and companion and self.heartbeat.running
 
     def note_normal(self, count: int) -> None:
+        if self.companion is not None:
+            self.companion.note_normal(count)  # its normal lane counts toward flush_size
+            return
         with self._normal_due:
             self._normal_waiting += count
             if self._normal_waiting >= self.settings.flush_size:
                 self._normal_due.notify_all()
+
+    def critical_is_coming(self) -> None:
+        """Critical work was queued in this process: wake the critical worker, and have the
+        normal lane (here or in the companion) yield from now, not from when it wakes."""
+        self._critical_idle.clear()
+        self.critical_ready.set()
 
     def _worker(self, lane: Lane) -> str:
         return self._workers[lane]
@@ -244,7 +300,8 @@ class EmbeddedRuntime:
             try:
                 self._drain(Lane.CRITICAL)
             finally:
-                self._critical_idle.set()
+                if not self.critical_ready.is_set():  # else more is coming: stay busy
+                    self._critical_idle.set()
 
     def _normal_loop(self) -> None:
         deadline = time.monotonic() + self.settings.flush_interval
@@ -274,7 +331,7 @@ class EmbeddedRuntime:
                 self.last_beat["listen"] = time.monotonic()
                 try:
                     if listener.wait(min(1.0, self.settings.poll_interval)):
-                        self.critical_ready.set()
+                        self.critical_is_coming()
                 except STORAGE_RETRYABLE as exc:
                     log.warning("listen: %s; retrying", exc)
                     self._stopping.wait(self.settings.poll_interval)
@@ -316,7 +373,7 @@ class EmbeddedRuntime:
         seconds, so a stream of critical events cannot starve the normal lane): the critical
         worker then has the write lock and the interpreter to itself."""
         deadline = time.monotonic() + YIELD_LIMIT
-        while (self.critical_ready.is_set() or not self._critical_idle.is_set()) and (
+        while not self._critical_idle.is_set() and (
             time.monotonic() < deadline and not self._stopping.is_set()
         ):
             self._critical_idle.wait(0.001)
