@@ -177,11 +177,13 @@ class Companion:
             target=run_companion,
             args=(self.settings, theirs, self.critical_idle),
             name="rescore-companion",
-            daemon=True,  # never outlives us, even when we are killed
+            daemon=True,  # ended at our exit; after a kill -9, the closed pipe stops it
         )
         process.start()
         theirs.close()  # the child holds its end; ours sees EOF when the child exits
         with self._lock:
+            if self._conn is not None:
+                self._conn.close()  # a dead companion's end, on a restart
             self._conn, self._process = ours, process
         log.info("companion process %d runs the normal lane, schedules and deliveries", process.pid)
 
