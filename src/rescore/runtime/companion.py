@@ -130,10 +130,8 @@ class SharedFlag:
         return True
 
 
-#: The hooks a :class:`Relay` sends; nothing else is replayed.
-RELAYED = frozenset(
-    {"ingested", "recomputed", "failed", "requeued", "fired", "delivered", "reconciled"}
-)
+#: The hooks a :class:`Relay` sends (its public methods); nothing else is replayed.
+RELAYED = frozenset(name for name in vars(Relay) if not name.startswith("_"))
 
 
 class Companion:
@@ -146,7 +144,6 @@ class Companion:
         self.settings = settings
         self.replay_to = list(replay_to)
         self.critical_idle = SharedFlag()
-        self.restarts = 0
         self._process: SpawnProcess | None = None
         self._conn: Connection | None = None
         self._lock = threading.Lock()
@@ -156,10 +153,6 @@ class Companion:
     @property
     def alive(self) -> bool:
         return self._process is not None and self._process.is_alive()
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
 
     def start(self) -> None:
         if self._reader is not None:
@@ -244,7 +237,6 @@ class Companion:
         )
         if self._stopping.wait(RESTART_DELAY):
             return False
-        self.restarts += 1
         self._spawn()
         return True
 

@@ -187,13 +187,9 @@ class EmbeddedRuntime:
         lanes = (Lane.CRITICAL, Lane.NORMAL)
         self._workers = {lane: self.heartbeat.claimant(lane.value) for lane in lanes}
         self.critical_ready = threading.Event()
-        self._critical_idle: Flag = (
-            companion.critical_idle
-            if companion is not None
-            else critical_idle
-            if critical_idle is not None
-            else threading.Event()
-        )
+        if companion is not None:
+            critical_idle = companion.critical_idle
+        self._critical_idle: Flag = critical_idle or threading.Event()
         self._critical_idle.set()
         self._normal_due = threading.Condition()
         self._normal_waiting = 0
