@@ -148,7 +148,9 @@ def staged(batch: Sequence[Computed], digest: str | None = None) -> pl.DataFrame
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def _write(engine: Engine, batch: Sequence[Computed], now: datetime, *, bulk: bool) -> Any:
+def _write(
+    engine: Engine, batch: Sequence[Computed], now: datetime, *, bulk: bool, first: bool = False
+) -> Any:
     """The changes each written entity got (a stale one is not written)."""
     fresh = [computed(c.entity, dict(c.results), c.watermark, dict(c.versions)) for c in batch]
     with engine.db.begin() as conn:
@@ -156,7 +158,7 @@ def _write(engine: Engine, batch: Sequence[Computed], now: datetime, *, bulk: bo
             return sorted(
                 (c.entity, tuple(c.changes)) for c in engine.store.write(conn, fresh, now)
             )
-        done = engine.store.write_bulk(conn, "default", "toy", staged(fresh), now)
+        done = engine.store.write_bulk(conn, "default", "toy", staged(fresh), now, first=first)
     written = {c.entity for c in fresh} - done.stale
     return sorted((e, tuple(done.changes.get(e, ()))) for e in written)
 
@@ -170,6 +172,24 @@ def check_bulk_equals_per_entity(per_entity: Engine, bulk: Engine, seed: int) ->
         skip = ("computed_at",)
         assert table_rows(per_entity, scores, skip) == table_rows(bulk, scores, skip)
         assert table_rows(per_entity, history, ("id",)) == table_rows(bulk, history, ("id",))
+
+
+def check_first_insert_equals_per_entity(per_entity: Engine, bulk: Engine, seed: int) -> None:
+    """A first run's straight insert (``first``, nothing of the pack stored) stores what the
+    per-entity write stores, ``computed_at`` included; a batch of which some entity got a
+    score meanwhile gives way to the staged path, which still does."""
+    first, later = rounds(seed, 2)
+    inserted = _write(bulk, first, T0, bulk=True, first=True)
+    assert _write(per_entity, first, T0, bulk=False) == inserted
+    assert table_rows(per_entity, scores, ()) == table_rows(bulk, scores, ())
+    assert table_rows(per_entity, history, ("id",)) == table_rows(bulk, history, ("id",))
+    now = T0 + timedelta(minutes=1)
+    expected = _write(per_entity, later, now, bulk=False)
+    assert _write(bulk, later, now, bulk=True, first=True) == expected
+    assert any(changes and changes[0].before is not None for _, changes in expected)
+    skip = ("computed_at",)
+    assert table_rows(per_entity, scores, skip) == table_rows(bulk, scores, skip)
+    assert table_rows(per_entity, history, ("id",)) == table_rows(bulk, history, ("id",))
 
 
 def check_unchanged_rerun_writes_nothing(engine: Engine) -> None:

@@ -506,15 +506,15 @@ class Engine(
         return written
 
     def write_population(
-        self, pack: str, rows: pl.DataFrame, *, tenant: str = DEFAULT_TENANT
+        self, pack: str, rows: pl.DataFrame, *, tenant: str = DEFAULT_TENANT, first: bool = False
     ) -> BulkWritten:
-        """Write a population's scores in bulk (``rows``: see :meth:`ScoreStore.write_bulk`),
-        one transaction; the hooks hear of the entities whose scores changed, as after any
-        other write, and a stale entity is left alone whole."""
+        """Write a population's scores in bulk (``rows`` and ``first``: see
+        :meth:`ScoreStore.write_bulk`), one transaction; the hooks hear of the entities whose
+        scores changed, as after any other write, and a stale entity is left alone whole."""
         self.registry[pack]
         self.rulebook.take()
         with self.db.begin() as conn:
-            written = self.store.write_bulk(conn, tenant, pack, rows, self.clock())
+            written = self.store.write_bulk(conn, tenant, pack, rows, self.clock(), first=first)
             committed = self.clock()
             outcomes = tuple(
                 Outcome(

@@ -421,6 +421,13 @@ class ScoreOperations(InsightOperations):
         with self.db.read() as conn:
             return self.store.count_entities(conn, pack, tenant=tenant)
 
+    def has_scores(self, pack: str, tenant: str = DEFAULT_TENANT) -> bool:
+        """Whether the store holds any of the pack's scores (a population run that begins
+        with none writes its rows straight in: :meth:`ScoreStore.write_bulk`'s ``first``)."""
+        self.registry[pack]
+        with self.db.read() as conn:
+            return bulk.has_scores(conn, tenant, pack)
+
     def has_population_digests(self, pack: str, tenant: str = DEFAULT_TENANT) -> bool:
         """Whether any stored score of the pack carries a population digest (none before a
         pack's first population run: that run then skips :meth:`population_misses`)."""

@@ -37,7 +37,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,6 +177,8 @@ def rescore_population(
     # chunks hold disjoint entities: digests written by this run never match a later chunk,
     # so a pack with none when the run starts (a first run) needs no lookups at all
     digested = store and engine is not None and engine.has_population_digests(pack_name, tenant)
+    # and a pack with no score at all when the run starts gets its rows inserted as they are
+    first = store and engine is not None and not engine.has_scores(pack_name, tenant)
     for ordinal in itertools.count():
         tick = time.perf_counter()
         scored = next(chunks, None)
@@ -193,7 +196,7 @@ def rescore_population(
         if store and engine is not None:
             tick = time.perf_counter()
             with collector_paused():  # millions of young, acyclic objects: see rescore.heap
-                _write(engine, tenant, pack_name, form, scored, marks, digested, report)
+                _write(engine, tenant, pack_name, form, scored, marks, (digested, first), report)
             report.store_seconds += time.perf_counter() - tick
         report.entities += scored.height
         if progress is not None:
@@ -209,12 +212,13 @@ def _write(
     form: Pack,
     scored: pl.DataFrame,
     marks: dict[str, int],
-    digested: bool,
+    state: tuple[bool, bool],
     report: PopulationReport,
 ) -> None:
-    """Write one scored chunk to the store, a store batch per transaction; when the pack's
-    scores carry digests (``digested``), skip the entities whose stored scores all carry
-    this run's."""
+    """Write one scored chunk to the store, a store batch per transaction. ``state`` is
+    (digested, first): when the pack's scores carry digests, skip the entities whose stored
+    scores all carry this run's; when it had none stored as the run began, insert."""
+    digested, first = state
     graph = engine.registry.graph(pack)
     versions = {name: graph[name].version for name in graph.order}
     keys = _keys(scored, marks, versions)
@@ -225,13 +229,32 @@ def _write(
         write = scored.filter(pl.col("entity").is_in(list(misses)))
     report.unchanged += scored.height - write.height
     size = STORE_BATCH.get(engine.db.dialect, 20_000)
-    for part in write.iter_slices(size):
-        rows = encoded(graph, form.result_frames(part), versions).join(
-            keys, on="entity", how="left"
-        )
-        done = engine.write_population(pack, rows, tenant=tenant)
+
+    def encode(part: pl.DataFrame) -> pl.DataFrame:
+        rows = encoded(graph, form.result_frames(part), versions)
+        return rows.join(keys, on="entity", how="left")
+
+    for rows in _ahead(encode, write.iter_slices(size)):
+        done = engine.write_population(pack, rows, tenant=tenant, first=first)
         report.stale += len(done.stale)
         report.changed += len(done.changes)
+
+
+def _ahead(
+    work: Callable[[pl.DataFrame], pl.DataFrame], parts: Iterable[pl.DataFrame]
+) -> Iterator[pl.DataFrame]:
+    """``work`` done on each part, in order, the next part's in a second thread while the
+    caller uses this one's: Polars and the database drivers let go of the interpreter while
+    they work, so encoding a store batch and writing the one before overlap on two cores."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rescore-encode") as pool:
+        coming: Future[pl.DataFrame] | None = None
+        for part in parts:
+            following = pool.submit(work, part)
+            if coming is not None:
+                yield coming.result()
+            coming = following
+        if coming is not None:
+            yield coming.result()
 
 
 def _keys(scored: pl.DataFrame, marks: dict[str, int], versions: dict[str, str]) -> pl.DataFrame:

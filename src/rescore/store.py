@@ -207,6 +207,7 @@ class ScoreStore:
         now: datetime,
         *,
         trigger: str = "population",
+        first: bool = False,
     ) -> BulkWritten:
         """:meth:`write` for a population's scores: ``rows``, a Polars frame of
         :data:`rescore.db.bulk.STAGE_COLUMNS` (one row per entity and scorer, JSON as text
@@ -219,7 +220,13 @@ class ScoreStore:
 
         Unlike :meth:`write` it does not touch a score it found unchanged: its
         ``computed_at`` stays the time it was last written (or refreshed, when its reasons,
-        features or watermark moved)."""
+        features or watermark moved).
+
+        ``first``: none of these entities had a score when the caller began (a population
+        run into a pack with nothing stored): the rows go straight into the store's tables,
+        unless one got a score meanwhile, and then they take the staged path."""
+        if first and bulk.insert_first(conn, tenant, pack, rows, now, trigger):
+            return _changes(rows, set(), None)[0]
         bulk.stage(conn, rows)
         stale = bulk.stale_entities(conn, tenant, pack)
         found = bulk.changed(conn, tenant, pack)
@@ -422,35 +429,44 @@ class BulkWritten:
 
 
 def _changes(
-    rows: pl.DataFrame, stale: set[str], found: Mapping[tuple[str, str], bulk.Before]
+    rows: pl.DataFrame, stale: set[str], found: Mapping[tuple[str, str], bulk.Before] | None
 ) -> tuple[BulkWritten, list[dict[str, Any]]]:
-    """The changes ``found`` in the database, in ``rows``' order, and the history rows of
-    those that replace a stored score (a first score's is written in SQL). Only the rows of
-    changed entities are read into Python: on a re-run that changes few, a few."""
+    """The changes ``found`` in the database (None: every row is a first score), in
+    ``rows``' order, and the history rows of those that replace a stored score (a first
+    score's is written in SQL). Only the rows of changed entities are read into Python: on a
+    re-run that changes few, a few."""
     changes: dict[str, list[Change]] = {}
     values: dict[str, dict[str, float]] = defaultdict(dict)
     moved: list[dict[str, Any]] = []
-    changed = {entity for entity, _ in found} - stale
     picked = ("entity", "scorer", "version", "value", "components", "watermark", "reasons")
-    touched = rows.filter(pl.col("entity").is_in(list(changed))).select(picked)
-    for entity, scorer, version, value, text, watermark, reasons in touched.iter_rows():
-        values[entity][scorer] = value  # the hooks hear every scorer's value of a changed one
+    touched = rows.select(picked)
+    if found is not None:
+        changed = {entity for entity, _ in found} - stale
+        touched = touched.filter(pl.col("entity").is_in(list(changed)))
+    # column by column (a row tuple at a time costs more than the rest of the loop), and
+    # every components text parsed in one call
+    entities, scorers, versions, afters, texts, watermarks, reasons = (
+        touched.get_column(c).to_list() for c in picked
+    )
+    parsed = orjson.loads("[" + ",".join(texts) + "]")
+    for i, entity in enumerate(entities):
+        scorer = scorers[i]
+        values[entity][scorer] = afters[i]  # the hooks hear every scorer's value of a changed one
         key = (entity, scorer)
-        if key not in found:
+        if found is not None and key not in found:
             continue
-        before = found[key]
-        after = orjson.loads(text)
+        before, after = None if found is None else found[key], parsed[i]
         change = Change(
             scorer=scorer,
-            version=version,
+            version=versions[i],
             before=before[0] if before else None,
-            after=value,
+            after=afters[i],
             deltas=_deltas(before[1], after) if before else after,
             components=after,
         )
         changes.setdefault(entity, []).append(change)
         if before is not None:
-            moved.append(_moved(entity, change, orjson.loads(reasons), watermark))
+            moved.append(_moved(entity, change, orjson.loads(reasons[i]), watermarks[i]))
     return BulkWritten(stale=frozenset(stale), changes=changes, values=dict(values)), moved
 
 

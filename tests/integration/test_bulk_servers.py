@@ -13,6 +13,7 @@ from bulk_checks import (
     check_an_entity_is_stale_whole,
     check_awkward_text_round_trips,
     check_bulk_equals_per_entity,
+    check_first_insert_equals_per_entity,
     check_newer_watermark_is_never_overwritten,
     check_unchanged_rerun_writes_nothing,
 )
@@ -50,6 +51,14 @@ def test_bulk_and_per_entity_writes_store_the_same(
 ) -> None:
     per_entity = _engine(make_database(kind))
     check_bulk_equals_per_entity(per_entity, engine, seed=11)
+    per_entity.close()
+
+
+def test_a_first_runs_straight_insert_stores_what_the_per_entity_write_does(
+    make_database: servers.MakeDatabase, kind: str, engine: Engine
+) -> None:
+    per_entity = _engine(make_database(kind))
+    check_first_insert_equals_per_entity(per_entity, engine, seed=12)
     per_entity.close()
 
 

@@ -16,6 +16,7 @@ from bulk_checks import (
     check_an_entity_is_stale_whole,
     check_awkward_text_round_trips,
     check_bulk_equals_per_entity,
+    check_first_insert_equals_per_entity,
     check_newer_watermark_is_never_overwritten,
     check_unchanged_rerun_writes_nothing,
     computed,
@@ -43,6 +44,16 @@ def store(tmp_path: Path) -> Iterator[Engine]:
 def test_bulk_and_per_entity_writes_store_the_same(tmp_path: Path, seed: int) -> None:
     per_entity, bulk = make_engine(tmp_path / "a.db"), make_engine(tmp_path / "b.db")
     check_bulk_equals_per_entity(per_entity, bulk, seed)
+    per_entity.close()
+    bulk.close()
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_a_first_runs_straight_insert_stores_what_the_per_entity_write_does(
+    tmp_path: Path, seed: int
+) -> None:
+    per_entity, bulk = make_engine(tmp_path / "a.db"), make_engine(tmp_path / "b.db")
+    check_first_insert_equals_per_entity(per_entity, bulk, seed)
     per_entity.close()
     bulk.close()
 

@@ -157,8 +157,11 @@ class RuleBook(Observer):
 
     def writing(self, conn: Connection, outcomes: Sequence[Outcome]) -> None:
         now = self.clock()
+        rules: dict[str, InForce] = {}  # a population write hands over a million outcomes
         for outcome in outcomes:
-            by_scorer = self.in_force(conn, outcome.tenant).by_scorer
+            if outcome.tenant not in rules:
+                rules[outcome.tenant] = self.in_force(conn, outcome.tenant)
+            by_scorer = rules[outcome.tenant].by_scorer
             for change in outcome.changes:
                 for rule in by_scorer.get(change.scorer, ()):
                     if rule.pack in (None, outcome.pack):

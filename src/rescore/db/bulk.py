@@ -39,7 +39,8 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from rescore.db.dialect import copy_rows
-from rescore.db.schema import UTCDateTime, history
+from rescore.db.engine import SCRATCH
+from rescore.db.schema import UTCDateTime, history, utc_text
 from rescore.exceptions import InvalidInput
 
 __all__ = [
@@ -49,6 +50,8 @@ __all__ = [
     "digest_misses",
     "first_history",
     "has_digests",
+    "has_scores",
+    "insert_first",
     "stage",
     "stale_entities",
     "unstage",
@@ -76,7 +79,7 @@ _CREATE = {
         "watermark bigint, digest varchar(32))"
     ),
     "sqlite": (
-        f"CREATE TEMP TABLE {STAGE} (entity TEXT, scorer TEXT, version TEXT, value REAL, "
+        f"CREATE TABLE {SCRATCH}.{STAGE} (entity TEXT, scorer TEXT, version TEXT, value REAL, "
         "components TEXT, reasons TEXT, features TEXT, watermark INTEGER, digest TEXT, "
         "PRIMARY KEY (entity, scorer))"
     ),
@@ -91,7 +94,7 @@ _CREATE = {
 }
 _DROP = {
     "postgresql": f"DROP TABLE IF EXISTS pg_temp.{STAGE}",
-    "sqlite": f"DROP TABLE IF EXISTS temp.{STAGE}",
+    "sqlite": f"DROP TABLE IF EXISTS {SCRATCH}.{STAGE}",
     "mysql": f"DROP TEMPORARY TABLE IF EXISTS {STAGE}",
 }
 
@@ -110,7 +113,7 @@ def _dialect(conn: Connection) -> str:
 DIGESTS = "rescore_digests_in"
 _CREATE_DIGESTS = {
     "postgresql": f"CREATE TEMP TABLE {DIGESTS} (entity text, digest varchar(32))",
-    "sqlite": f"CREATE TEMP TABLE {DIGESTS} (entity TEXT PRIMARY KEY, digest TEXT)",
+    "sqlite": f"CREATE TABLE {SCRATCH}.{DIGESTS} (entity TEXT PRIMARY KEY, digest TEXT)",
     "mysql": (
         f"CREATE TEMPORARY TABLE {DIGESTS} (entity VARCHAR(128) NOT NULL PRIMARY KEY, "
         "digest VARCHAR(32) NOT NULL) DEFAULT CHARSET=utf8mb4"
@@ -118,7 +121,7 @@ _CREATE_DIGESTS = {
 }
 _DROP_DIGESTS = {
     "postgresql": f"DROP TABLE IF EXISTS pg_temp.{DIGESTS}",
-    "sqlite": f"DROP TABLE IF EXISTS temp.{DIGESTS}",
+    "sqlite": f"DROP TABLE IF EXISTS {SCRATCH}.{DIGESTS}",
     "mysql": f"DROP TEMPORARY TABLE IF EXISTS {DIGESTS}",
 }
 
@@ -126,16 +129,83 @@ _DROP_DIGESTS = {
 def stage(conn: Connection, rows: pl.DataFrame) -> None:
     """(Re)create the staging table and load ``rows`` (the columns of :data:`STAGE_COLUMNS`)
     into it."""
-    frame = rows.select(STAGE_COLUMNS)
+    # in key order: the upserts that read the staging table then insert into the store's
+    # primary key (and history's entity index) page after page, not all over them
+    frame = rows.select(STAGE_COLUMNS).sort("entity", "scorer")
     if _dialect(conn) != "postgresql" or frame.is_empty():
         _load(conn, STAGE, STAGE_COLUMNS, frame.rows(), create=_CREATE, drop=_DROP)
         return
     _recreate(conn, create=_CREATE, drop=_DROP, filled=True)
+    _copy_frame(conn, STAGE, frame)
+
+
+def insert_first(
+    conn: Connection, tenant: str, pack: str, rows: pl.DataFrame, now: datetime, trigger: str
+) -> bool:
+    """Write ``rows`` (:data:`STAGE_COLUMNS`) as their entities' first scores, with their
+    history rows, straight into the store's tables: no staging, no comparison. For a
+    population run that began with none of the pack's scores stored (its chunks hold
+    disjoint entities). False, with nothing written, when one of them got a score meanwhile
+    (an event's recompute): the caller then takes the staged path, which compares."""
+    frame = rows.select(STAGE_COLUMNS).sort("entity", "scorer")
+    stamp = pl.lit(utc_text(now))  # naive UTC text, which every dialect reads
+    keys = (pl.lit(tenant).alias("tenant"), pl.lit(pack).alias("pack"), "entity", "scorer")
+    stored = frame.select(
+        *keys,
+        *STAGE_COLUMNS[2:-1],  # version to watermark: the stored score's own columns
+        stamp.alias("changed_at"),
+        stamp.alias("computed_at"),
+        pl.col("digest").alias("population_digest"),
+    )
+    entries = frame.select(
+        *keys,
+        "version",
+        pl.lit(None, pl.Float64).alias("before_value"),
+        pl.col("value").alias("after_value"),
+        pl.col("components").alias("deltas"),  # a first score's deltas are its components
+        "components",
+        "reasons",
+        pl.lit("[]").alias("event_ids"),
+        "watermark",
+        stamp.alias("changed_at"),
+        pl.lit(trigger).alias("trigger"),
+    )
+    # COPY runs on the driver's connection: its error is the driver's, not SQLAlchemy's
+    taken = (sa.exc.IntegrityError, conn.dialect.loaded_dbapi.IntegrityError)
+    try:
+        with conn.begin_nested():
+            _insert_frame(conn, "rescore_scores", stored)
+            _insert_frame(conn, history.name, entries)
+    except taken:
+        return False
+    return True
+
+
+def _insert_frame(conn: Connection, table: str, frame: pl.DataFrame) -> None:
+    """Insert a frame whose columns are ``table``'s: ``COPY`` on PostgreSQL, one
+    ``executemany`` elsewhere."""
+    if frame.is_empty():
+        return
+    if _dialect(conn) == "postgresql":
+        _copy_frame(conn, table, frame)
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    names, marks = _names(conn, frame.columns), ", ".join([mark] * frame.width)
+    conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", frame.rows())  # noqa: S608
+
+
+def _names(conn: Connection, columns: Sequence[str]) -> str:
+    """Column names quoted where the dialect needs it (``trigger`` is reserved on MariaDB)."""
+    return ", ".join(conn.dialect.identifier_preparer.quote(c) for c in columns)
+
+
+def _copy_frame(conn: Connection, table: str, frame: pl.DataFrame) -> None:
+    """``COPY`` a frame into a PostgreSQL table, its columns by name, written by Polars in
+    ``COPY``'s text format (faster to parse than csv): tab-separated, NULL as \\N, a
+    backslash, tab, newline or carriage return inside a value escaped."""
     raw = conn.connection.driver_connection
     assert raw is not None
-    text = f"COPY {STAGE} ({', '.join(STAGE_COLUMNS)}) FROM STDIN"
-    # COPY's text format (faster to parse than csv): tab-separated, NULL as \N, a
-    # backslash, tab, newline or carriage return inside a value escaped
+    text = f"COPY {table} ({_names(conn, frame.columns)}) FROM STDIN"
     escaped = frame.with_columns(pl.col(pl.String).str.replace_many(_RAW, _ESCAPED))
     with raw.cursor() as cursor, cursor.copy(text) as copy:
         for part in escaped.iter_slices(20_000):  # a bounded text at a time
@@ -184,6 +254,12 @@ def _recreate(
     if filled and name == "postgresql":
         conn.exec_driver_sql("SET LOCAL jit = off")
     return name
+
+
+def has_scores(conn: Connection, tenant: str, pack: str) -> bool:
+    """Whether the store holds any score of the pack."""
+    query = "SELECT 1 FROM rescore_scores WHERE tenant = :tenant AND pack = :pack LIMIT 1"
+    return conn.execute(sa.text(query), {"tenant": tenant, "pack": pack}).first() is not None
 
 
 def has_digests(conn: Connection, tenant: str, pack: str) -> bool:

@@ -78,6 +78,7 @@ __all__ = [
     "schedule_runs",
     "scores",
     "shadow_scores",
+    "utc_text",
     "workers",
 ]
 
@@ -107,7 +108,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         one C call instead of its Python formatting: a fifth of HTTP ingest's time went there."""
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
-        return _sqlite_text
+        return utc_text
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -118,7 +119,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC)
 
 
-def _sqlite_text(value: datetime | None) -> str | None:
+def utc_text(value: datetime | None) -> str | None:
+    """A UTC datetime as the naive text SQLite stores (``2026-01-23 10:30:00.000000``), which
+    PostgreSQL's ``COPY`` and MariaDB read as the same time."""
     if value is None:
         return None
     if value.tzinfo is None:

@@ -14,7 +14,7 @@ components: ``validations`` (0.6 x mean confidence), ``quality`` (0.3 x mean qua
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -111,7 +111,8 @@ def _reasons(record: Record) -> tuple[str, ...]:
             f"{record['premium_account_count']} premium accounts"
         )
     if record["quality_multiplier"] != 1.0:
-        reasons.append(f"quality factors keep {record['quality_multiplier']:.0%} of each platform")
+        kept = _percent(record["quality_multiplier"])
+        reasons.append(f"quality factors keep {kept} of each platform")
     if record["total_score"] < record["base_score"] + record["combination_bonus"]:
         reasons.append("capped at 100")
     return tuple(reasons)
@@ -137,8 +138,8 @@ def _confidence_reasons(record: Record) -> tuple[str, ...]:
     if not n:
         return ("no validations yet",)
     return (
-        f"{n} validations, mean confidence {record['validation_confidence']:.2f}",
-        f"mean quality factor {record['quality_confidence']:.2f}",
+        f"{n} validations, mean confidence {_two_places(record['validation_confidence'])}",
+        f"mean quality factor {_two_places(record['quality_confidence'])}",
     )
 
 
@@ -182,32 +183,79 @@ def result_frames(scored: pl.DataFrame) -> dict[str, pl.DataFrame]:
 
 
 def _frame_reasons(scored: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
-    """The reasons of both scorers, row by row (their wording is Python's formatting)."""
-    wanted = scored.select(
-        "quality_tier",
-        *(f"{p}_score" for p in PLATFORMS),
-        "combination_bonus",
-        *RULE_NAMES,
-        "business_account_count",
-        "premium_account_count",
-        "quality_multiplier",
-        "total_score",
-        "base_score",
-        "validation_count",
-        "validation_confidence",
-        "quality_confidence",
+    """The reasons of both scorers as Polars lists, worded as :func:`_reasons` and
+    :func:`_confidence_reasons` word one record: the sentences are assembled by Polars, the
+    numbers formatted by the same Python functions, once per distinct value (a few thousand
+    in a million contacts) instead of once per row."""
+    reasons = scored.select(
+        _listed(_score_sentences(scored)).alias("score"),
+        _listed(_confidence_sentences(scored)).alias("confidence"),
     )
-    scores, confidences = [], []
-    for record in wanted.iter_rows(named=True):
-        scores.append(_SEPARATOR.join(_reasons(record)))
-        confidences.append(_SEPARATOR.join(_confidence_reasons(record)))
-    return _split(scores), _split(confidences)
+    return reasons.get_column("score").alias("reasons"), reasons.get_column("confidence").alias(
+        "reasons"
+    )
 
 
-def _split(joined: list[str]) -> pl.Series:
-    """Reasons joined into one string per row, split by Polars: a Series of Python lists is
-    built element by element, ten times slower (every row has at least one reason)."""
-    return pl.Series("reasons", joined, dtype=pl.String).str.split(_SEPARATOR)
+def _score_sentences(scored: pl.DataFrame) -> list[pl.Expr]:
+    active = pl.sum_horizontal(*((pl.col(f"{p}_score") > 0).cast(pl.Int64) for p in PLATFORMS))
+    names = pl.concat_str(
+        *(pl.when(pl.col(f"{p}_score") > 0).then(pl.lit(p)) for p in PLATFORMS),
+        separator=", ",
+        ignore_nulls=True,
+    )
+    rules = pl.concat_str(
+        *(pl.when(pl.col(n) != 0).then(pl.format(f"{n} +{{}}", pl.col(n))) for n in RULE_NAMES),
+        separator=", ",
+        ignore_nulls=True,
+    )
+    business, premium = pl.col("business_account_count"), pl.col("premium_account_count")
+    bonus, multiplier = pl.col("combination_bonus"), pl.col("quality_multiplier")
+    kept = _formatted(scored.get_column("quality_multiplier"), _percent)
+    return [
+        pl.format("{}: {} of 5 platforms score", "quality_tier", active)
+        + pl.when(active > 0).then(pl.format(" ({})", names)).otherwise(pl.lit("")),
+        pl.when(bonus != 0).then(pl.format("combination bonus {} of 20: {}", bonus, rules)),
+        pl.when((business != 0) | (premium != 0)).then(
+            pl.format("{} business and {} premium accounts", business, premium)
+        ),
+        pl.when(multiplier != 1.0).then(
+            pl.format("quality factors keep {} of each platform", kept)
+        ),
+        pl.when(pl.col("total_score") < pl.col("base_score") + bonus).then(pl.lit("capped at 100")),
+    ]
+
+
+def _confidence_sentences(scored: pl.DataFrame) -> list[pl.Expr]:
+    n = pl.col("validation_count")
+    mean = _formatted(scored.get_column("validation_confidence"), _two_places)
+    quality = _formatted(scored.get_column("quality_confidence"), _two_places)
+    return [
+        pl.when(n == 0)
+        .then(pl.lit("no validations yet"))
+        .otherwise(pl.format("{} validations, mean confidence {}", n, mean)),
+        pl.when(n != 0).then(pl.format("mean quality factor {}", quality)),
+    ]
+
+
+def _listed(sentences: list[pl.Expr]) -> pl.Expr:
+    """The sentences that apply to a row (the others are null), in order, as a list."""
+    joined = pl.concat_str(*sentences, separator=_SEPARATOR, ignore_nulls=True)
+    return joined.str.split(_SEPARATOR)
+
+
+def _formatted(values: pl.Series, format_: Callable[[float], str]) -> pl.Expr:
+    """``values`` formatted by ``format_``, called once per distinct value (null stays null)."""
+    distinct = values.drop_nulls().unique()
+    texts = pl.Series([format_(v) for v in distinct.to_list()], dtype=pl.String)
+    return pl.lit(values.replace_strict(distinct, texts, default=None))
+
+
+def _percent(value: float) -> str:
+    return f"{value:.0%}"
+
+
+def _two_places(value: float) -> str:
+    return f"{value:.2f}"
 
 
 _SEPARATOR = "\x1f"  # ASCII unit separator: in no reason
