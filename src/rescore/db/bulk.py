@@ -157,28 +157,65 @@ def insert_first(
         stamp.alias("computed_at"),
         pl.col("digest").alias("population_digest"),
     )
-    entries = frame.select(
-        *keys,
-        "version",
-        pl.lit(None, pl.Float64).alias("before_value"),
-        pl.col("value").alias("after_value"),
-        pl.col("components").alias("deltas"),  # a first score's deltas are its components
-        "components",
-        "reasons",
-        pl.lit("[]").alias("event_ids"),
-        "watermark",
-        stamp.alias("changed_at"),
-        pl.lit(trigger).alias("trigger"),
-    )
     # COPY runs on the driver's connection: its error is the driver's, not SQLAlchemy's
-    taken = (sa.exc.IntegrityError, conn.dialect.loaded_dbapi.IntegrityError)
+    taken = (sa.exc.IntegrityError, conn.dialect.loaded_dbapi.IntegrityError, _GaveWay)
     try:
         with conn.begin_nested():
-            _insert_frame(conn, "rescore_scores", stored)
-            _insert_frame(conn, history.name, entries)
+            if _dialect(conn) == "sqlite":
+                _insert_sqlite(conn, stored, trigger)
+            else:
+                _insert_frame(conn, "rescore_scores", stored)
+                _insert_frame(conn, history.name, _first_entries(stored, trigger))
     except taken:
         return False
     return True
+
+
+class _GaveWay(Exception):
+    """The straight insert cannot vouch for what it wrote: the staged path takes over."""
+
+
+#: a first score's history row: these columns copied from its stored row, with no value
+#: before, no event ids and the write's trigger
+_FROM_SCORE = {
+    "tenant": "tenant",
+    "pack": "pack",
+    "entity": "entity",
+    "scorer": "scorer",
+    "version": "version",
+    "after_value": "value",
+    "deltas": "components",  # a first score's deltas are its components
+    "components": "components",
+    "reasons": "reasons",
+    "watermark": "watermark",
+    "changed_at": "changed_at",
+}
+
+
+def _first_entries(stored: pl.DataFrame, trigger: str) -> pl.DataFrame:
+    return stored.select(
+        *(pl.col(source).alias(name) for name, source in _FROM_SCORE.items()),
+        pl.lit(None, pl.Float64).alias("before_value"),
+        pl.lit("[]").alias("event_ids"),
+        pl.lit(trigger).alias("trigger"),
+    )
+
+
+def _insert_sqlite(conn: Connection, stored: pl.DataFrame, trigger: str) -> None:
+    """SQLite: the scores by ``executemany``, their history rows copied from them by one
+    ``INSERT ... SELECT`` of the rows it added (rowids past the largest before: the one
+    writer holds the lock), instead of binding every value a second time."""
+    last = conn.exec_driver_sql("SELECT coalesce(max(rowid), 0) FROM rescore_scores").scalar()
+    _insert_frame(conn, "rescore_scores", stored)
+    names = _names(conn, [*_FROM_SCORE, "before_value", "event_ids", "trigger"])
+    query = (
+        f"INSERT INTO rescore_history ({names}) "  # noqa: S608
+        f"SELECT {', '.join(_FROM_SCORE.values())}, NULL, '[]', ? "
+        "FROM rescore_scores WHERE rowid > ? ORDER BY rowid"
+    )
+    copied = conn.exec_driver_sql(query, (trigger, last)).rowcount
+    if copied != stored.height:  # a rowid was reused (only past 2**63 - 1 rows)
+        raise _GaveWay
 
 
 def _insert_frame(conn: Connection, table: str, frame: pl.DataFrame) -> None:
