@@ -14,8 +14,10 @@ folder (``part-NNNNN.parquet``), and writes the score store through the engine's
 Polars (:func:`encoded`), staged and compared in the database, one transaction per store
 batch), so only changed scores are written and get a history row, an unchanged re-run
 writes nothing, and a write never hides a newer event's effect (each entity's watermark is
-its newest event, as in ``Engine.recompute``). No Python object is built per score but the
-:class:`~rescore.store.Change` the engine's hooks get for each changed one.
+its newest event, as in ``Engine.recompute``). A run into a pack with no score stored yet
+inserts its rows straight, with no comparison (:func:`rescore.db.bulk.insert_first`). No
+Python object is built per score but the :class:`~rescore.store.Change` the engine's hooks
+get for each changed one.
 
 Each written score also keeps a *population digest*: 128 bits of Polars' row hash over the
 entity's scored row and its watermark, seeded by the scorers' versions. Every other write

@@ -4,9 +4,10 @@
 through this module, inside the caller's transaction:
 
 1. :func:`stage` loads the chunk, a Polars frame of :data:`STAGE_COLUMNS` (JSON already
-   text), into the temporary table ``rescore_scores_in`` (``COPY ... (FORMAT csv)`` of the
-   frame's CSV on PostgreSQL, one ``executemany`` elsewhere: PyMySQL sends it as multi-row
-   ``INSERT`` statements, SQLite runs it in process);
+   text), in key order, into the staging table ``rescore_scores_in`` (``COPY`` in text
+   format, written by Polars, on PostgreSQL; one ``executemany`` elsewhere: PyMySQL sends
+   it as multi-row ``INSERT`` statements; on SQLite the table lives in the in-memory
+   database every connection attaches, :data:`rescore.db.engine.SCRATCH`);
 2. :func:`stale_entities` takes out of the staging table the entities a newer event already
    reached (a stored watermark above the write's): they are left alone, whole, as
    ``ScoreStore.write`` does;
@@ -20,6 +21,11 @@ through this module, inside the caller's transaction:
    changed scores, and refreshes the ones whose reasons, features or watermark moved, never
    overwriting a newer watermark. Unchanged scores are not touched at all: an unchanged
    re-run writes nothing but the staging table.
+
+A population run that began with none of the pack's scores stored skips all of that:
+:func:`insert_first` inserts the chunk straight into the store's tables (``COPY`` on
+PostgreSQL; on SQLite the history rows are copied from the score rows just added), inside a
+savepoint that gives way to the steps above when an entity got a score meanwhile.
 
 Components, reasons and features are compared as the stored JSON text (PostgreSQL's ``json``
 keeps the text it was given; casting both sides to ``jsonb`` made the statements four times
