@@ -276,9 +276,6 @@ def _redacted(url: str) -> str:
 #: rows (:mod:`rescore.db.bulk`): a ``TEMP`` table lives in a file, and writing, reading and
 #: dropping it took a fifth of a population write
 SCRATCH = "scratch"
-#: each connection's page cache (KiB; SQLite's default is 2 MiB): a population write of 1M
-#: contacts into SQLite took 49 s with the default, 45 s with this
-CACHE_KIB = 65_536
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -289,7 +286,6 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         "synchronous=NORMAL",
         "busy_timeout=30000",
         "foreign_keys=ON",
-        f"cache_size=-{CACHE_KIB}",
     ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.execute(f"ATTACH DATABASE ':memory:' AS {SCRATCH}")
