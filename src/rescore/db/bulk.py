@@ -232,9 +232,16 @@ def _insert_frame(conn: Connection, table: str, frame: pl.DataFrame) -> None:
     if _dialect(conn) == "postgresql":
         _copy_frame(conn, table, frame)
         return
+    _insert_rows(conn, table, frame.columns, frame.rows())
+
+
+def _insert_rows(
+    conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """One ``executemany`` (PyMySQL sends it as multi-row ``INSERT`` statements)."""
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    names, marks = _names(conn, frame.columns), ", ".join([mark] * frame.width)
-    conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", frame.rows())  # noqa: S608
+    names, marks = _names(conn, columns), ", ".join([mark] * len(columns))
+    conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(rows))  # noqa: S608
 
 
 def _names(conn: Connection, columns: Sequence[str]) -> str:
@@ -279,9 +286,7 @@ def _load(
     if name == "postgresql":
         copy_rows(conn, table, columns, rows)
         return
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    marks = ", ".join([mark] * len(columns))
-    conn.exec_driver_sql(f"INSERT INTO {table} VALUES ({marks})", list(rows))  # noqa: S608
+    _insert_rows(conn, table, columns, rows)
 
 
 def _recreate(
