@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from rescore.db.bulk import STAGE_COLUMNS
 from rescore.db.engine import json_dumps
 from rescore.db.schema import history, scores
-from rescore.engine import Engine
+from rescore.engine import BulkOutcomes, Engine
 from rescore.scoring import ScoreResult
 from rescore.store import Computed
 
@@ -160,6 +160,10 @@ def _write(
             )
         done = engine.store.write_bulk(conn, "default", "toy", staged(fresh), now, first=first)
     written = {c.entity for c in fresh} - done.stale
+    if done.first is not None:  # inserted straight: the changes are the outcomes' to build
+        built = BulkOutcomes(tenant="default", pack="toy", committed_at=now, rows=done.first)
+        assert done.changed == len(built) == len(written)
+        return sorted((o.entity, o.changes) for o in built)
     return sorted((e, tuple(done.changes.get(e, ()))) for e in written)
 
 

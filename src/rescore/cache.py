@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from rescore.engine import IngestResult, Observer, Outcome
+from rescore.engine import IngestResult, Observer, Outcome, keys_of
 from rescore.exceptions import StorageUnavailable
 
 __all__ = ["Key", "RedisCache"]
@@ -132,7 +132,7 @@ class _Invalidator(Observer):
         self._drop(sorted({(e.tenant, e.pack, e.entity) for e in result.events}))
 
     def recomputed(self, outcomes: Sequence[Outcome]) -> None:
-        self._drop(sorted({(o.tenant, o.pack, o.entity) for o in outcomes}))
+        self._drop(sorted(set(keys_of(outcomes))))
 
     def _drop(self, keys: Sequence[Key]) -> None:
         try:

@@ -50,6 +50,7 @@ from rescore.queue import PendingWork, WorkQueue
 from rescore.releases import ReleaseOperations, Releases, write_shadows
 from rescore.reports import (
     BatchReport,
+    BulkOutcomes,
     Cause,
     Explanation,
     Failure,
@@ -57,6 +58,7 @@ from rescore.reports import (
     Observer,
     Outcome,
     Settled,
+    keys_of,
 )
 from rescore.routing import Lane
 from rescore.settings import Settings
@@ -68,6 +70,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BatchReport",
+    "BulkOutcomes",
     "Cause",
     "Engine",
     "Explanation",
@@ -76,6 +79,7 @@ __all__ = [
     "Observer",
     "Outcome",
     "Settled",
+    "keys_of",
     "utcnow",
 ]
 
@@ -354,7 +358,9 @@ class Engine(
 
     def _writing(self, conn: Connection, outcomes: Sequence[Outcome]) -> None:
         """The in-transaction hook of a score write, with the entities whose scores changed."""
-        moved = [o for o in outcomes if o.changes and not o.stale]
+        moved: Sequence[Outcome] = outcomes  # a BulkOutcomes' are all changed and fresh
+        if not isinstance(outcomes, BulkOutcomes):
+            moved = [o for o in outcomes if o.changes and not o.stale]
         if moved:
             self._within("writing", conn, moved)
 
@@ -515,23 +521,32 @@ class Engine(
         self.rulebook.take()
         with self.db.begin() as conn:
             written = self.store.write_bulk(conn, tenant, pack, rows, self.clock(), first=first)
-            committed = self.clock()
-            outcomes = tuple(
-                Outcome(
-                    tenant=tenant,
-                    pack=pack,
-                    entity=entity,
-                    lane=None,
-                    changes=tuple(changes),
-                    causes=(),
-                    stale=False,
-                    committed_at=committed,
-                    values=written.values[entity],
-                )
-                for entity, changes in written.changes.items()
-            )
+            outcomes = _bulk_outcomes(tenant, pack, written, self.clock())
             self._writing(conn, outcomes)
         if outcomes:
             self._emit("recomputed", outcomes)
         self._fired()
         return written
+
+
+def _bulk_outcomes(
+    tenant: str, pack: str, written: BulkWritten, committed: datetime
+) -> Sequence[Outcome]:
+    """What the observers hear of a bulk write: the outcome of each entity with a changed
+    score, built only when read when every row was a first score."""
+    if written.first is not None:
+        return BulkOutcomes(tenant=tenant, pack=pack, committed_at=committed, rows=written.first)
+    return tuple(
+        Outcome(
+            tenant=tenant,
+            pack=pack,
+            entity=entity,
+            lane=None,
+            changes=tuple(changes),
+            causes=(),
+            stale=False,
+            committed_at=committed,
+            values=written.values[entity],
+        )
+        for entity, changes in written.changes.items()
+    )

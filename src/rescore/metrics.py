@@ -25,7 +25,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from rescore.reports import Failure, IngestResult, Observer, Outcome
+from rescore.reports import BulkOutcomes, Failure, IngestResult, Observer, Outcome
 
 if TYPE_CHECKING:
     from rescore.engine import Engine
@@ -128,6 +128,9 @@ class Metrics(Observer):
         _add(self.queued, result.queued)
 
     def recomputed(self, outcomes: Sequence[Outcome]) -> None:
+        if isinstance(outcomes, BulkOutcomes):  # no lane, no cause: a count is all there is
+            self.recomputes.labels(outcomes.pack, DIRECT).inc(len(outcomes))
+            return
         for outcome in outcomes:
             lane = outcome.lane.value if outcome.lane is not None else DIRECT
             self.recomputes.labels(outcome.pack, lane).inc()

@@ -239,7 +239,7 @@ def _write(
     for rows in _ahead(encode, write.iter_slices(size)):
         done = engine.write_population(pack, rows, tenant=tenant, first=first)
         report.stale += len(done.stale)
-        report.changed += len(done.changes)
+        report.changed += done.changed
 
 
 def _ahead(

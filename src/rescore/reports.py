@@ -4,11 +4,14 @@ invalidation)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from functools import cached_property
+from typing import Any, overload
 
+import orjson
+import polars as pl
 from sqlalchemy import Connection
 
 from rescore.events import Event
@@ -18,6 +21,7 @@ from rescore.store import Change, HistoryEntry, StoredScore
 
 __all__ = [
     "BatchReport",
+    "BulkOutcomes",
     "Cause",
     "Explanation",
     "Failure",
@@ -25,6 +29,7 @@ __all__ = [
     "Observer",
     "Outcome",
     "Settled",
+    "keys_of",
 ]
 
 
@@ -74,6 +79,98 @@ class Outcome:
     stale: bool
     committed_at: datetime
     values: Mapping[str, float] = field(default_factory=dict)  # of the scorers that ran
+
+
+class BulkOutcomes(Sequence[Outcome]):
+    """The outcomes of a population's first scores (``rows``, the frame a first run inserted
+    straight into the store: every row a new score, none stale), built only when read.
+
+    A first run of a million contacts would otherwise build a million outcomes
+    and two million changes, about a third of its time, for observers that mostly
+    need far less: the entities (:attr:`entities`, for caches), the count (``len``, for
+    metrics) or nothing (no automation rule listens to the pack's scores). An observer that
+    iterates gets the same outcomes a per-entity write would have given. Use::
+
+        outcomes = BulkOutcomes(tenant="default", pack="leads", committed_at=now, rows=rows)
+        len(outcomes), outcomes.entities[:3]  # no Outcome built yet
+        [o.values for o in outcomes]  # built now, once
+    """
+
+    def __init__(
+        self, *, tenant: str, pack: str, committed_at: datetime, rows: pl.DataFrame
+    ) -> None:
+        self.tenant, self.pack, self.committed_at = tenant, pack, committed_at
+        self.rows = rows.select("entity", "scorer", "version", "value", "components")
+
+    @cached_property
+    def entities(self) -> tuple[str, ...]:
+        """The entities written, in the rows' order."""
+        return tuple(self.rows.get_column("entity").unique(maintain_order=True).to_list())
+
+    def __len__(self) -> int:
+        return len(self.entities)
+
+    @overload
+    def __getitem__(self, index: int) -> Outcome: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Outcome]: ...
+
+    def __getitem__(self, index: int | slice) -> Outcome | Sequence[Outcome]:
+        return self._built[index]
+
+    def __iter__(self) -> Iterator[Outcome]:
+        return iter(self._built)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (relayed to another process) without what it built."""
+        keep = ("tenant", "pack", "committed_at", "rows")
+        return {name: self.__dict__[name] for name in keep}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    @cached_property
+    def _built(self) -> tuple[Outcome, ...]:
+        entities, scorers, versions, values, texts = (
+            self.rows.get_column(c).to_list() for c in self.rows.columns
+        )
+        parsed = orjson.loads("[" + ",".join(texts) + "]")  # every breakdown in one call
+        changes: dict[str, list[Change]] = {}
+        scored: dict[str, dict[str, float]] = {}
+        for i, entity in enumerate(entities):
+            change = Change(
+                scorer=scorers[i],
+                version=versions[i],
+                before=None,
+                after=values[i],
+                deltas=parsed[i],
+                components=parsed[i],
+            )
+            changes.setdefault(entity, []).append(change)
+            scored.setdefault(entity, {})[scorers[i]] = values[i]
+        return tuple(
+            Outcome(
+                tenant=self.tenant,
+                pack=self.pack,
+                entity=entity,
+                lane=None,
+                changes=tuple(found),
+                causes=(),
+                stale=False,
+                committed_at=self.committed_at,
+                values=scored[entity],
+            )
+            for entity, found in changes.items()
+        )
+
+
+def keys_of(outcomes: Sequence[Outcome]) -> list[tuple[str, str, str]]:
+    """``(tenant, pack, entity)`` of each outcome; of a :class:`BulkOutcomes` without
+    building its outcomes (a cache only drops the keys)."""
+    if isinstance(outcomes, BulkOutcomes):
+        return [(outcomes.tenant, outcomes.pack, entity) for entity in outcomes.entities]
+    return [(o.tenant, o.pack, o.entity) for o in outcomes]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -226,7 +226,7 @@ class ScoreStore:
         run into a pack with nothing stored): the rows go straight into the store's tables,
         unless one got a score meanwhile, and then they take the staged path."""
         if first and bulk.insert_first(conn, tenant, pack, rows, now, trigger):
-            return _changes(rows, set(), None)[0]
+            return BulkWritten(stale=frozenset(), changes={}, values={}, first=rows)
         bulk.stage(conn, rows)
         stale = bulk.stale_entities(conn, tenant, pack)
         found = bulk.changed(conn, tenant, pack)
@@ -426,23 +426,32 @@ class BulkWritten:
     stale: frozenset[str]
     changes: dict[str, list[Change]]
     values: dict[str, dict[str, float]]
+    #: the rows, when they went straight in (``first``): every one a new score, so no
+    #: :class:`Change` is built here (``changes`` and ``values`` stay empty) and the engine
+    #: hands its observers :class:`rescore.reports.BulkOutcomes` over these rows instead
+    first: pl.DataFrame | None = None
+
+    @property
+    def changed(self) -> int:
+        """How many entities got a changed score."""
+        if self.first is not None:
+            return self.first.get_column("entity").n_unique()
+        return len(self.changes)
 
 
 def _changes(
-    rows: pl.DataFrame, stale: set[str], found: Mapping[tuple[str, str], bulk.Before] | None
+    rows: pl.DataFrame, stale: set[str], found: Mapping[tuple[str, str], bulk.Before]
 ) -> tuple[BulkWritten, list[dict[str, Any]]]:
-    """The changes ``found`` in the database (None: every row is a first score), in
-    ``rows``' order, and the history rows of those that replace a stored score (a first
-    score's is written in SQL). Only the rows of changed entities are read into Python: on a
-    re-run that changes few, a few."""
+    """The changes ``found`` in the database, in ``rows``' order, and the history rows of
+    those that replace a stored score (a first score's is written in SQL). Only the rows of
+    changed entities are read into Python: on a re-run that changes few, a few."""
     changes: dict[str, list[Change]] = {}
     values: dict[str, dict[str, float]] = defaultdict(dict)
     moved: list[dict[str, Any]] = []
     picked = ("entity", "scorer", "version", "value", "components", "watermark", "reasons")
     touched = rows.select(picked)
-    if found is not None:
-        changed = {entity for entity, _ in found} - stale
-        touched = touched.filter(pl.col("entity").is_in(list(changed)))
+    changed = {entity for entity, _ in found} - stale
+    touched = touched.filter(pl.col("entity").is_in(list(changed)))
     # column by column (a row tuple at a time costs more than the rest of the loop), and
     # every components text parsed in one call
     entities, scorers, versions, afters, texts, watermarks, reasons = (
@@ -453,9 +462,9 @@ def _changes(
         scorer = scorers[i]
         values[entity][scorer] = afters[i]  # the hooks hear every scorer's value of a changed one
         key = (entity, scorer)
-        if found is not None and key not in found:
+        if key not in found:
             continue
-        before, after = None if found is None else found[key], parsed[i]
+        before, after = found[key], parsed[i]
         change = Change(
             scorer=scorer,
             version=versions[i],

@@ -5,6 +5,7 @@ PostgreSQL and MariaDB in ``tests/integration/test_bulk_servers.py``)."""
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -24,12 +25,14 @@ from bulk_checks import (
     staged,
 )
 from conftest import make_engine
+from rescore.automations import parse_rules
 from rescore.db.engine import json_dumps
 from rescore.engine import Engine
 from rescore.exceptions import PluginError, ScoringError
+from rescore.metrics import Metrics
 from rescore.plugins import Pack
 from rescore.population import encoded, results_of, vectorized
-from rescore.reports import Observer, Outcome
+from rescore.reports import BulkOutcomes, Observer, Outcome
 from rescore.scoring import ScoreResult
 
 
@@ -191,3 +194,69 @@ def test_the_hooks_get_each_changed_entity_with_its_changes_and_values(store: En
         (3.0, 5.0, {"base": 0.0, "bonus": 2.0}, "population"),
         (None, 3.0, {"base": 1.0, "bonus": 2.0}, "population"),
     ]
+
+
+def _first_run(engine: Engine, first: bool) -> list[Sequence[Outcome]]:
+    """Two entities' first scores through the bulk path, straight in or staged; what the
+    observers heard."""
+    heard: list[Sequence[Outcome]] = []
+
+    class Seen(Observer):
+        def recomputed(self, found: Sequence[Outcome]) -> None:
+            heard.append(found)
+
+    engine.observers.append(Seen())
+    low, high = (ScoreResult(value=v, components={"base": v}) for v in (1.0, 9.0))
+    batch = [
+        computed("c1", {"a_score": high, "b_score": low}, 2),
+        computed("c2", {"a_score": low}, 3),
+    ]
+    engine.write_population("toy", staged(batch), first=first)
+    return heard
+
+
+def test_a_first_runs_observers_hear_what_the_staged_path_tells_built_only_when_read(
+    tmp_path: Path,
+) -> None:
+    straight, staged_ = make_engine(tmp_path / "a.db"), make_engine(tmp_path / "b.db")
+    (lazy,), (eager,) = _first_run(straight, True), _first_run(staged_, False)
+    assert isinstance(lazy, BulkOutcomes)
+    assert "_built" not in vars(lazy)  # no rule listens: the rulebook did not read them
+    assert (len(lazy), lazy.entities) == (2, ("c1", "c2"))
+    assert "_built" not in vars(lazy)
+    relayed = pickle.loads(pickle.dumps(lazy))  # a companion process gets them too
+    as_seen = [(o.entity, o.changes, dict(o.values), o.lane, o.stale) for o in eager]
+    assert [(o.entity, o.changes, dict(o.values), o.lane, o.stale) for o in lazy] == as_seen
+    assert [(o.entity, o.changes, dict(o.values)) for o in relayed] == [s[:3] for s in as_seen]
+    assert lazy[1].entity == "c2"
+    assert [o.entity for o in lazy[:1]] == ["c1"]
+    straight.close()
+    staged_.close()
+
+
+def test_a_rule_watching_the_pack_fires_on_a_first_runs_scores(tmp_path: Path) -> None:
+    fired = []
+    for name, first in (("a.db", True), ("b.db", False)):
+        engine = make_engine(tmp_path / name)
+        engine.add_rules(parse_rules("""
+            name: a-high
+            trigger: {kind: score, scorer: a_score, new_component: {above: 5}}
+            actions: [{notify: {channel: ops, body: "{{ entity }} {{ after }}"}}]
+        """))  # fmt: skip
+        _first_run(engine, first)
+        fired.append(sorted((f["rule"], f["entity"]) for f in engine.firings()))
+        engine.close()
+    assert fired[0] == fired[1] == [("a-high", "c1")]
+
+
+def test_metrics_count_a_first_runs_entities_without_building_outcomes(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path / "m.db")
+    metrics = Metrics()
+    engine.observers.append(metrics)
+    (heard,) = _first_run(engine, True)
+    counted = metrics.registry.get_sample_value(
+        "rescore_recomputes_total", {"pack": "toy", "lane": "direct"}
+    )
+    assert counted == 2
+    assert "_built" not in vars(heard)
+    engine.close()

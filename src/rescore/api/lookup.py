@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rescore.engine import Engine, IngestResult, Observer, Outcome
+from rescore.engine import Engine, IngestResult, Observer, Outcome, keys_of
 from rescore.exceptions import EntityNotFound, StorageUnavailable
 from rescore.store import StoredScore
 
@@ -152,7 +152,7 @@ class Lookup(Observer):
         self._drop([(e.tenant, e.pack, e.entity) for e in result.events])
 
     def recomputed(self, outcomes: Sequence[Outcome]) -> None:
-        self._drop([(o.tenant, o.pack, o.entity) for o in outcomes])
+        self._drop(keys_of(outcomes))
 
     def _drop(self, keys: Sequence[Key]) -> None:
         with self._lock:

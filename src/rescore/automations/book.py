@@ -40,7 +40,7 @@ from rescore.db.schema import rules as rules_table
 from rescore.events import Event
 from rescore.exceptions import InvalidInput, PluginError
 from rescore.plugins import PackRegistry
-from rescore.reports import Observer, Outcome
+from rescore.reports import BulkOutcomes, Observer, Outcome
 from rescore.store import Change
 
 __all__ = ["InForce", "RuleBook", "event_context", "score_context"]
@@ -156,6 +156,8 @@ class RuleBook(Observer):
                     self._note(rule, record(conn, firing, now))
 
     def writing(self, conn: Connection, outcomes: Sequence[Outcome]) -> None:
+        if isinstance(outcomes, BulkOutcomes) and not self._listens(conn, outcomes):
+            return  # a first run's million outcomes are never built when no rule would look
         now = self.clock()
         rules: dict[str, InForce] = {}  # a population write hands over a million outcomes
         for outcome in outcomes:
@@ -166,6 +168,11 @@ class RuleBook(Observer):
                 for rule in by_scorer.get(change.scorer, ()):
                     if rule.pack in (None, outcome.pack):
                         self._score_rule(conn, rule, outcome, change, now)
+
+    def _listens(self, conn: Connection, outcomes: BulkOutcomes) -> bool:
+        """Whether a rule in force for the outcomes' tenant watches a score of their pack."""
+        by_scorer = self.in_force(conn, outcomes.tenant).by_scorer
+        return any(r.pack in (None, outcomes.pack) for found in by_scorer.values() for r in found)
 
     def _score_rule(
         self, conn: Connection, rule: Rule, outcome: Outcome, change: Change, now: datetime

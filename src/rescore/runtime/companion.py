@@ -51,7 +51,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnProcess
 from typing import Any
 
-from rescore.reports import Failure, IngestResult, Observer, Outcome
+from rescore.reports import BulkOutcomes, Failure, IngestResult, Observer, Outcome
 from rescore.settings import Settings
 
 __all__ = ["BACKGROUND_LOOPS", "Companion", "Relay", "SharedFlag"]
@@ -84,7 +84,8 @@ class Relay(Observer):
         self._send("ingested", result)
 
     def recomputed(self, outcomes: Sequence[Outcome]) -> None:
-        self._send("recomputed", tuple(outcomes))
+        relayed = outcomes if isinstance(outcomes, BulkOutcomes) else tuple(outcomes)
+        self._send("recomputed", relayed)
 
     def failed(self, failure: Failure) -> None:
         self._send("failed", failure)
