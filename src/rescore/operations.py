@@ -9,10 +9,12 @@ connection. The groups rely on the parts :class:`Parts` declares, which the engi
 from __future__ import annotations
 
 import logging
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
@@ -48,6 +50,14 @@ from rescore.scoring import ScoreResult
 from rescore.settings import Settings
 from rescore.store import HistoryEntry, ScoreStore, StoredScore, chunks
 from rescore.workers import Pruned, Registration, WorkerRegistry
+
+if TYPE_CHECKING:
+    import polars as pl
+
+#: a population run's digest lookups: in parts of at least LOOKUP_PART entities, at most
+#: one per core (up to four) at once (:meth:`ScoreOperations.population_misses`)
+LOOKUP_THREADS = min(4, os.cpu_count() or 1)
+LOOKUP_PART = 50_000
 
 __all__ = [
     "HistoryOperations",
@@ -438,16 +448,30 @@ class ScoreOperations(InsightOperations):
     def population_misses(
         self,
         pack: str,
-        digests: Sequence[tuple[str, str]],
+        digests: pl.DataFrame,
         *,
         tenant: str = DEFAULT_TENANT,
         scorers: int,
     ) -> set[str]:
-        """Of ``(entity, digest)`` pairs a population run computed, the entities it must still
-        write (:func:`rescore.db.bulk.digest_misses`)."""
+        """Of the ``entity`` and ``digest`` columns a population run computed, the entities it
+        must still write (:func:`rescore.db.bulk.digest_misses`).
+
+        A large frame is looked up in parts, one connection and thread each: every part
+        costs the database a primary-key lookup per entity, work one server process does on
+        one core, so on a machine with more (and SQLite's readers likewise) the parts run
+        side by side; an unchanged re-run spends most of its time here."""
         self.registry[pack]
-        with self.db.read() as conn:
-            return bulk.digest_misses(conn, tenant, pack, digests, scorers)
+
+        def misses(part: pl.DataFrame) -> set[str]:
+            with self.db.read() as conn:
+                return bulk.digest_misses(conn, tenant, pack, part, scorers)
+
+        count = min(LOOKUP_THREADS, max(1, digests.height // LOOKUP_PART))
+        if count == 1:
+            return misses(digests)
+        size = -(-digests.height // count)
+        with ThreadPoolExecutor(count, thread_name_prefix="rescore-digests") as pool:
+            return set().union(*pool.map(misses, digests.iter_slices(size)))
 
     def event_watermarks(
         self, pack: str, *, tenant: str = DEFAULT_TENANT, entities: Sequence[str] | None = None

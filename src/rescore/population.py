@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from rescore.db.engine import Database
@@ -226,8 +227,7 @@ def _write(
     keys = _keys(scored, marks, versions)
     write = scored
     if digested:
-        pairs = list(keys.select("entity", "digest").iter_rows())
-        misses = engine.population_misses(pack, pairs, tenant=tenant, scorers=len(versions))
+        misses = engine.population_misses(pack, keys, tenant=tenant, scorers=len(versions))
         write = scored.filter(pl.col("entity").is_in(list(misses)))
     report.unchanged += scored.height - write.height
     size = STORE_BATCH.get(engine.db.dialect, 20_000)
@@ -263,14 +263,25 @@ def _keys(scored: pl.DataFrame, marks: dict[str, int], versions: dict[str, str])
     """Each entity's watermark and digest: two 64-bit row hashes (seeded by the scorers'
     versions) over the scored row and the watermark, as 32 hex digits."""
     seed = hashlib.blake2b(repr(sorted(versions.items())).encode(), digest_size=16).digest()
-    entities = scored.get_column("entity").to_list()
-    watermarks = pl.Series("watermark", [marks.get(e, 0) for e in entities], dtype=pl.Int64)
-    framed = scored.with_columns(watermarks.alias("__watermark"))
-    high, low = (
-        framed.hash_rows(seed=int.from_bytes(seed[i : i + 8], "big")).to_list() for i in (0, 8)
+    entity = pl.col("entity")
+    watermark = (
+        entity.replace_strict(marks, default=0, return_dtype=pl.Int64)
+        if marks
+        else pl.lit(0, pl.Int64)
     )
-    digests = [f"{h:016x}{lo:016x}" for h, lo in zip(high, low, strict=True)]
-    return pl.DataFrame({"entity": entities, "watermark": watermarks, "digest": digests})
+    framed = scored.with_columns(watermark.alias("__watermark"))
+    halves = [framed.hash_rows(seed=int.from_bytes(seed[i : i + 8], "big")) for i in (0, 8)]
+    return framed.select(
+        entity, pl.col("__watermark").alias("watermark"), _hex(*halves).alias("digest")
+    )
+
+
+def _hex(high: pl.Series, low: pl.Series) -> pl.Series:
+    """Two 64-bit hashes per row as 32 hex digits (the high one's first), without a Python
+    string per row: their big-endian bytes, hex-encoded at once, cut every 32 digits."""
+    pairs = np.column_stack([high.to_numpy(), low.to_numpy()]).astype(">u8")
+    text = np.frombuffer(pairs.tobytes().hex().encode("ascii"), dtype="S32")
+    return pl.Series(text).cast(pl.String)
 
 
 def encoded(

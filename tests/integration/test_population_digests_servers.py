@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import servers
 
+from rescore import operations
 from rescore.engine import Engine
 from rescore.packs.leads.generator import write_parquet
 from rescore.population import ParquetSource, rescore_population
@@ -26,8 +27,10 @@ AS_OF = datetime(2026, 1, 23, 12)
 
 @pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
 def test_a_rerun_skips_by_digest_until_another_write(
-    kind: str, make_database: servers.MakeDatabase, tmp_path: Path
+    kind: str, make_database: servers.MakeDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(operations, "LOOKUP_PART", 100)  # each chunk's lookups in parts,
+    monkeypatch.setattr(operations, "LOOKUP_THREADS", 2)  # on two connections side by side
     url = make_database(kind)
     population = tmp_path / "population"
     write_parquet(population, contacts_total=CONTACTS, seed=3, as_of=AS_OF, chunk_size=250)

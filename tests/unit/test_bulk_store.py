@@ -5,6 +5,7 @@ PostgreSQL and MariaDB in ``tests/integration/test_bulk_servers.py``)."""
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -31,7 +32,7 @@ from rescore.engine import Engine
 from rescore.exceptions import PluginError, ScoringError
 from rescore.metrics import Metrics
 from rescore.plugins import Pack
-from rescore.population import encoded, results_of, vectorized
+from rescore.population import _keys, encoded, results_of, vectorized
 from rescore.reports import BulkOutcomes, Observer, Outcome
 from rescore.scoring import ScoreResult
 
@@ -260,3 +261,21 @@ def test_metrics_count_a_first_runs_entities_without_building_outcomes(tmp_path:
     assert counted == 2
     assert "_built" not in vars(heard)
     engine.close()
+
+
+def test_a_population_digest_is_two_seeded_row_hashes_in_hex_with_the_watermark() -> None:
+    """The digest stays what earlier versions stored (a re-run after an upgrade still finds
+    its unchanged entities): 32 hex digits, the high hash first, each seeded from the
+    scorers' versions, over the scored row and the entity's newest event."""
+    scored = pl.DataFrame(
+        {"entity": ["a", "b", "c"], "value": [1.0, 2.5, 2.5], "tag": ["x", "\t", ""]}
+    )
+    versions = {"fit": "1", "risk": "2"}
+    found = _keys(scored, {"b": 7}, versions)
+    seed = hashlib.blake2b(repr(sorted(versions.items())).encode(), digest_size=16).digest()
+    framed = scored.with_columns(pl.Series("__watermark", [0, 7, 0], dtype=pl.Int64))
+    high, low = (framed.hash_rows(seed=int.from_bytes(seed[i : i + 8], "big")) for i in (0, 8))
+    expected = [f"{h:016x}{lo:016x}" for h, lo in zip(high, low, strict=True)]
+    assert found.rows() == list(zip(["a", "b", "c"], [0, 7, 0], expected, strict=True))
+    assert _keys(scored, {}, versions)["digest"][0] == expected[0]
+    assert _keys(scored, {}, {"fit": "2", "risk": "2"})["digest"][0] != expected[0]

@@ -14,10 +14,13 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import Connection
 
 from conftest import Clock, make_engine
+from rescore import operations
 from rescore.api import deps
 from rescore.api.mount import mount_packs
+from rescore.db import bulk
 from rescore.engine import Engine
 from rescore.keys import Principal, Scope
 from rescore.packs.leads import EVENT_ROUTES, LeadsPack, analytics, score_contact
@@ -161,9 +164,23 @@ def test_population_rescoring_writes_history_only_where_a_score_changed(
         assert stored[name].as_result() == result
 
 
+@pytest.mark.parametrize("split", [False, True])
 def test_an_unchanged_rerun_skips_entities_by_digest_until_something_else_writes_them(
-    leads: Engine,
+    leads: Engine, split: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if split:  # each chunk's digests looked up in parts, side by side
+        monkeypatch.setattr(operations, "LOOKUP_PART", SIZE // 3)
+        monkeypatch.setattr(operations, "LOOKUP_THREADS", 3)
+    lookups: list[int] = []
+    original = bulk.digest_misses
+
+    def counted(
+        conn: Connection, tenant: str, pack: str, digests: pl.DataFrame, n: int
+    ) -> set[str]:
+        lookups.append(digests.height)
+        return original(conn, tenant, pack, digests, n)
+
+    monkeypatch.setattr(bulk, "digest_misses", counted)
     source = DatabaseSource(leads.source)
     first = rescore_population(leads, "leads", pack(), source, chunk_size=1000)
     assert (first.unchanged, first.changed) == (0, SIZE)
@@ -182,6 +199,7 @@ def test_an_unchanged_rerun_skips_entities_by_digest_until_something_else_writes
     fourth = rescore_population(leads, "leads", pack(), source, chunk_size=1000)
     assert (fourth.unchanged, fourth.changed) == (SIZE - 1, 1)
     assert leads.current("leads", "1")["lead_score"].value == 0.0
+    assert lookups == ([SIZE // 3] * 9 if split else [SIZE] * 3)  # none in the first run
 
 
 def test_database_and_parquet_sources_score_the_same(leads: Engine, tmp_path: Path) -> None:

@@ -44,7 +44,6 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from rescore.db.dialect import copy_rows
 from rescore.db.engine import SCRATCH
 from rescore.db.schema import UTCDateTime, history, utc_text
 from rescore.exceptions import InvalidInput
@@ -138,11 +137,7 @@ def stage(conn: Connection, rows: pl.DataFrame) -> None:
     # in key order: the upserts that read the staging table then insert into the store's
     # primary key (and history's entity index) page after page, not all over them
     frame = rows.select(STAGE_COLUMNS).sort("entity", "scorer")
-    if _dialect(conn) != "postgresql" or frame.is_empty():
-        _load(conn, STAGE, STAGE_COLUMNS, frame.rows(), create=_CREATE, drop=_DROP)
-        return
-    _recreate(conn, create=_CREATE, drop=_DROP, filled=True)
-    _copy_frame(conn, STAGE, frame)
+    _load(conn, STAGE, frame, create=_CREATE, drop=_DROP)
 
 
 def insert_first(
@@ -272,21 +267,14 @@ _ESCAPED = ["\\\\", "\\t", "\\n", "\\r"]
 def _load(
     conn: Connection,
     table: str,
-    columns: Sequence[str],
-    rows: Sequence[Sequence[Any]],
+    frame: pl.DataFrame,
     *,
     create: Mapping[str, str],
     drop: Mapping[str, str],
 ) -> None:
-    """(Re)create a temporary table and load ``rows``: ``COPY`` on PostgreSQL, one
-    ``executemany`` elsewhere (PyMySQL sends multi-row ``INSERT`` statements)."""
-    name = _recreate(conn, create=create, drop=drop, filled=bool(rows))
-    if not rows:
-        return
-    if name == "postgresql":
-        copy_rows(conn, table, columns, rows)
-        return
-    _insert_rows(conn, table, columns, rows)
+    """(Re)create a temporary table and load ``frame`` (its columns are the table's)."""
+    _recreate(conn, create=create, drop=drop, filled=not frame.is_empty())
+    _insert_frame(conn, table, frame)
 
 
 def _recreate(
@@ -320,12 +308,14 @@ def has_digests(conn: Connection, tenant: str, pack: str) -> bool:
 
 
 def digest_misses(
-    conn: Connection, tenant: str, pack: str, digests: Sequence[tuple[str, str]], scorers: int
+    conn: Connection, tenant: str, pack: str, digests: pl.DataFrame, scorers: int
 ) -> set[str]:
-    """Of ``(entity, digest)`` pairs, the entities a population write must still look at: not
-    all ``scorers`` of their stored scores carry that digest (new, written by something else
-    since, or scored differently). One primary-key lookup per pair, like the stale check."""
-    _load(conn, DIGESTS, ("entity", "digest"), digests, create=_CREATE_DIGESTS, drop=_DROP_DIGESTS)
+    """Of ``digests`` (a frame of ``entity`` and ``digest``), the entities a population write
+    must still look at: not all ``scorers`` of their stored scores carry that digest (new,
+    written by something else since, or scored differently). One primary-key lookup per
+    entity, like the stale check."""
+    frame = digests.select("entity", "digest")
+    _load(conn, DIGESTS, frame, create=_CREATE_DIGESTS, drop=_DROP_DIGESTS)
     query = (
         f"SELECT d.entity FROM {DIGESTS} d WHERE (SELECT COUNT(*) FROM rescore_scores s "  # noqa: S608
         "WHERE s.tenant = :tenant AND s.pack = :pack AND s.entity = d.entity "
