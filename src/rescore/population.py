@@ -39,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ from rescore.exceptions import PluginError, ScoringError
 from rescore.heap import collector_paused
 from rescore.plugins import Pack
 from rescore.scoring import SUM_TOLERANCE, Scorer, ScoreResult, ScorerGraph, check_result
+from rescore.store import BulkWritten
 
 __all__ = [
     "DatabaseSource",
@@ -76,6 +78,9 @@ ZSTD_LEVEL = 1
 #: commit, small enough not to hold SQLite's single write lock for long (critical events wait
 #: behind it) nor to make one server transaction huge.
 STORE_BATCH = {"sqlite": 20_000, "postgresql": 100_000, "mysql": 50_000, "mariadb": 50_000}
+#: store batches written at once, each in its own transaction and connection, on a server
+#: (SQLite has one writer): one server process each, on as many cores
+WRITERS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,10 +241,30 @@ def _write(
         rows = encoded(graph, form.result_frames(part), versions)
         return rows.join(keys, on="entity", how="left")
 
-    for rows in _ahead(encode, write.iter_slices(size)):
-        done = engine.write_population(pack, rows, tenant=tenant, first=first)
+    def store(rows: pl.DataFrame) -> BulkWritten:
+        return engine.write_population(pack, rows, tenant=tenant, first=first)
+
+    writers = 1 if engine.db.dialect == "sqlite" else WRITERS
+    for done in _side_by_side(store, _ahead(encode, write.iter_slices(size)), writers):
         report.stale += len(done.stale)
         report.changed += done.changed
+
+
+def _side_by_side(
+    work: Callable[[pl.DataFrame], BulkWritten], parts: Iterable[pl.DataFrame], count: int
+) -> Iterator[BulkWritten]:
+    """``work`` on each part, up to ``count`` at once in threads, each result in order."""
+    if count == 1:
+        yield from map(work, parts)
+        return
+    with ThreadPoolExecutor(max_workers=count, thread_name_prefix="rescore-store") as pool:
+        running: deque[Future[BulkWritten]] = deque()
+        for part in parts:
+            if len(running) == count:
+                yield running.popleft().result()
+            running.append(pool.submit(work, part))
+        while running:
+            yield running.popleft().result()
 
 
 def _ahead(

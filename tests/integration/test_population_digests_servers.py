@@ -11,6 +11,7 @@ import pytest
 import servers
 
 from rescore import operations
+from rescore import population as runs
 from rescore.engine import Engine
 from rescore.packs.leads.generator import write_parquet
 from rescore.population import ParquetSource, rescore_population
@@ -30,7 +31,9 @@ def test_a_rerun_skips_by_digest_until_another_write(
     kind: str, make_database: servers.MakeDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(operations, "LOOKUP_PART", 100)  # each chunk's lookups in parts,
-    monkeypatch.setattr(operations, "LOOKUP_THREADS", 2)  # on two connections side by side
+    monkeypatch.setattr(operations, "LOOKUP_THREADS", 2)  # on two connections side by side,
+    for dialect in ("postgresql", "mysql"):  # and store batches, WRITERS at once
+        monkeypatch.setitem(runs.STORE_BATCH, dialect, 40)
     url = make_database(kind)
     population = tmp_path / "population"
     write_parquet(population, contacts_total=CONTACTS, seed=3, as_of=AS_OF, chunk_size=250)
