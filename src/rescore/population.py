@@ -15,16 +15,19 @@ Polars (:func:`encoded`), staged and compared in the database, one transaction p
 batch), so only changed scores are written and get a history row, an unchanged re-run
 writes nothing, and a write never hides a newer event's effect (each entity's watermark is
 its newest event, as in ``Engine.recompute``). A run into a pack with no score stored yet
-inserts its rows straight, with no comparison (:func:`rescore.db.bulk.insert_first`). No
-Python object is built per score but the :class:`~rescore.store.Change` the engine's hooks
-get for each changed one.
+inserts its rows straight, with no comparison (:func:`rescore.db.bulk.insert_first`), and
+builds no Python object per score: its hooks get a :class:`~rescore.reports.BulkOutcomes`,
+whose outcomes are built only if one of them reads them. On PostgreSQL and MariaDB two store
+batches are written at once (:data:`WRITERS`), each in its own transaction: one server
+process per core.
 
 Each written score also keeps a *population digest*: 128 bits of Polars' row hash over the
 entity's scored row and its watermark, seeded by the scorers' versions. Every other write
 clears it. A re-run computes the digests of each chunk first and builds results only for the
 entities whose stored scores do not all carry theirs, so an unchanged re-run costs the scoring
-and one primary-key lookup per entity instead of three JSON texts and a staged comparison
-per score (measured in ``rescore bench`` P4S). The hash is not stable
+and one primary-key lookup per entity (in parts on as many connections as cores,
+:meth:`Engine.population_misses`) instead of three JSON texts and a staged comparison per
+score (measured in ``rescore bench`` P4S). The hash is not stable
 across Polars versions or machines: a digest that does not match only sends the entity
 through the full comparison, which writes nothing when nothing changed.
 

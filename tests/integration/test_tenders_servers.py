@@ -1,6 +1,7 @@
 """The tenders pack on the real servers: month partitions and pg_trgm on PostgreSQL (made by
-idempotent steps, safe on a table holding data), COPY imports that add nothing twice, FULLTEXT
-on MariaDB, the same price analysis and search as SQLite's, the price cache in Redis."""
+idempotent steps, safe on a table holding data), COPY imports that add nothing twice, a
+trigram table on MariaDB, the same price analysis and search as SQLite's, the price cache in
+Redis."""
 
 from __future__ import annotations
 
@@ -167,22 +168,27 @@ def test_postgres_search_can_use_the_trigram_index(
         engine.dispose()
 
 
-def test_mariadb_has_fulltext_indexes(
+def test_mariadb_finds_misspelt_names_through_its_trigram_table(
     make_database: servers.MakeDatabase, files: list[Path]
 ) -> None:
     engine, _ = _filled(make_database("mariadb"), files[:1])
     try:
         with engine.connect() as conn:
-            kinds = conn.execute(
-                sa.text(
-                    "SELECT index_name, index_type FROM information_schema.statistics "
-                    "WHERE table_schema = DATABASE() AND index_type = 'FULLTEXT'"
-                )
-            ).all()
-            found = search(conn, "computadores", 5)
-        assert {k[0] for k in kinds} == {"ft_historico_producto", "ft_productos_producto"}
-        assert found["indice"] == "fulltext"
+            found = search(conn, "computdores", 5)  # a letter missing: no word prefix finds it
+        assert found["indice"] == "trigram_table"
         assert any("Computador" in m["producto"] for m in found["productos"])
+        with engine.begin() as conn:  # a catalogue name the table lacks (made before it)
+            conn.execute(
+                sa.text(
+                    "INSERT INTO productos_cotizados VALUES "
+                    "('Cartucho tóner HP 85A', 'Oficina', 1, '2024-01-01')"
+                )
+            )
+            assert storage.ensure(conn, _today()) == [f"{storage.TRIGRAMS}: 1 names"]
+            assert storage.ensure(conn, _today()) == []  # done once
+        with engine.connect() as conn:
+            names = [m["producto"] for m in search(conn, "cartuchos toner", 5)["productos"]]
+        assert "Cartucho tóner HP 85A" in names
     finally:
         engine.dispose()
 

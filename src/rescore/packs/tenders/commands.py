@@ -238,7 +238,7 @@ def _storage_command(pack: TendersPack) -> click.Command:
     @pass_session
     def storage_(session: Session) -> None:
         """Run the history's storage steps now: month partitions ahead and trigram indexes on
-        PostgreSQL, FTS5 trigram tables on SQLite, FULLTEXT indexes on MariaDB. Safe to repeat
+        PostgreSQL, FTS5 trigram tables on SQLite, a trigram table on MariaDB. Safe to repeat
         and safe on a table that already holds data."""
         today = datetime.now(UTC).date()
         with session.engine() as engine, source_write(engine) as conn:

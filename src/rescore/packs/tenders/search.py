@@ -1,7 +1,7 @@
 """Fuzzy product search over the history's catalogue of names (the CLI's and API's search).
 
 The database's index finds candidates (``pg_trgm`` GIN on PostgreSQL, an FTS5 ``trigram``
-table on SQLite, ``FULLTEXT`` on MariaDB) and :func:`.similarity.word_similarity` ranks them,
+table on SQLite, a trigram table on MariaDB) and :func:`.similarity.word_similarity` ranks them,
 so the same text finds the same names, in the same order, on every database.
 """
 
@@ -25,7 +25,7 @@ def index_kind(conn: Connection) -> str:
         return "pg_trgm"
     if dialect == "sqlite":
         return "fts5_trigram" if storage.FTS_AVAILABLE else "like"
-    return "fulltext" if dialect in ("mysql", "mariadb") else "like"
+    return "trigram_table" if dialect in ("mysql", "mariadb") else "like"
 
 
 def search(conn: Connection, text: str, limit: int = 10) -> dict[str, Any]:

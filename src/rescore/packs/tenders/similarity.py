@@ -1,7 +1,7 @@
 """Trigram similarity as PostgreSQL's ``pg_trgm`` computes it, in Python.
 
 PostgreSQL ranks similar product names with ``word_similarity``; SQLite (FTS5 ``trigram``) and
-MariaDB (``FULLTEXT``) only find candidates, so this module ranks them the same way there:
+MariaDB (a trigram table) only find candidates, so this module ranks them the same way there:
 ``word_similarity("laptop hp", "Laptop HP ProBook 14")`` is 1.0 on every database.
 
 Trigrams follow ``pg_trgm``: lower case, words are runs of letters and digits, each padded

@@ -12,7 +12,11 @@ storage``. Each step checks before it acts, so running them on a table that alre
   trigram GIN indexes on the history's and the catalogue's product names and on the buyer's
   name (an analysis for "Hospital Regional" reads only that buyer's rows).
 - SQLite: FTS5 tables with the ``trigram`` tokenizer over the same names, kept by triggers.
-- MariaDB/MySQL: ``FULLTEXT`` indexes (word prefixes stand in for trigrams).
+- MariaDB/MySQL: a trigram table beside the catalogue (:data:`TRIGRAMS`: each name's
+  three-letter pieces, kept as names are added, backfilled by the step for names it lacks),
+  so a misspelt word finds its names as it does on the other two. (``FULLTEXT`` indexes
+  served before: a word prefix found only names sharing a word's start. A database that has
+  them keeps them; nothing reads them.)
 
 **Writing a batch** (:func:`sink_for`): ``COPY`` into a staging table on PostgreSQL, an
 ``executemany`` of the rows whose key is new elsewhere.
@@ -23,17 +27,19 @@ storage``. Each step checks before it acts, so running them on a table that alre
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Connection, bindparam, insert, select, text, update
+from sqlalchemy import Connection, String, bindparam, insert, select, text, update
 
 from rescore.packs.tenders.schema import history, products
 
 __all__ = [
     "FTS_AVAILABLE",
     "MONTHS_AHEAD",
+    "TRIGRAMS",
     "Sink",
     "candidate_names",
     "ensure",
@@ -79,9 +85,13 @@ def ensure(conn: Connection, today: date, ahead: int = MONTHS_AHEAD) -> list[str
 
 
 def prepare_import(conn: Connection, month: date | None) -> None:
-    """Before a file is imported: the steps, and on PostgreSQL the file's month partition."""
+    """Before a file is imported: on PostgreSQL the file's month partition, on MariaDB the
+    catalogue's trigram table (which the import adds to; a database made before it had one
+    gets it here)."""
     if conn.dialect.name == "postgresql" and month is not None and _partitioned(conn):
         _month_partition(conn, month)
+    if conn.dialect.name in ("mysql", "mariadb"):
+        _ensure_mysql(conn)
 
 
 # -- PostgreSQL ---------------------------------------------------------------------------------
@@ -200,23 +210,49 @@ def _ensure_sqlite(conn: Connection) -> list[str]:
 # -- MariaDB / MySQL ----------------------------------------------------------------------------
 
 
+#: MariaDB/MySQL: (trigram, name) for every catalogue name, what candidate_names matches
+TRIGRAMS = "productos_cotizados_trigramas"
+_NAME_LENGTH = cast(String, products.c.producto.type).length
+_WORD = re.compile(r"[^\W_]+")
+
+
+def name_trigrams(name: str) -> set[str]:
+    """The three-letter pieces of each word (a run of letters and digits, as ``pg_trgm``
+    reads words) of three letters or more, lowercased: what a search's words and the
+    catalogue's names are matched by (SQLite's FTS5 ``trigram`` table holds these too)."""
+    words = [w for w in _WORD.findall(name.lower()) if len(w) >= 3]
+    return {w[i : i + 3] for w in words for i in range(len(w) - 2)}
+
+
 def _ensure_mysql(conn: Connection) -> list[str]:
     done = []
-    for name, table, column in (
-        ("ft_historico_producto", HISTORY, "producto_cotizado"),
-        ("ft_productos_producto", products.name, "producto"),
-    ):
-        found = conn.execute(
-            text(
-                "SELECT 1 FROM information_schema.statistics WHERE table_schema = DATABASE() "
-                "AND table_name = :t AND index_name = :i"
-            ),
-            {"t": table, "i": name},
-        ).first()
-        if found is None:
-            conn.execute(text(f"CREATE FULLTEXT INDEX {name} ON {table} ({column})"))
-            done.append(name)
+    conn.execute(
+        text(
+            f"CREATE TABLE IF NOT EXISTS {TRIGRAMS} (trigrama VARCHAR(3) NOT NULL, "
+            f"producto VARCHAR({_NAME_LENGTH}) NOT NULL, "
+            "PRIMARY KEY (trigrama, producto), KEY ix_trigramas_producto (producto))"
+        )
+    )
+    lacking = conn.execute(
+        text(
+            f"SELECT p.producto FROM {products.name} p WHERE NOT EXISTS "  # noqa: S608
+            f"(SELECT 1 FROM {TRIGRAMS} t WHERE t.producto = p.producto)"
+        )
+    ).scalars()
+    added = _add_trigrams(conn, list(lacking))
+    if added:
+        done.append(f"{TRIGRAMS}: {added} names")
     return done
+
+
+def _add_trigrams(conn: Connection, names: Sequence[str]) -> int:
+    """Index ``names`` in :data:`TRIGRAMS`; how many had a trigram to index. ``IGNORE``: the
+    table's collation holds "ó" and "o" equal, so one name may cut two equal pieces."""
+    rows = [{"g": g, "p": name} for name in names for g in sorted(name_trigrams(name))]
+    if rows:
+        statement = f"INSERT IGNORE INTO {TRIGRAMS} (trigrama, producto) VALUES (:g, :p)"  # noqa: S608
+        conn.execute(text(statement), rows)
+    return len({row["p"] for row in rows})
 
 
 # -- writing batches ----------------------------------------------------------------------------
@@ -277,6 +313,8 @@ def _count_products(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     ]
     if fresh:
         conn.execute(insert(products), fresh)
+        if conn.dialect.name in ("mysql", "mariadb"):
+            _add_trigrams(conn, [row["producto"] for row in fresh])
     changed = [
         {"p": n, "k": known[n][0] + k, "d": max(known[n][1], d)}
         for n, (_, k, d) in seen.items()
@@ -342,7 +380,8 @@ def candidate_names(
     ``pg_trgm.word_similarity_threshold``)."""
     query = "".join(ch for ch in query if ch.isprintable())  # a NUL ends a string in SQL
     words = [w for w in query.lower().split() if len(w) >= 3]
-    if not words:
+    grams = sorted(name_trigrams(query))
+    if not words or not grams:
         return []
     dialect = conn.dialect.name
     if dialect == "postgresql":
@@ -357,7 +396,6 @@ def candidate_names(
         return [(p, c) for p, c in conn.execute(text(sql), {"q": query, "n": limit})]
     if dialect == "sqlite" and FTS_AVAILABLE:
         # any shared trigram: a superset of what word_similarity can rank above zero
-        grams = sorted({w[i : i + 3] for w in words for i in range(len(w) - 2)})
         match = " OR ".join('"' + g.replace('"', '""') + '"' for g in grams)
         sql = (
             "SELECT p.producto, p.cotizaciones FROM productos_cotizados_fts f "
@@ -366,12 +404,14 @@ def candidate_names(
         )
         return [(p, c) for p, c in conn.execute(text(sql), {"m": match, "n": limit})]
     if dialect in ("mysql", "mariadb"):
-        boolean = " ".join(_prefix(w) + "*" for w in words)
+        # the names sharing most trigrams first: the best of a large catalogue stay in limit
         sql = (
-            "SELECT producto, cotizaciones FROM productos_cotizados "
-            "WHERE MATCH(producto) AGAINST (:b IN BOOLEAN MODE) LIMIT :n"
+            f"SELECT p.producto, p.cotizaciones FROM {TRIGRAMS} t "  # noqa: S608
+            f"JOIN {products.name} p ON p.producto = t.producto WHERE t.trigrama IN :grams "
+            "GROUP BY p.producto, p.cotizaciones ORDER BY COUNT(*) DESC, p.producto LIMIT :n"
         )
-        return [(p, c) for p, c in conn.execute(text(sql), {"b": boolean, "n": limit})]
+        statement = text(sql).bindparams(bindparam("grams", expanding=True))
+        return [(p, c) for p, c in conn.execute(statement, {"grams": grams, "n": limit})]
     return _like_names(conn, words, limit)
 
 
