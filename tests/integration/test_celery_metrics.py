@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import random
 import signal
+import socket
 from pathlib import Path
 
 import httpx
@@ -11,11 +13,30 @@ import pytest
 import servers
 from test_celery import BROKERS, kill, purge, start, wait_for
 
-from helpers import free_port, need_service, run
+from helpers import need_service, run
 
 pytestmark = pytest.mark.integration
 
 make_database = servers.make_database
+
+
+def slot_ports() -> int:
+    """A port P with P and P+1 free, below Linux's ephemeral range: a free ephemeral port's
+    neighbour can be taken by any outgoing connection at any moment (one took P+1 once)."""
+    for _ in range(200):
+        base = random.randrange(20_000, 32_000)
+        if all(_bindable(port) for port in (base, base + 1)):
+            return base
+    raise AssertionError("no two neighbouring free ports in 20000-32000")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def answers(port: int) -> bool:
@@ -39,7 +60,7 @@ def test_each_pool_process_serves_metrics_on_its_slot_port(
     }
     run("init", cwd=tmp_path, env=env)
     purge(broker_url)
-    base = free_port()
+    base = slot_ports()
     args = ["worker", "--celery", "--concurrency", "2", "--metrics-port", str(base)]
     worker = start(args, env, tmp_path / "worker.log")
     try:
