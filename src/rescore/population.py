@@ -47,7 +47,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
@@ -84,6 +84,8 @@ STORE_BATCH = {"sqlite": 20_000, "postgresql": 100_000, "mysql": 50_000, "mariad
 #: store batches written at once, each in its own transaction and connection, on a server
 #: (SQLite has one writer): one server process each, on as many cores
 WRITERS = 2
+
+Done = TypeVar("Done")
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,44 +249,30 @@ def _write(
     def store(rows: pl.DataFrame) -> BulkWritten:
         return engine.write_population(pack, rows, tenant=tenant, first=first)
 
-    writers = 1 if engine.db.dialect == "sqlite" else WRITERS
-    for done in _side_by_side(store, _ahead(encode, write.iter_slices(size)), writers):
+    encoded_parts = _in_order(encode, write.iter_slices(size), 1)
+    written: Iterator[BulkWritten] = map(store, encoded_parts)  # SQLite: one writer, in turn
+    if engine.db.dialect != "sqlite":
+        written = _in_order(store, encoded_parts, WRITERS)
+    for done in written:
         report.stale += len(done.stale)
         report.changed += done.changed
 
 
-def _side_by_side(
-    work: Callable[[pl.DataFrame], BulkWritten], parts: Iterable[pl.DataFrame], count: int
-) -> Iterator[BulkWritten]:
-    """``work`` on each part, up to ``count`` at once in threads, each result in order."""
-    if count == 1:
-        yield from map(work, parts)
-        return
-    with ThreadPoolExecutor(max_workers=count, thread_name_prefix="rescore-store") as pool:
-        running: deque[Future[BulkWritten]] = deque()
+def _in_order(
+    work: Callable[[pl.DataFrame], Done], parts: Iterable[pl.DataFrame], threads: int
+) -> Iterator[Done]:
+    """``work`` on each part in ``threads`` threads, each result in the parts' order; while the
+    caller uses one, the following parts' work goes on (Polars and the database drivers let
+    go of the interpreter, so encoding a store batch and writing the ones before it overlap
+    on two cores). An error is raised in its part's turn, after the work running finishes."""
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rescore-population") as pool:
+        running: deque[Future[Done]] = deque()
         for part in parts:
-            if len(running) == count:
-                yield running.popleft().result()
             running.append(pool.submit(work, part))
+            if len(running) > threads:
+                yield running.popleft().result()
         while running:
             yield running.popleft().result()
-
-
-def _ahead(
-    work: Callable[[pl.DataFrame], pl.DataFrame], parts: Iterable[pl.DataFrame]
-) -> Iterator[pl.DataFrame]:
-    """``work`` done on each part, in order, the next part's in a second thread while the
-    caller uses this one's: Polars and the database drivers let go of the interpreter while
-    they work, so encoding a store batch and writing the one before overlap on two cores."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rescore-encode") as pool:
-        coming: Future[pl.DataFrame] | None = None
-        for part in parts:
-            following = pool.submit(work, part)
-            if coming is not None:
-                yield coming.result()
-            coming = following
-        if coming is not None:
-            yield coming.result()
 
 
 def _keys(scored: pl.DataFrame, marks: dict[str, int], versions: dict[str, str]) -> pl.DataFrame:

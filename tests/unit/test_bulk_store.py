@@ -34,7 +34,7 @@ from rescore.engine import Engine
 from rescore.exceptions import PluginError, ScoringError
 from rescore.metrics import Metrics
 from rescore.plugins import Pack
-from rescore.population import _keys, _side_by_side, encoded, results_of, vectorized
+from rescore.population import _in_order, _keys, encoded, results_of, vectorized
 from rescore.reports import BulkOutcomes, Observer, Outcome
 from rescore.scoring import ScoreResult
 from rescore.store import BulkWritten
@@ -284,7 +284,7 @@ def test_a_population_digest_is_two_seeded_row_hashes_in_hex_with_the_watermark(
     assert _keys(scored, {}, {"fit": "2", "risk": "2"})["digest"][0] != expected[0]
 
 
-def test_store_batches_written_side_by_side_come_back_in_order() -> None:
+def test_store_batches_written_in_order_come_back_in_order() -> None:
     """Two writers at once (a server's first run): each result in its batch's order, at most
     two running, and a batch's error raised to the caller."""
     running, most = 0, 0
@@ -303,9 +303,9 @@ def test_store_batches_written_side_by_side_come_back_in_order() -> None:
         return BulkWritten(stale=frozenset(), changes={}, values={}, first=part)
 
     parts = [pl.DataFrame({"entity": [str(i)] * n}) for i, n in enumerate([1, 2, 3, 4, 5])]
-    done = list(_side_by_side(work, parts, 2))
+    done = list(_in_order(work, parts, 2))
     assert [d.changed for d in done] == [1, 1, 1, 1, 1]
     assert [d.first.height for d in done if d.first is not None] == [1, 2, 3, 4, 5]
     assert most == 2
     with pytest.raises(ScoringError, match="batch of 7"):
-        list(_side_by_side(work, [pl.DataFrame({"entity": ["x"] * 7})], 2))
+        list(_in_order(work, [pl.DataFrame({"entity": ["x"] * 7})], 2))
