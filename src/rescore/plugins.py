@@ -19,7 +19,8 @@ import logging
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -49,11 +50,28 @@ class DemoSimulator(ABC):
     """Plays a business day against a pack's source: each step changes the source data, in the
     caller's transaction, and returns the event that announces the change.
 
-    Reproducible: the same seed and the same starting data give the same stream.
+    Reproducible: the same seed, the same starting data and the same clock give the same stream.
+
+    A replay runs hours of business in minutes, so its simulated time (``now``) would soon run
+    ahead of the real one: ingest refuses an event dated more than a day ahead, and a score
+    changed at 03:40 "because of" a default at 08:00 explains nothing. :meth:`tick` moves
+    ``now`` on but never past ``clock()``: once the day catches up with the clock, events are
+    dated as they happen. ``clock`` is None for a simulator replaying a fixed past or future day
+    (tests), which then runs free.
     """
 
-    def __init__(self, seed: int) -> None:
+    def __init__(
+        self, seed: int, *, start: datetime, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.rng = random.Random(seed)
+        self.clock = clock
+        self.now = start if clock is None else min(start, clock())
+
+    def tick(self, low: int, high: int) -> datetime:
+        """Move ``now`` on by a random ``low``..``high`` seconds, at most to ``clock()``."""
+        ahead = self.now + timedelta(seconds=self.rng.randint(low, high))
+        self.now = ahead if self.clock is None else max(self.now, min(ahead, self.clock()))
+        return self.now
 
     @abstractmethod
     def step(self, conn: Connection) -> dict[str, Any]:

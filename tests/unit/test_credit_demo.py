@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ from rescore.exceptions import PluginError
 from rescore.packs.credit import EVENT_ROUTES, CreditPack
 from rescore.packs.credit.demo import add_months
 from rescore.packs.credit.schema import clients, loans, payment_plans, payments
-from rescore.packs.credit.simulator import MIX
+from rescore.packs.credit.simulator import MIX, CreditSimulator
 
 TODAY = date(2026, 1, 23)
 PACK = CreditPack(today=lambda: TODAY)
@@ -196,6 +196,36 @@ def test_each_step_changes_the_source_as_its_event_says() -> None:
             _check(conn, event)
             seen.add(event["type"])
     assert seen == set(MIX)
+
+
+def times(engine: sa.Engine, sim: CreditSimulator, steps: int) -> list[datetime]:
+    with engine.begin() as conn:
+        return [datetime.fromisoformat(sim.step(conn)["occurred_at"]) for _ in range(steps)]
+
+
+@pytest.mark.parametrize("hour", [0, 9])
+def test_the_replay_never_runs_ahead_of_the_clock(hour: int) -> None:
+    """CI once ran the demo at 00:05 UTC: the day opened at 08:00 and, 1,770 events on, dated
+    one past the next midnight, which ingest refused (more than a day ahead of the clock)."""
+    clock = datetime.combine(TODAY, time(hour, 5), tzinfo=UTC)
+    sim = CreditSimulator(3, today=TODAY, clock=lambda: clock)
+    seen = times(fresh(seed=9, size=150), sim, 200)
+    assert seen == sorted(seen)
+    assert max(seen) == clock  # 200 steps of 5-60 s from 08:00 pass 09:05
+    opening = datetime.combine(TODAY, time(8), tzinfo=UTC)  # the first step ticks 5-60 s
+    if hour < 8:
+        assert min(seen) == clock
+    else:
+        assert opening < min(seen) <= opening + timedelta(minutes=1)
+    free = times(fresh(seed=9, size=150), CreditSimulator(3, today=TODAY), 200)
+    assert max(free) > clock + timedelta(minutes=30)  # without a clock the day runs on
+
+
+def test_only_the_wall_clock_pack_holds_its_replay_back() -> None:
+    assert PACK.simulator(1).clock is None  # a given day replays reproducibly
+    live = CreditPack().simulator(1)
+    assert live.clock is not None
+    assert abs(live.clock() - datetime.now(UTC)) < timedelta(minutes=1)
 
 
 def test_an_empty_source_cannot_be_simulated() -> None:

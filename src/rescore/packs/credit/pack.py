@@ -70,8 +70,12 @@ def ml_installed() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("sklearn", "skops"))
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def _utc_today() -> date:
-    return datetime.now(UTC).date()
+    return _utc_now().date()
 
 
 class CreditPack(Pack):
@@ -90,6 +94,9 @@ class CreditPack(Pack):
         self, today: Callable[[], date] | None = None, settings: CreditSettings | None = None
     ) -> None:
         self._today = today or _utc_today
+        #: What the demo's replay may not run ahead of: the wall clock, unless the pack was
+        #: given a day of its own to replay (then the day runs free, reproducibly).
+        self._clock = _utc_now if today is None else None
         self.settings = settings or CreditSettings()
         self._scorers: list[Scorer] = all_scorers()
         if ml_installed():  # one instance: its model is loaded once per process
@@ -124,7 +131,7 @@ class CreditPack(Pack):
         return demo.generate(conn, seed=seed, size=count, today=self._today())
 
     def simulator(self, seed: int) -> CreditSimulator:
-        return CreditSimulator(seed, today=self._today())
+        return CreditSimulator(seed, today=self._today(), clock=self._clock)
 
     def register_rules(self) -> Sequence[Mapping[str, Any]]:
         """Seed 000's alerts: a default, and a sharp drop of the hybrid score."""

@@ -44,11 +44,13 @@ Event = dict[str, Any]
 
 
 class CreditSimulator(DemoSimulator):
-    """Reproducible stream of credit business changes, starting on ``today`` at 08:00 UTC."""
+    """Reproducible stream of credit business changes, opening on ``today`` at 08:00 UTC, or
+    at ``clock()`` when that is earlier; ``clock`` returns an aware UTC time."""
 
-    def __init__(self, seed: int, *, today: date) -> None:
-        super().__init__(seed)
-        self.now = datetime.combine(today, time(8), tzinfo=UTC)
+    def __init__(
+        self, seed: int, *, today: date, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        super().__init__(seed, start=datetime.combine(today, time(8), tzinfo=UTC), clock=clock)
         self._opened = False
         self._actions: dict[str, Callable[[Connection], Event | None]] = {
             "payment_made": self._payment_made,
@@ -66,7 +68,7 @@ class CreditSimulator(DemoSimulator):
         return self.now.date()
 
     def step(self, conn: Connection) -> dict[str, Any]:
-        self.now += timedelta(seconds=self.rng.randint(5, 60))
+        self.tick(5, 60)
         if not self._opened:  # the day opens with the showcase default the README explains
             self._opened = True
             opening = self._default(conn, SHOWCASE_DEFAULTER)

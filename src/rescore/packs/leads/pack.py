@@ -154,7 +154,7 @@ class LeadsPack(Pack):
         return insert_demo(conn, seed=seed, size=count, as_of=self.as_of())
 
     def simulator(self, seed: int) -> LeadsSimulator:
-        return LeadsSimulator(seed, now=self.as_of())
+        return LeadsSimulator(seed, now=self.as_of(), clock=self._as_of)
 
     def register_schedules(self) -> Sequence[Schedule]:
         return [

@@ -9,7 +9,8 @@ contact's ``last_platform_validation``, as the seed's quality factors read it.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -36,12 +37,13 @@ Event = dict[str, Any]
 class LeadsSimulator(DemoSimulator):
     """Reproducible stream of validations and profile edits, starting at ``now``."""
 
-    def __init__(self, seed: int, *, now: datetime) -> None:
-        super().__init__(seed)
-        self.now = now
+    def __init__(
+        self, seed: int, *, now: datetime, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        super().__init__(seed, start=now, clock=clock)
 
     def step(self, conn: Connection) -> dict[str, Any]:
-        self.now += timedelta(seconds=self.rng.randint(1, 20))
+        self.tick(1, 20)
         contact_id = self._pick(conn)
         kind = self.rng.choices(list(MIX), list(MIX.values()))[0]
         if kind == "validation_upserted":

@@ -117,7 +117,7 @@ class LoyaltyPack(Pack):
         return insert_demo(conn, seed=seed, size=count, as_of=self.as_of()).customers
 
     def simulator(self, seed: int) -> LoyaltySimulator:
-        return LoyaltySimulator(seed, now=self.as_of())
+        return LoyaltySimulator(seed, now=self.as_of(), clock=self._as_of)
 
     def register_routes(self) -> Sequence[APIRouter]:
         from rescore.packs.loyalty.routes import router

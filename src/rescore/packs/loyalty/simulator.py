@@ -9,7 +9,8 @@ has work; points loads follow purchases, as the seed's WhatsApp message does.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -39,15 +40,16 @@ MIX: dict[str, float] = {
 class LoyaltySimulator(DemoSimulator):
     """Reproducible stream of loyalty changes, starting at ``now`` (naive UTC)."""
 
-    def __init__(self, seed: int, *, now: datetime) -> None:
-        super().__init__(seed)
-        self.now = now
+    def __init__(
+        self, seed: int, *, now: datetime, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        super().__init__(seed, start=now, clock=clock)
 
     def _key(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
     def step(self, conn: Connection) -> dict[str, Any]:
-        self.now += timedelta(seconds=self.rng.randint(1, 20))
+        self.tick(1, 20)
         kind = self.rng.choices(list(MIX), list(MIX.values()))[0]
         if kind == "customer_registered":
             return self._register(conn)
