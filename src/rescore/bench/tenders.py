@@ -9,8 +9,10 @@ it offers ``bench_history`` and ``bench_price`` (:class:`_PriceBench`).
 
 from __future__ import annotations
 
+import os
 import socket
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -26,6 +28,8 @@ PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BENCH_DATABASE = "rescore_bench_tenders"
 GOAL_MS = 1000.0
 TITLE = "tenders price analysis on 10.6M quote lines in PostgreSQL, cold and warm"
+#: Writing 1 here drops the kernel's page cache (Linux, root only).
+DROP_CACHES = Path("/proc/sys/vm/drop_caches")
 
 
 @runtime_checkable
@@ -34,7 +38,9 @@ class _PriceBench(Protocol):
 
     def bench_history(self, url: str, folder: Path, rows: int) -> dict[str, Any]: ...
 
-    def bench_price(self, url: str) -> dict[str, float]: ...
+    def bench_price(
+        self, url: str, evict: Callable[[], None] | None = None
+    ) -> dict[str, float]: ...
 
 
 def _reachable(port: int) -> bool:
@@ -60,6 +66,29 @@ def _database() -> str:
     return f"postgresql+psycopg://postgres@127.0.0.1:5432/{BENCH_DATABASE}"
 
 
+def _evictor() -> Callable[[], None] | str:
+    """What drops the OS page cache before each question of the evicted pass, or why the
+    benchmark cannot (then it measures cold and warm only)."""
+    if not os.access(DROP_CACHES, os.W_OK):
+        return f"{DROP_CACHES} is not writable (Linux, as root)"
+
+    def evict() -> None:
+        os.sync()  # dirty pages are not dropped: write them first
+        DROP_CACHES.write_text("1\n")
+
+    return evict
+
+
+def _shared_buffers(url: str) -> str:
+    """PostgreSQL's own cache, which dropping the OS's leaves as it is."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return str(conn.execute(sa.text("SHOW shared_buffers")).scalar_one())
+    finally:
+        engine.dispose()
+
+
 def price_analysis(rows: int = 10_600_000) -> Measurement:
     """Make (or reuse) the history and measure the analysis; skipped without PostgreSQL."""
     if not _reachable(5432):
@@ -74,7 +103,14 @@ def price_analysis(rows: int = 10_600_000) -> Measurement:
     folder = Path(tempfile.gettempdir()) / "rescore-bench-tenders"
     made = pack.bench_history(url, folder, rows)
     numbers = {**{k: float(v) for k, v in made.items() if isinstance(v, int | float)}}
-    numbers.update(pack.bench_price(url))
+    evict = _evictor()
+    numbers.update(pack.bench_price(url, evict=None if isinstance(evict, str) else evict))
+    evicted = (
+        f"; then each once more, result cache empty, just after the OS page cache was dropped "
+        f"(PostgreSQL keeps its own {_shared_buffers(url)} of shared buffers)"
+        if not isinstance(evict, str)
+        else f"; not asked after the OS page cache was dropped: {evict}"
+    )
     return Measurement(
         id="T1",
         title=TITLE,
@@ -85,9 +121,9 @@ def price_analysis(rows: int = 10_600_000) -> Measurement:
             f"{int(numbers['questions'])} free-text questions (a third with a buyer or a "
             "region), each asked cold (result cache empty; PostgreSQL's and the OS's page "
             "caches as earlier work left them) then warm (cached in process); p50/p95 of the "
-            "wall time of each analysis"
+            f"wall time of each analysis{evicted}"
         ),
         numbers=numbers,
-        goal=f"p95 cold < {GOAL_MS:g} ms",
-        met=numbers["cold_p95_ms"] < GOAL_MS,
+        goal=f"p95 cold < {GOAL_MS:g} ms, page cache dropped or not",
+        met=max(numbers["cold_p95_ms"], numbers.get("evicted_p95_ms", 0.0)) < GOAL_MS,
     )

@@ -45,7 +45,11 @@ __all__ = [
 
 #: The cosine threshold of a semantic profile without its own ``umbral``, per embedder: the
 #: F1-best threshold on the labelled set (``rescore bench --only T2`` shows how it was chosen).
-DEFAULT_THRESHOLDS: Mapping[str, float] = {"hashing-v1": 0.19, "all-MiniLM-L6-v2": 0.50}
+DEFAULT_THRESHOLDS: Mapping[str, float] = {
+    "hashing-v1": 0.19,
+    "all-MiniLM-L6-v2": 0.50,
+    "multilingual-e5-small-q4": 0.86,
+}
 #: Neighbours asked of the index per tender: the most subscribers one tender can alert.
 MAX_MATCHES = 500
 INDEX_FILE = "tenders-perfiles.usearch"

@@ -218,11 +218,12 @@ class TendersPack(Pack):
         found["made"] = "files and import timed by the run that made them"
         return found
 
-    def bench_price(self, url: str) -> dict[str, float]:
-        """T1's timing: cold and warm p50/p95 of the price analysis (milliseconds)."""
+    def bench_price(self, url: str, evict: Callable[[], None] | None = None) -> dict[str, float]:
+        """T1's timing: cold and warm p50/p95 of the price analysis (milliseconds), and with
+        ``evict`` (which empties the machine's page cache) each question from disk."""
         from rescore.packs.tenders.bench import measure
 
-        return measure(url, analyzer=self.analyze)
+        return measure(url, analyzer=self.analyze, evict=evict)
 
     def register_commands(self) -> Sequence[click.Command]:
         from rescore.packs.tenders.bot_commands import commands as bot_commands
