@@ -230,10 +230,10 @@ def _normalised(vectors: Vectors) -> Vectors:
 def default_embedder(choice: str = "auto") -> Embedder:
     """The embedder ``RESCORE_EMBEDDER`` names (``auto``, ``e5``, ``minilm`` or ``hashing``),
     one per process: the model is loaded once however many packs ask."""
-    if choice == "hashing" or (choice == "auto" and not minilm_installed()):
-        return HashingEmbedder()
     if choice == "auto":
-        return MiniLMEmbedder()
+        choice = "minilm" if minilm_installed() else "hashing"
+    if choice == "hashing":
+        return HashingEmbedder()
     if choice not in _MODELS:
         raise ConfigurationError(
             f"RESCORE_EMBEDDER is {choice!r}: use auto, e5, minilm or hashing", field="embedder"
